@@ -1,1 +1,53 @@
-fn main() {}
+//! The `srbuild` command line: argument parsing and dispatch, nothing else. Usage errors
+//! exit 2 (clap), failures exit 1 with the error and its causes.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "srbuild",
+    version,
+    about = "Initramfs builder and QEMU test lab for shared-root Linux clusters",
+    after_help = "Examples:\n  srbuild image --profile nfs\n  srbuild ls initrd-nfs-6.1.0-56-amd64.img\n  srbuild lab test --profile nfs --nodes 3\n  srbuild cluster --cluster cluster.toml list"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build an initramfs image for a profile
+    Image(cmd::image::ImageArgs),
+    /// List the entries of an image (all compressions, multi-segment images)
+    Ls(cmd::archive::LsArgs),
+    /// Unpack an image into a directory, refusing entries that would land outside it
+    Extract(cmd::archive::ExtractArgs),
+    /// List the available profiles and modules
+    Profiles(cmd::image::ProfilesArgs),
+    /// Query and edit the cluster description; write netboot configuration
+    Cluster(srbuild_cluster::cli::ClusterArgs),
+    /// Manage context-dependent symlinks (per-node files) in a shared root
+    Cdsl(srbuild_cluster::cli::CdslArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Image(a) => cmd::image::run(a),
+        Command::Ls(a) => cmd::archive::ls(a),
+        Command::Extract(a) => cmd::archive::extract(a),
+        Command::Profiles(a) => cmd::image::profiles(a),
+        Command::Cluster(a) => srbuild_cluster::cli::run_cluster(a).map_err(anyhow::Error::from),
+        Command::Cdsl(a) => srbuild_cluster::cli::run_cdsl(a).map_err(anyhow::Error::from),
+    };
+    if let Err(e) = result {
+        eprintln!("srbuild: error: {e}");
+        for cause in e.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        std::process::exit(1);
+    }
+}

@@ -1,1 +1,25 @@
-//! placeholder
+//! `srbuild-archive`: the initramfs archive layer of srbuild.
+//!
+//! Writes deterministic newc cpio images (optionally compressed with zstd,
+//! gzip, xz or legacy lz4) atomically, lists multi-segment images defensively
+//! and extracts them without letting hostile archives escape the target.
+
+mod compress;
+mod decompress;
+mod entry;
+mod error;
+mod extract;
+mod output;
+mod read;
+mod write;
+
+pub use compress::{Compression, ParseCompressionError};
+pub use entry::{format_listing, Entry, EntryKind, ListedEntry};
+pub use error::ArchiveError;
+pub use extract::{extract_image, ExtractStats};
+pub use output::{write_image, WriteStats};
+pub use read::{list_bytes, list_image, MAX_DECOMPRESSED};
+pub use write::write_cpio;
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,15 @@
-//! placeholder
+//! srbuild's image builder: profiles and modules (TOML) are resolved against a sysroot by
+//! reading ELF headers and the kernel's module index, planned as a sorted map of archive
+//! paths, and written as a reproducible compressed cpio by `srbuild-archive`.
+
+pub mod config;
+pub mod error;
+pub mod image;
+pub mod library;
+pub mod plan;
+pub mod resolve;
+pub mod sysroot;
+
+pub use error::{BuildError, Result};
+pub use image::{build_image, plan_image, BuildOptions, BuildReport};
+pub use srbuild_archive::Compression;

@@ -1,1 +1,16 @@
-//! placeholder
+//! srbuild-cluster: the cluster description (`cluster.toml`), the
+//! `srbuild cluster …` commands (list/show/query/addnode/removenode/netboot)
+//! and CDSL management (`srbuild cdsl …`) for shared-root trees.
+
+pub mod cdsl;
+pub mod cli;
+pub mod description;
+pub mod edit;
+pub mod error;
+mod fsutil;
+pub mod netboot;
+pub mod query;
+
+pub use cli::{run_cdsl, run_cluster, CdslArgs, ClusterArgs};
+pub use description::{normalize_mac, Cidr, Cluster, FailoverDomain, Network, Node};
+pub use error::{ClusterError, Diagnostic};

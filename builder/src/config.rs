@@ -1,0 +1,387 @@
+//! Profiles and feature modules: their TOML schema (unknown keys are errors), inheritance,
+//! module dependency order, and the typed, validated [`Profile`] the resolver works from.
+//! Nothing here reads the sysroot.
+
+use crate::error::{BuildError, Result};
+use crate::library::{Library, TextFile};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The init stages, in the order `/init` runs them.
+pub const STAGES: &[&str] = &[
+    "cmdline",
+    "modules",
+    "network",
+    "identity",
+    "cluster",
+    "mount-root",
+    "cdsl",
+    "pre-pivot",
+    "switch",
+];
+
+/// `profiles/<name>.toml` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    description: Option<String>,
+    inherits: Option<String>,
+    #[serde(default)]
+    modules: Vec<String>,
+    #[serde(default)]
+    binaries: Vec<String>,
+    #[serde(default)]
+    optional_binaries: Vec<String>,
+    #[serde(default)]
+    files: Vec<String>,
+    #[serde(default)]
+    kernel_modules: Vec<String>,
+    #[serde(default)]
+    kernel_args: Vec<String>,
+}
+
+/// `modules/<name>/module.toml` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModuleFile {
+    description: Option<String>,
+    #[serde(default)]
+    depends: Vec<String>,
+    #[serde(default)]
+    binaries: Vec<String>,
+    #[serde(default)]
+    optional_binaries: Vec<String>,
+    #[serde(default)]
+    files: Vec<String>,
+    #[serde(default)]
+    optional_files: Vec<String>,
+    #[serde(default)]
+    dirs: Vec<String>,
+    #[serde(default)]
+    symlinks: BTreeMap<String, String>,
+    #[serde(default)]
+    kernel_modules: Vec<String>,
+    #[serde(default)]
+    optional_kernel_modules: Vec<String>,
+    #[serde(default)]
+    plugin_dirs: Vec<String>,
+    #[serde(default)]
+    hooks: BTreeMap<String, String>,
+}
+
+/// One thing to put in the image, with who asked for it (for error messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    pub name: String,
+    pub by: String,
+    pub optional: bool,
+}
+
+/// A hook script template for one stage.
+#[derive(Debug, Clone)]
+pub struct Hook {
+    pub stage: String,
+    pub module: String,
+    pub template: TextFile,
+}
+
+/// A fully resolved profile: inheritance applied, modules in dependency order.
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    pub source: String,
+    /// Feature modules, dependencies first.
+    pub modules: Vec<String>,
+    pub binaries: Vec<Item>,
+    pub files: Vec<Item>,
+    pub dirs: Vec<Item>,
+    /// image path → symlink target
+    pub symlinks: BTreeMap<String, (String, String)>,
+    pub kernel_modules: Vec<Item>,
+    pub plugin_dirs: Vec<Item>,
+    pub hooks: Vec<Hook>,
+    pub kernel_args: Vec<String>,
+}
+
+/// Turns a byte offset into `line:column` (1-based).
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, col)
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(file: &TextFile) -> Result<T> {
+    toml::from_str(&file.text).map_err(|e| {
+        let location = match e.span() {
+            Some(span) => {
+                let (l, c) = line_col(&file.text, span.start);
+                format!("{}:{l}:{c}", file.name)
+            }
+            None => file.name.clone(),
+        };
+        BuildError::Config {
+            location,
+            message: e.message().trim().to_string(),
+        }
+    })
+}
+
+/// Finds the line of `needle` in a file, for errors about a value rather than the syntax.
+fn locate(file: &TextFile, needle: &str) -> String {
+    let quoted = format!("\"{needle}\"");
+    match file.text.find(&quoted) {
+        Some(off) => {
+            let (l, c) = line_col(&file.text, off);
+            format!("{}:{l}:{c}", file.name)
+        }
+        None => file.name.clone(),
+    }
+}
+
+fn items<'a>(names: &'a [String], by: &str, optional: bool) -> impl Iterator<Item = Item> + 'a {
+    let by = by.to_string();
+    names.iter().map(move |n| Item {
+        name: n.clone(),
+        by: by.clone(),
+        optional,
+    })
+}
+
+/// Loads a profile by name or path and resolves inheritance and modules.
+pub fn load_profile(library: &mut Library, name_or_path: &str) -> Result<Profile> {
+    let (name, file) = library.profile(name_or_path)?;
+    // Inheritance chain, most basic first.
+    let mut chain: Vec<(TextFile, ProfileFile)> = Vec::new();
+    let mut seen = vec![name.clone()];
+    let mut current = file;
+    loop {
+        let parsed: ProfileFile = parse(&current)?;
+        let parent = parsed.inherits.clone();
+        chain.push((current.clone(), parsed));
+        match parent {
+            None => break,
+            Some(p) => {
+                if seen.contains(&p) {
+                    seen.push(p);
+                    return Err(BuildError::DependencyCycle(format!(
+                        "profile inheritance {}",
+                        seen.join(" -> ")
+                    )));
+                }
+                seen.push(p.clone());
+                current = library.profile_named(&p).map_err(|e| match e {
+                    BuildError::UnknownProfile { known, .. } => BuildError::Config {
+                        location: locate(&current, &p),
+                        message: format!("inherits unknown profile '{p}'; known profiles: {known}"),
+                    },
+                    other => other,
+                })?;
+            }
+        }
+    }
+    chain.reverse();
+
+    let mut profile = Profile {
+        name,
+        source: chain.last().map(|(f, _)| f.name.clone()).unwrap_or_default(),
+        ..Profile::default()
+    };
+    let mut requested: Vec<(String, String, TextFile)> = Vec::new();
+    for (file, p) in &chain {
+        if let Some(d) = &p.description {
+            profile.description = d.clone();
+        }
+        for m in &p.modules {
+            requested.push((m.clone(), file.name.clone(), file.clone()));
+        }
+        profile.binaries.extend(items(&p.binaries, &file.name, false));
+        profile.binaries.extend(items(&p.optional_binaries, &file.name, true));
+        profile.files.extend(items(&p.files, &file.name, false));
+        profile.kernel_modules.extend(items(&p.kernel_modules, &file.name, false));
+        profile.kernel_args.extend(p.kernel_args.iter().cloned());
+    }
+
+    // Modules: depth-first, dependencies first, cycles reported with their path.
+    let mut order: Vec<(String, TextFile, ModuleFile)> = Vec::new();
+    for (m, by, file) in requested {
+        visit(library, &m, &by, &file, &mut Vec::new(), &mut order)?;
+    }
+    for (mname, file, m) in order {
+        let by = format!("module {mname} ({})", file.name);
+        profile.binaries.extend(items(&m.binaries, &by, false));
+        profile.binaries.extend(items(&m.optional_binaries, &by, true));
+        profile.files.extend(items(&m.files, &by, false));
+        profile.files.extend(items(&m.optional_files, &by, true));
+        profile.dirs.extend(items(&m.dirs, &by, false));
+        profile.kernel_modules.extend(items(&m.kernel_modules, &by, false));
+        profile.kernel_modules.extend(items(&m.optional_kernel_modules, &by, true));
+        profile.plugin_dirs.extend(items(&m.plugin_dirs, &by, false));
+        for (path, target) in &m.symlinks {
+            let key = path.trim_start_matches('/').to_string();
+            if let Some((old, old_by)) = profile.symlinks.get(&key) {
+                if old != target {
+                    return Err(BuildError::Conflict {
+                        path: key,
+                        first: format!("symlink to {old} from {old_by}"),
+                        second: format!("symlink to {target} from {by}"),
+                    });
+                }
+            }
+            profile.symlinks.insert(key, (target.clone(), by.clone()));
+        }
+        for (stage, template) in &m.hooks {
+            if !STAGES.contains(&stage.as_str()) {
+                return Err(BuildError::Config {
+                    location: file.name.clone(),
+                    message: format!(
+                        "unknown stage '{stage}' in [hooks]; stages are: {}",
+                        STAGES.join(", ")
+                    ),
+                });
+            }
+            let template = file.origin.sibling(template, &file.name)?;
+            profile.hooks.push(Hook {
+                stage: stage.clone(),
+                module: mname.clone(),
+                template,
+            });
+        }
+        if profile.description.is_empty() {
+            profile.description = m.description.clone().unwrap_or_default();
+        }
+        profile.modules.push(mname);
+    }
+    Ok(profile)
+}
+
+fn visit(
+    library: &Library,
+    name: &str,
+    by: &str,
+    by_file: &TextFile,
+    stack: &mut Vec<String>,
+    order: &mut Vec<(String, TextFile, ModuleFile)>,
+) -> Result<()> {
+    if order.iter().any(|(n, _, _)| n == name) {
+        return Ok(());
+    }
+    if stack.iter().any(|n| n == name) {
+        stack.push(name.to_string());
+        return Err(BuildError::DependencyCycle(format!(
+            "modules {}",
+            stack.join(" -> ")
+        )));
+    }
+    let file = library.module(name).ok_or_else(|| BuildError::UnknownModule {
+        name: name.to_string(),
+        by: locate(by_file, name).replace(&by_file.name, by),
+        known: library.module_names().join(", "),
+    })?;
+    let parsed: ModuleFile = parse(&file)?;
+    stack.push(name.to_string());
+    for dep in &parsed.depends {
+        visit(
+            library,
+            dep,
+            &format!("module {name} ({})", file.name),
+            &file,
+            stack,
+            order,
+        )?;
+    }
+    stack.pop();
+    let _ = &parsed.description;
+    order.push((name.to_string(), file, parsed));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn lib_with(files: &[(&str, &str)]) -> (tempfile::TempDir, Library) {
+        let dir = tempfile::tempdir().unwrap();
+        for (p, t) in files {
+            let path = dir.path().join(p);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, t).unwrap();
+        }
+        let mut lib = Library::default();
+        lib.prepend(dir.path().to_path_buf());
+        (dir, lib)
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_column() {
+        let (_d, mut lib) = lib_with(&[("profiles/p.toml", "modules = []\nbogus = 1\n")]);
+        let err = load_profile(&mut lib, "p").unwrap_err().to_string();
+        assert!(err.contains("p.toml:2:1"), "{err}");
+        assert!(err.contains("bogus"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_names_line() {
+        let (_d, mut lib) = lib_with(&[("profiles/p.toml", "modules = [\"a\"\nx = \n")]);
+        let err = load_profile(&mut lib, "p").unwrap_err().to_string();
+        assert!(err.contains("p.toml:"), "{err}");
+    }
+
+    #[test]
+    fn unknown_module_names_who_asked() {
+        let (_d, mut lib) = lib_with(&[("profiles/p.toml", "modules = [\"nope\"]\n")]);
+        let err = load_profile(&mut lib, "p").unwrap_err().to_string();
+        assert!(err.contains("unknown module 'nope'"), "{err}");
+        assert!(err.contains("p.toml:1:"), "{err}");
+    }
+
+    #[test]
+    fn dependency_cycle_is_reported_with_its_path() {
+        let (_d, mut lib) = lib_with(&[
+            ("profiles/p.toml", "modules = [\"cyc-a\"]\n"),
+            ("modules/cyc-a/module.toml", "depends = [\"cyc-b\"]\n"),
+            ("modules/cyc-b/module.toml", "depends = [\"cyc-a\"]\n"),
+        ]);
+        let err = load_profile(&mut lib, "p").unwrap_err().to_string();
+        assert!(err.contains("cyc-a -> cyc-b -> cyc-a"), "{err}");
+    }
+
+    #[test]
+    fn inheritance_and_dependency_order() {
+        let (_d, mut lib) = lib_with(&[
+            ("profiles/base0.toml", "modules = [\"m-a\"]\nkernel_args = [\"quiet\"]\n"),
+            ("profiles/child.toml", "inherits = \"base0\"\nmodules = [\"m-b\"]\nbinaries = [\"x\"]\n"),
+            ("modules/m-a/module.toml", "binaries = [\"a\"]\n"),
+            ("modules/m-b/module.toml", "depends = [\"m-c\"]\n"),
+            ("modules/m-c/module.toml", "optional_binaries = [\"c\"]\n[hooks]\nnetwork = \"n.sh.hbs\"\n"),
+            ("modules/m-c/n.sh.hbs", "echo hi\n"),
+        ]);
+        let p = load_profile(&mut lib, "child").unwrap();
+        assert_eq!(p.modules, vec!["m-a", "m-c", "m-b"]);
+        assert_eq!(p.kernel_args, vec!["quiet"]);
+        let names: Vec<_> = p.binaries.iter().map(|b| (b.name.as_str(), b.optional)).collect();
+        assert_eq!(names, vec![("x", false), ("a", false), ("c", true)]);
+        assert_eq!(p.hooks.len(), 1);
+        assert_eq!(p.hooks[0].template.text, "echo hi\n");
+    }
+
+    #[test]
+    fn unknown_stage_is_an_error() {
+        let (_d, mut lib) = lib_with(&[
+            ("profiles/p.toml", "modules = [\"m\"]\n"),
+            ("modules/m/module.toml", "[hooks]\nbogus-stage = \"x.sh.hbs\"\n"),
+        ]);
+        let err = load_profile(&mut lib, "p").unwrap_err().to_string();
+        assert!(err.contains("unknown stage 'bogus-stage'"), "{err}");
+    }
+
+    #[test]
+    fn unknown_profile_lists_known_ones() {
+        let mut lib = Library::default();
+        let err = load_profile(&mut lib, "definitely-not-a-profile").unwrap_err().to_string();
+        assert!(err.contains("unknown profile"), "{err}");
+        assert!(err.contains("nfs"), "{err}");
+    }
+}

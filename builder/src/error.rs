@@ -1,0 +1,104 @@
+//! The builder's error type: every variant names the file, module or path involved and,
+//! where there is one, the next thing to try.
+
+use std::path::PathBuf;
+
+/// Everything that can stop a build.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("unknown profile '{name}': not found in {searched}; pass a path to a .toml file or one of: {known}")]
+    UnknownProfile {
+        name: String,
+        searched: String,
+        known: String,
+    },
+    #[error("unknown module '{name}' (asked for by {by}); available modules: {known}")]
+    UnknownModule {
+        name: String,
+        by: String,
+        known: String,
+    },
+    #[error("module dependency cycle: {0}; remove one of these `depends` entries")]
+    DependencyCycle(String),
+    #[error("{location}: {message}")]
+    Config { location: String, message: String },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("binary '{name}' (asked for by {by}) not found in {searched}; install the package that provides it or mark it optional")]
+    MissingBinary {
+        name: String,
+        by: String,
+        searched: String,
+    },
+    #[error("library '{name}' needed by {needed_by} not found in {searched}; install the package that provides it")]
+    MissingLibrary {
+        name: String,
+        needed_by: String,
+        searched: String,
+    },
+    #[error("file '{path}' (asked for by {by}) does not exist in the sysroot{hint}")]
+    MissingFile {
+        path: String,
+        by: String,
+        hint: String,
+    },
+    #[error("{path}: not a valid ELF file: {message}")]
+    BadElf { path: PathBuf, message: String },
+    #[error("kernel {kver} is not installed: {dir} does not exist{hint}")]
+    KernelNotInstalled {
+        kver: String,
+        dir: PathBuf,
+        hint: String,
+    },
+    #[error("no kernel found under {0}; install a kernel (apt-get install linux-image-amd64) or pass --kver and --sysroot")]
+    NoKernel(PathBuf),
+    #[error("kernel module '{name}' (asked for by {by}) not found for kernel {kver}: not in modules.dep, modules.alias or modules.builtin; check the name with `modinfo -k {kver} {name}` or mark it optional")]
+    UnknownKernelModule {
+        name: String,
+        by: String,
+        kver: String,
+    },
+    #[error("{path}:{line}: malformed line in {what}: {text}")]
+    ModulesIndex {
+        path: PathBuf,
+        line: usize,
+        what: &'static str,
+        text: String,
+    },
+    #[error("firmware '{name}' for kernel module {module} not found under {searched}; install the firmware package or drop --strict")]
+    MissingFirmware {
+        name: String,
+        module: String,
+        searched: String,
+    },
+    #[error("two sources for {path} in the image: {first} and {second}")]
+    Conflict {
+        path: String,
+        first: String,
+        second: String,
+    },
+    #[error("{path}: too many levels of symbolic links (or a loop) in the sysroot")]
+    SymlinkLoop { path: String },
+    #[error("template {template}: {message}")]
+    Template { template: String, message: String },
+    #[error("cluster description: {0}")]
+    Cluster(String),
+    #[error(transparent)]
+    Archive(#[from] srbuild_archive::ArchiveError),
+}
+
+impl BuildError {
+    /// Shorthand for an IO error while reading `path`.
+    pub fn read(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        BuildError::Read {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, BuildError>;

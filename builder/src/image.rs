@@ -1,0 +1,466 @@
+//! One build, start to finish: profile → resolve against the sysroot → plan → archive.
+//! Owns the build options, the fixed skeleton every image has, and the summary.
+
+use crate::config::{load_profile, Item, Profile, STAGES};
+use crate::error::{BuildError, Result};
+use crate::library::Library;
+use crate::plan::{Plan, Source};
+use crate::resolve::elf::ElfResolver;
+use crate::resolve::kmod::{firmware_of, read_module, ModuleIndex};
+use crate::sysroot::Sysroot;
+use handlebars::Handlebars;
+use serde_json::json;
+use srbuild_archive::Compression;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+const INIT_TEMPLATE: &str = include_str!("../templates/init.sh.hbs");
+
+/// What `srbuild image` was asked to do.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Profile name (`nfs`) or path to a profile file.
+    pub profile: String,
+    /// Output file; default `initrd-<profile>-<kver>.img` in the current directory.
+    pub output: Option<PathBuf>,
+    /// Kernel version; default the newest under `<sysroot>/lib/modules`.
+    pub kver: Option<String>,
+    pub sysroot: PathBuf,
+    pub compression: Compression,
+    /// Cluster description to build in (identity by MAC at boot).
+    pub cluster: Option<PathBuf>,
+    /// Missing firmware is an error instead of a warning.
+    pub strict: bool,
+    /// Extra kernel arguments baked into the image's defaults.
+    pub kernel_args: Vec<String>,
+    /// Extra generated files (image path, content, mode), e.g. from the lab.
+    pub extra_files: Vec<(String, Vec<u8>, u32)>,
+}
+
+impl BuildOptions {
+    pub fn new(profile: &str) -> Self {
+        BuildOptions {
+            profile: profile.to_string(),
+            output: None,
+            kver: None,
+            sysroot: PathBuf::from("/"),
+            compression: Compression::default(),
+            cluster: None,
+            strict: false,
+            kernel_args: Vec::new(),
+            extra_files: Vec::new(),
+        }
+    }
+}
+
+/// What a finished build reports.
+#[derive(Debug, Clone)]
+pub struct BuildReport {
+    pub output: PathBuf,
+    pub profile: String,
+    pub kver: String,
+    pub files: usize,
+    pub entries: usize,
+    pub kernel_modules: usize,
+    pub elf_parsed: usize,
+    pub uncompressed_bytes: u64,
+    pub compressed_bytes: u64,
+    pub compression: Compression,
+    pub elapsed: Duration,
+    pub warnings: Vec<String>,
+}
+
+impl BuildReport {
+    /// The one-line summary printed by `srbuild image`.
+    pub fn summary(&self) -> String {
+        format!(
+            "srbuild: wrote {} (profile {}, kernel {}): {} files, {} kernel modules, {:.1} MB -> {:.1} MB {}, {:.2} s",
+            self.output.display(),
+            self.profile,
+            self.kver,
+            self.files,
+            self.kernel_modules,
+            self.uncompressed_bytes as f64 / 1e6,
+            self.compressed_bytes as f64 / 1e6,
+            self.compression,
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// A planned image, before it is written.
+#[derive(Debug)]
+pub struct Planned {
+    pub plan: Plan,
+    pub profile: Profile,
+    pub kver: String,
+    pub kernel_modules: Vec<String>,
+    pub elf_parsed: usize,
+    pub warnings: Vec<String>,
+}
+
+/// Picks the kernel version: the one asked for (it must be installed) or the newest.
+pub fn choose_kernel(sysroot: &Sysroot, kver: Option<&str>) -> Result<String> {
+    let installed = sysroot.kernels();
+    match kver {
+        Some(k) => {
+            if installed.iter().any(|i| i == k) {
+                Ok(k.to_string())
+            } else {
+                Err(BuildError::KernelNotInstalled {
+                    kver: k.to_string(),
+                    dir: sysroot.host(&format!("lib/modules/{k}")),
+                    hint: if installed.is_empty() {
+                        "; no kernel is installed there (apt-get install linux-image-amd64)".into()
+                    } else {
+                        format!("; installed: {}", installed.join(", "))
+                    },
+                })
+            }
+        }
+        None => installed
+            .into_iter()
+            .next()
+            .ok_or_else(|| BuildError::NoKernel(sysroot.host("lib/modules"))),
+    }
+}
+
+/// Builds the plan for an image without writing anything.
+pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
+    let mut library = Library::standard();
+    let profile = load_profile(&mut library, &opts.profile)?;
+    let sysroot = Sysroot::new(&opts.sysroot);
+    let kver = choose_kernel(&sysroot, opts.kver.as_deref())?;
+    let mut warnings = Vec::new();
+    let mut plan = Plan::default();
+
+    // The skeleton: device records so the kernel has a console before devtmpfs.
+    for d in ["dev", "proc", "sys", "run", "tmp", "sysroot", "root", "etc", "var"] {
+        plan.insert(d, Source::Dir, 0o755, "skeleton")?;
+    }
+    plan.insert("dev/console", Source::CharDev(5, 1), 0o600, "skeleton")?;
+    plan.insert("dev/null", Source::CharDev(1, 3), 0o666, "skeleton")?;
+
+    // Declared symlinks first: the image's view of a path wins over the host's.
+    for (path, (target, by)) in &profile.symlinks {
+        let (parent, name) = path.rsplit_once('/').unwrap_or(("", path));
+        let dir = if parent.is_empty() {
+            String::new()
+        } else {
+            match sysroot.add(&mut plan, &format!("/{parent}"), by)? {
+                Some(r) if r.is_dir => r.image_path,
+                _ => parent.to_string(),
+            }
+        };
+        let at = if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
+        plan.insert(&at, Source::Symlink(target.clone()), 0o777, by)?;
+    }
+    for d in &profile.dirs {
+        plan.insert(&d.name, Source::Dir, 0o755, &d.by)?;
+    }
+
+    let mut elf = ElfResolver::new(&sysroot);
+    for b in &profile.binaries {
+        let path = if b.name.contains('/') {
+            Some(b.name.clone())
+        } else {
+            sysroot.which(&b.name)?
+        };
+        let found = match &path {
+            Some(p) => elf.add(&mut plan, p, &b.by)?,
+            None => false,
+        };
+        if !found {
+            if b.optional {
+                warnings.push(format!("optional binary {} (from {}) not found; skipped", b.name, b.by));
+                continue;
+            }
+            return Err(BuildError::MissingBinary {
+                name: b.name.clone(),
+                by: b.by.clone(),
+                searched: if b.name.contains('/') {
+                    sysroot.host(&b.name).display().to_string()
+                } else {
+                    crate::sysroot::BIN_DIRS
+                        .iter()
+                        .map(|d| sysroot.host(d).display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(":")
+                },
+            });
+        }
+    }
+    for f in &profile.files {
+        add_glob(&sysroot, &mut plan, &mut elf, f, false, &mut warnings)?;
+    }
+    for p in &profile.plugin_dirs {
+        add_glob(&sysroot, &mut plan, &mut elf, p, true, &mut warnings)?;
+    }
+
+    let kernel_modules = add_kernel_modules(&sysroot, &kver, &profile.kernel_modules, &mut plan, opts.strict, &mut warnings)?;
+
+    // Cluster description.
+    let cluster_ctx = match &opts.cluster {
+        Some(path) => {
+            let c = srbuild_cluster::Cluster::load(path).map_err(|e| BuildError::Cluster(e.to_string()))?;
+            let text = std::fs::read(path).map_err(|e| BuildError::read(path, e))?;
+            plan.insert_bytes("etc/srbuild/cluster.toml", text, 0o644, "--cluster")?;
+            plan.insert_bytes("etc/srbuild/nodes", nodes_table(&c).into_bytes(), 0o644, "--cluster")?;
+            cluster_json(&c)
+        }
+        None => serde_json::Value::Null,
+    };
+
+    // Hooks and /init.
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    let ctx = json!({
+        "profile": profile.name,
+        "kver": kver,
+        "stages": STAGES,
+        "modules": profile.modules,
+        "kernel_modules": kernel_modules,
+        "cluster": cluster_ctx,
+    });
+    for (i, hook) in profile.hooks.iter().enumerate() {
+        let text = hb
+            .render_template(&hook.template.text, &ctx)
+            .map_err(|e| BuildError::Template {
+                template: hook.template.name.clone(),
+                message: e.to_string(),
+            })?;
+        let at = format!("usr/lib/srbuild/hooks/{}/{:02}-{}.sh", hook.stage, i, hook.module);
+        plan.insert_bytes(&at, text.into_bytes(), 0o644, &hook.template.name)?;
+    }
+    let init = hb
+        .render_template(INIT_TEMPLATE, &ctx)
+        .map_err(|e| BuildError::Template {
+            template: "builder/templates/init.sh.hbs".into(),
+            message: e.to_string(),
+        })?;
+    plan.insert_bytes("init", init.into_bytes(), 0o755, "srbuild")?;
+    let mut args = profile.kernel_args.clone();
+    args.extend(opts.kernel_args.iter().cloned());
+    plan.insert_bytes("etc/srbuild/cmdline.default", format!("{}\n", args.join(" ")).into_bytes(), 0o644, &profile.source)?;
+    plan.insert_bytes(
+        "etc/srbuild/profile",
+        format!("profile={}\nkver={}\nmodules={}\n", profile.name, kver, profile.modules.join(",")).into_bytes(),
+        0o644,
+        "srbuild",
+    )?;
+    for (path, bytes, mode) in &opts.extra_files {
+        plan.insert_bytes(path, bytes.clone(), *mode, "extra file")?;
+    }
+    plan.fill_parents()?;
+    Ok(Planned {
+        plan,
+        profile,
+        kver,
+        kernel_modules,
+        elf_parsed: elf.parsed,
+        warnings,
+    })
+}
+
+/// Builds and writes an image.
+pub fn build_image(opts: &BuildOptions) -> Result<BuildReport> {
+    let start = Instant::now();
+    let planned = plan_image(opts)?;
+    let output = opts
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("initrd-{}-{}.img", planned.profile.name, planned.kver)));
+    let entries = planned.plan.to_entries()?;
+    let mtime = source_date_epoch();
+    let stats = srbuild_archive::write_image(&output, &entries, opts.compression, mtime)?;
+    let files = entries
+        .iter()
+        .filter(|e| matches!(e.kind, srbuild_archive::EntryKind::File { .. } | srbuild_archive::EntryKind::Bytes(_)))
+        .count();
+    Ok(BuildReport {
+        output,
+        profile: planned.profile.name,
+        kver: planned.kver,
+        files,
+        entries: entries.len(),
+        kernel_modules: planned.kernel_modules.len(),
+        elf_parsed: planned.elf_parsed,
+        uncompressed_bytes: stats.uncompressed_bytes,
+        compressed_bytes: stats.compressed_bytes,
+        compression: opts.compression,
+        elapsed: start.elapsed(),
+        warnings: planned.warnings,
+    })
+}
+
+/// `SOURCE_DATE_EPOCH` if set and valid, else 0.
+pub fn source_date_epoch() -> u32 {
+    std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(0)
+}
+
+fn add_glob(
+    sysroot: &Sysroot,
+    plan: &mut Plan,
+    elf: &mut ElfResolver,
+    item: &Item,
+    whole_dirs: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let pattern = sysroot.host(&item.name).display().to_string();
+    let mut matches: Vec<PathBuf> = glob::glob(&pattern)
+        .map(|g| g.flatten().collect())
+        .unwrap_or_default();
+    matches.sort();
+    if matches.is_empty() {
+        if item.optional || whole_dirs {
+            warnings.push(format!("{} (from {}) matched nothing; skipped", item.name, item.by));
+            return Ok(());
+        }
+        return Err(BuildError::MissingFile {
+            path: item.name.clone(),
+            by: item.by.clone(),
+            hint: "; install the package that provides it or list it under optional_files".into(),
+        });
+    }
+    for m in matches {
+        let rel = m.strip_prefix(sysroot.root()).unwrap_or(&m).to_path_buf();
+        let abs = format!("/{}", rel.display());
+        if m.is_dir() {
+            for e in walkdir::WalkDir::new(&m).sort_by_file_name().into_iter().flatten() {
+                if e.file_type().is_dir() {
+                    continue;
+                }
+                let rel = e.path().strip_prefix(sysroot.root()).unwrap_or(e.path());
+                elf.add(plan, &format!("/{}", rel.display()), &item.by)?;
+            }
+        } else {
+            elf.add(plan, &abs, &item.by)?;
+        }
+    }
+    Ok(())
+}
+
+fn add_kernel_modules(
+    sysroot: &Sysroot,
+    kver: &str,
+    requests: &[Item],
+    plan: &mut Plan,
+    strict: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<String>> {
+    let dir = sysroot
+        .add(plan, &format!("/lib/modules/{kver}"), "kernel modules")?
+        .ok_or_else(|| BuildError::KernelNotInstalled {
+            kver: kver.to_string(),
+            dir: sysroot.host(&format!("lib/modules/{kver}")),
+            hint: String::new(),
+        })?;
+    let index = ModuleIndex::load(&dir.host_path, kver)?;
+    let sel = index.select(requests)?;
+    for m in &sel.missing_optional {
+        warnings.push(format!("optional kernel module {} (from {}) not found; skipped", m.name, m.by));
+    }
+    let mut load = String::new();
+    for name in &sel.load_order {
+        let rel = index.path_of(name).unwrap_or_default().to_string();
+        let bytes = read_module(&dir.host_path.join(&rel))?;
+        for fw in firmware_of(&bytes) {
+            add_firmware(sysroot, plan, kver, &fw, name, strict, warnings)?;
+        }
+        let plain = format!("{}.ko", rel.split(".ko").next().unwrap_or(&rel));
+        plan.insert_bytes(&format!("{}/{plain}", dir.image_path), bytes, 0o644, &format!("kernel module {name}"))?;
+        load.push_str(&plain);
+        load.push('\n');
+    }
+    for (file, text) in index.image_indexes(&sel.load_order) {
+        plan.insert_bytes(&format!("{}/{file}", dir.image_path), text.into_bytes(), 0o644, "kernel module index")?;
+    }
+    for f in ["modules.builtin", "modules.builtin.modinfo", "modules.order"] {
+        if dir.host_path.join(f).exists() {
+            sysroot.add(plan, &format!("/lib/modules/{kver}/{f}"), "kernel module index")?;
+        }
+    }
+    plan.insert_bytes("etc/srbuild/modules.load", load.into_bytes(), 0o644, "kernel modules")?;
+    Ok(sel.load_order)
+}
+
+fn add_firmware(
+    sysroot: &Sysroot,
+    plan: &mut Plan,
+    kver: &str,
+    fw: &str,
+    module: &str,
+    strict: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    let dirs = [
+        format!("/lib/firmware/updates/{kver}"),
+        "/lib/firmware/updates".into(),
+        format!("/lib/firmware/{kver}"),
+        "/lib/firmware".into(),
+    ];
+    for d in &dirs {
+        for suffix in ["", ".xz", ".zst"] {
+            let p = format!("{d}/{fw}{suffix}");
+            if sysroot.resolve(&p)?.is_some() {
+                sysroot.add(plan, &p, &format!("firmware for {module}"))?;
+                return Ok(());
+            }
+        }
+    }
+    if strict {
+        return Err(BuildError::MissingFirmware {
+            name: fw.to_string(),
+            module: module.to_string(),
+            searched: dirs.join(", "),
+        });
+    }
+    warnings.push(format!("firmware {fw} for kernel module {module} not found; skipped (--strict makes this an error)"));
+    Ok(())
+}
+
+/// `/etc/srbuild/nodes`: one line per node, `name id mac[,mac] address/prefix gateway`
+/// (`-` for none), read by `/init` with plain shell.
+pub fn nodes_table(c: &srbuild_cluster::Cluster) -> String {
+    let mut out = String::new();
+    for n in &c.nodes {
+        let addr = n.addresses.first();
+        let gw = addr
+            .and_then(|a| c.network_of(a))
+            .and_then(|net| net.gateway)
+            .map(|g| g.to_string())
+            .unwrap_or_else(|| "-".into());
+        out.push_str(&format!(
+            "{} {} {} {} {}\n",
+            n.name,
+            n.id,
+            n.macs.join(","),
+            addr.map(|a| a.to_string()).unwrap_or_else(|| "-".into()),
+            gw
+        ));
+    }
+    out
+}
+
+fn cluster_json(c: &srbuild_cluster::Cluster) -> serde_json::Value {
+    json!({
+        "name": c.name,
+        "nodes": c.nodes.iter().map(|n| json!({
+            "name": n.name,
+            "id": n.id,
+            "macs": n.macs,
+            "address": n.addresses.first().map(|a| a.addr.to_string()),
+            "cidr": n.addresses.first().map(|a| a.to_string()),
+        })).collect::<Vec<_>>(),
+        "node_count": c.nodes.len(),
+    })
+}
+
+/// Where a sysroot keeps a kernel's modules (for callers that want to check).
+pub fn modules_dir(sysroot: &Path, kver: &str) -> PathBuf {
+    sysroot.join("lib/modules").join(kver)
+}

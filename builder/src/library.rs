@@ -1,0 +1,205 @@
+//! Where profiles, modules and hook templates come from: a profile file given by path, the
+//! directories named by `SRBUILD_DATA_DIR` and `/etc/srbuild`, and the copies built into the
+//! binary. Owns lookup order and the names used in error messages.
+
+use crate::error::{BuildError, Result};
+use std::path::{Path, PathBuf};
+
+include!(concat!(env!("OUT_DIR"), "/builtin.rs"));
+
+/// One text file found by the library, with the name shown in errors.
+#[derive(Debug, Clone)]
+pub struct TextFile {
+    /// Display name, e.g. `/etc/srbuild/modules/nfs/module.toml` or `<builtin>/modules/nfs/module.toml`.
+    pub name: String,
+    pub text: String,
+    /// Where sibling files (hook templates) are looked up.
+    pub origin: Origin,
+}
+
+/// The folder a file came from, used to find its siblings.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    Disk(PathBuf),
+    Builtin(String),
+}
+
+impl Origin {
+    /// Reads a sibling file such as a module's hook template.
+    pub fn sibling(&self, file: &str, asked_by: &str) -> Result<TextFile> {
+        match self {
+            Origin::Disk(dir) => {
+                let path = dir.join(file);
+                let text = std::fs::read_to_string(&path).map_err(|e| BuildError::Config {
+                    location: asked_by.to_string(),
+                    message: format!("cannot read hook template {}: {e}", path.display()),
+                })?;
+                Ok(TextFile {
+                    name: path.display().to_string(),
+                    text,
+                    origin: self.clone(),
+                })
+            }
+            Origin::Builtin(prefix) => {
+                let rel = format!("{prefix}/{file}");
+                builtin(&rel)
+                    .map(|text| TextFile {
+                        name: format!("<builtin>/{rel}"),
+                        text: text.to_string(),
+                        origin: self.clone(),
+                    })
+                    .ok_or_else(|| BuildError::Config {
+                        location: asked_by.to_string(),
+                        message: format!("hook template {file} does not exist next to the module"),
+                    })
+            }
+        }
+    }
+}
+
+fn builtin(rel: &str) -> Option<&'static str> {
+    BUILTIN_FILES
+        .iter()
+        .find(|(p, _)| *p == rel)
+        .map(|(_, text)| *text)
+}
+
+/// The ordered list of data directories searched before the built-in copies.
+#[derive(Debug, Clone, Default)]
+pub struct Library {
+    dirs: Vec<PathBuf>,
+}
+
+impl Library {
+    /// The standard search path: `$SRBUILD_DATA_DIR` (colon-separated), then `/etc/srbuild`.
+    pub fn standard() -> Self {
+        let mut dirs = Vec::new();
+        if let Ok(v) = std::env::var("SRBUILD_DATA_DIR") {
+            dirs.extend(v.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
+        }
+        dirs.push(PathBuf::from("/etc/srbuild"));
+        Library { dirs }
+    }
+
+    /// Adds a directory searched first (e.g. the folder above a profile given by path).
+    pub fn prepend(&mut self, dir: PathBuf) {
+        self.dirs.insert(0, dir);
+    }
+
+    fn find(&self, rel: &str) -> Option<TextFile> {
+        for dir in &self.dirs {
+            let path = dir.join(rel);
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                return Some(TextFile {
+                    name: path.display().to_string(),
+                    text,
+                    origin: Origin::Disk(path.parent().unwrap_or(dir).to_path_buf()),
+                });
+            }
+        }
+        builtin(rel).map(|text| TextFile {
+            name: format!("<builtin>/{rel}"),
+            text: text.to_string(),
+            origin: Origin::Builtin(rel.rsplit_once('/').map(|(d, _)| d).unwrap_or("").into()),
+        })
+    }
+
+    fn searched(&self, what: &str) -> String {
+        let mut v: Vec<String> = self
+            .dirs
+            .iter()
+            .map(|d| d.join(what).display().to_string())
+            .collect();
+        v.push(format!("<builtin>/{what}"));
+        v.join(", ")
+    }
+
+    /// A profile by name (`nfs`) or by path (`./my.toml`).
+    pub fn profile(&mut self, name_or_path: &str) -> Result<(String, TextFile)> {
+        if name_or_path.ends_with(".toml") || name_or_path.contains('/') {
+            let path = Path::new(name_or_path);
+            let text = std::fs::read_to_string(path).map_err(|e| BuildError::read(path, e))?;
+            let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+            // A profile in `X/profiles/p.toml` finds its modules in `X/modules/`.
+            if let Some(up) = dir.parent() {
+                self.prepend(up.to_path_buf());
+            }
+            self.prepend(dir.clone());
+            let name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "custom".into());
+            return Ok((
+                name,
+                TextFile {
+                    name: path.display().to_string(),
+                    text,
+                    origin: Origin::Disk(dir),
+                },
+            ));
+        }
+        self.profile_named(name_or_path)
+            .map(|f| (name_or_path.to_string(), f))
+    }
+
+    /// A profile by name only (used for `inherits`).
+    pub fn profile_named(&self, name: &str) -> Result<TextFile> {
+        let rel = format!("profiles/{name}.toml");
+        self.find(&rel).ok_or_else(|| BuildError::UnknownProfile {
+            name: name.to_string(),
+            searched: self.searched(&rel),
+            known: self.known("profiles/", ".toml").join(", "),
+        })
+    }
+
+    /// A module's `module.toml`, or `None` when no such module exists.
+    pub fn module(&self, name: &str) -> Option<TextFile> {
+        if name.is_empty() || name.contains('/') || name.contains("..") {
+            return None;
+        }
+        self.find(&format!("modules/{name}/module.toml"))
+    }
+
+    /// Names of the built-in and on-disk entries under `prefix` (for "did you mean" lists).
+    pub fn known(&self, prefix: &str, suffix: &str) -> Vec<String> {
+        let mut names: Vec<String> = BUILTIN_FILES
+            .iter()
+            .filter_map(|(p, _)| p.strip_prefix(prefix))
+            .filter_map(|rest| {
+                if suffix.is_empty() {
+                    rest.split_once('/').map(|(d, _)| d.to_string())
+                } else {
+                    rest.strip_suffix(suffix).map(str::to_string)
+                }
+            })
+            .filter(|n| !n.contains('/'))
+            .collect();
+        for dir in &self.dirs {
+            if let Ok(rd) = std::fs::read_dir(dir.join(prefix)) {
+                for e in rd.flatten() {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    if suffix.is_empty() {
+                        if e.path().join("module.toml").exists() {
+                            names.push(n);
+                        }
+                    } else if let Some(stem) = n.strip_suffix(suffix) {
+                        names.push(stem.to_string());
+                    }
+                }
+            }
+        }
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    /// Names of all profiles (built in and on disk).
+    pub fn profile_names(&self) -> Vec<String> {
+        self.known("profiles/", ".toml")
+    }
+
+    /// Names of all modules (built in and on disk).
+    pub fn module_names(&self) -> Vec<String> {
+        self.known("modules/", "")
+    }
+}

@@ -1,0 +1,201 @@
+//! The build plan: a sorted map from archive path to what goes there. Owns conflict
+//! detection (two different sources for one path), parent directories, and the conversion
+//! to archive entries (including hardlink groups of host files).
+
+use crate::error::{BuildError, Result};
+use srbuild_archive::{Entry, EntryKind};
+use std::collections::{BTreeMap, HashMap};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+
+/// What one archive path holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file copied from the host (the real path, sysroot prefix included).
+    Host(PathBuf),
+    Bytes(Vec<u8>),
+    Dir,
+    Symlink(String),
+    CharDev(u32, u32),
+}
+
+/// One planned entry.
+#[derive(Debug, Clone)]
+pub struct PlanEntry {
+    pub source: Source,
+    pub mode: u32,
+    /// Who asked for it, for conflict messages.
+    pub by: String,
+}
+
+/// Archive path (no leading `/`) → entry, kept sorted.
+#[derive(Debug, Default)]
+pub struct Plan {
+    entries: BTreeMap<String, PlanEntry>,
+}
+
+fn describe(s: &Source) -> String {
+    match s {
+        Source::Host(p) => format!("file {}", p.display()),
+        Source::Bytes(_) => "generated content".into(),
+        Source::Dir => "a directory".into(),
+        Source::Symlink(t) => format!("symlink to {t}"),
+        Source::CharDev(a, b) => format!("device {a}:{b}"),
+    }
+}
+
+impl Plan {
+    /// Adds an entry. The same source twice is fine; a different one is a [`BuildError::Conflict`].
+    pub fn insert(&mut self, path: &str, source: Source, mode: u32, by: &str) -> Result<()> {
+        let path = path.trim_start_matches('/').trim_end_matches('/').to_string();
+        if path.is_empty() {
+            return Ok(());
+        }
+        if let Some(old) = self.entries.get(&path) {
+            if old.source == source {
+                return Ok(());
+            }
+            return Err(BuildError::Conflict {
+                path,
+                first: format!("{} (from {})", describe(&old.source), old.by),
+                second: format!("{} (from {by})", describe(&source)),
+            });
+        }
+        self.entries.insert(
+            path,
+            PlanEntry {
+                source,
+                mode,
+                by: by.to_string(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Adds generated content, replacing nothing.
+    pub fn insert_bytes(&mut self, path: &str, bytes: Vec<u8>, mode: u32, by: &str) -> Result<()> {
+        self.insert(path, Source::Bytes(bytes), mode, by)
+    }
+
+    pub fn get(&self, path: &str) -> Option<&PlanEntry> {
+        self.entries.get(path.trim_start_matches('/'))
+    }
+
+    pub fn contains(&self, path: &str) -> bool {
+        self.get(path).is_some()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &PlanEntry)> {
+        self.entries.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Adds every missing parent directory (mode 0755).
+    pub fn fill_parents(&mut self) -> Result<()> {
+        let mut missing = Vec::new();
+        for path in self.entries.keys() {
+            let mut p = path.as_str();
+            while let Some((parent, _)) = p.rsplit_once('/') {
+                match self.entries.get(parent) {
+                    Some(e) if e.source == Source::Dir => {}
+                    Some(e) => {
+                        return Err(BuildError::Conflict {
+                            path: path.clone(),
+                            first: format!("{parent} is {} (from {})", describe(&e.source), e.by),
+                            second: format!("{path} needs {parent} to be a directory"),
+                        })
+                    }
+                    None => missing.push(parent.to_string()),
+                }
+                p = parent;
+            }
+        }
+        for m in missing {
+            self.entries.entry(m).or_insert(PlanEntry {
+                source: Source::Dir,
+                mode: 0o755,
+                by: "parent directory".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Converts to archive entries in path order; host files sharing an inode become one
+    /// hardlink group.
+    pub fn to_entries(&self) -> Result<Vec<Entry>> {
+        let mut inode_of: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
+        let mut out = Vec::with_capacity(self.entries.len());
+        for (path, e) in &self.entries {
+            let kind = match &e.source {
+                Source::Host(p) => {
+                    let meta = std::fs::metadata(p).map_err(|err| BuildError::read(p, err))?;
+                    if meta.nlink() > 1 {
+                        inode_of
+                            .entry((meta.dev(), meta.ino()))
+                            .or_default()
+                            .push(out.len());
+                    }
+                    EntryKind::File { source: p.clone() }
+                }
+                Source::Bytes(b) => EntryKind::Bytes(b.clone()),
+                Source::Dir => EntryKind::Dir,
+                Source::Symlink(t) => EntryKind::Symlink(t.clone()),
+                Source::CharDev(a, b) => EntryKind::CharDev {
+                    major: *a,
+                    minor: *b,
+                },
+            };
+            out.push(Entry {
+                path: path.clone(),
+                mode: e.mode & 0o7777,
+                kind,
+                hardlink_group: None,
+            });
+        }
+        let mut groups: Vec<Vec<usize>> = inode_of.into_values().filter(|v| v.len() > 1).collect();
+        groups.sort();
+        for (g, members) in groups.into_iter().enumerate() {
+            for i in members {
+                out[i].hardlink_group = Some(g as u64);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_source_twice_is_fine_different_is_a_conflict() {
+        let mut p = Plan::default();
+        p.insert("usr/bin/sh", Source::Symlink("busybox".into()), 0o777, "base").unwrap();
+        p.insert("/usr/bin/sh", Source::Symlink("busybox".into()), 0o777, "other").unwrap();
+        let err = p
+            .insert("usr/bin/sh", Source::Symlink("dash".into()), 0o777, "nfs")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("usr/bin/sh") && err.contains("busybox") && err.contains("dash"), "{err}");
+    }
+
+    #[test]
+    fn parents_are_filled_and_must_be_directories() {
+        let mut p = Plan::default();
+        p.insert_bytes("a/b/c", b"x".to_vec(), 0o644, "t").unwrap();
+        p.fill_parents().unwrap();
+        let paths: Vec<_> = p.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(paths, vec!["a", "a/b", "a/b/c"]);
+        let mut q = Plan::default();
+        q.insert("a", Source::Symlink("x".into()), 0o777, "t").unwrap();
+        q.insert_bytes("a/b", vec![], 0o644, "t").unwrap();
+        assert!(q.fill_parents().is_err());
+    }
+}

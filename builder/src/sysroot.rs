@@ -1,0 +1,292 @@
+//! The host tree a build reads from (`--sysroot`, default `/`). Owns path resolution inside
+//! it: symlink chains are followed *inside* the sysroot (an absolute link target never
+//! escapes to the build host), and every link met on the way is recorded in the plan, so
+//! merged-/usr layouts and `libfoo.so.1 -> libfoo.so.1.2.3` chains stay links in the image.
+
+use crate::error::{BuildError, Result};
+use crate::plan::{Plan, Source};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Directories searched for binaries named without a slash.
+pub const BIN_DIRS: &[&str] = &[
+    "usr/local/sbin",
+    "usr/local/bin",
+    "usr/sbin",
+    "usr/bin",
+    "sbin",
+    "bin",
+];
+
+/// What a path resolved to.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The image path of the final, non-symlink object.
+    pub image_path: String,
+    /// The host path of it (sysroot prefix included).
+    pub host_path: PathBuf,
+    pub is_dir: bool,
+}
+
+/// A sysroot on the build host.
+#[derive(Debug, Clone)]
+pub struct Sysroot {
+    root: PathBuf,
+}
+
+fn split(path: &str) -> Vec<String> {
+    path.split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .map(str::to_string)
+        .collect()
+}
+
+impl Sysroot {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Sysroot { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The host path of an image path (no symlink resolution).
+    pub fn host(&self, path: &str) -> PathBuf {
+        self.root.join(path.trim_start_matches('/'))
+    }
+
+    /// Resolves `path` inside the sysroot; `plan`, when given, receives the symlinks and
+    /// directories met on the way and wins over the host where it already has an entry.
+    /// Returns `Ok(None)` when the path does not exist.
+    fn walk(&self, path: &str, mut plan: Option<(&mut Plan, &str)>) -> Result<Option<Resolved>> {
+        let mut pending: Vec<String> = split(path);
+        pending.reverse();
+        let mut cur: Vec<String> = Vec::new();
+        let mut hops = 0;
+        while let Some(c) = pending.pop() {
+            if c == ".." {
+                cur.pop();
+                continue;
+            }
+            let mut cand = cur.clone();
+            cand.push(c);
+            let cand_s = cand.join("/");
+            // The image's own view wins (e.g. /bin/sh declared as busybox, not the host's dash).
+            let planned = plan.as_ref().and_then(|(p, _)| p.get(&cand_s).map(|e| e.source.clone()));
+            let target = match planned {
+                Some(Source::Symlink(t)) => Some(t),
+                Some(Source::Dir) => {
+                    cur = cand;
+                    continue;
+                }
+                Some(_) if pending.is_empty() => {
+                    return Ok(Some(Resolved {
+                        host_path: self.host(&cand_s),
+                        image_path: cand_s,
+                        is_dir: false,
+                    }))
+                }
+                Some(_) => return Ok(None),
+                None => {
+                    let host = self.host(&cand_s);
+                    let meta = match std::fs::symlink_metadata(&host) {
+                        Ok(m) => m,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                        Err(e) if e.raw_os_error() == Some(20) => return Ok(None), // ENOTDIR
+                        Err(e) => return Err(BuildError::read(host, e)),
+                    };
+                    if meta.file_type().is_symlink() {
+                        let t = std::fs::read_link(&host).map_err(|e| BuildError::read(&host, e))?;
+                        let t = t.to_string_lossy().into_owned();
+                        if let Some((plan, by)) = plan.as_mut() {
+                            plan.insert(&cand_s, Source::Symlink(t.clone()), 0o777, by)?;
+                        }
+                        Some(t)
+                    } else if meta.is_dir() {
+                        if let Some((plan, by)) = plan.as_mut() {
+                            if !plan.contains(&cand_s) {
+                                let mode = meta.permissions().mode() & 0o7777;
+                                plan.insert(&cand_s, Source::Dir, mode, by)?;
+                            }
+                        }
+                        cur = cand;
+                        continue;
+                    } else if pending.is_empty() {
+                        return Ok(Some(Resolved {
+                            host_path: host,
+                            image_path: cand_s,
+                            is_dir: false,
+                        }));
+                    } else {
+                        return Ok(None);
+                    }
+                }
+            };
+            if let Some(t) = target {
+                hops += 1;
+                if hops > 40 {
+                    return Err(BuildError::SymlinkLoop {
+                        path: path.to_string(),
+                    });
+                }
+                if t.starts_with('/') {
+                    cur.clear();
+                }
+                let mut more = split(&t);
+                more.reverse();
+                pending.extend(more);
+            }
+        }
+        let image_path = cur.join("/");
+        Ok(Some(Resolved {
+            host_path: self.host(&image_path),
+            image_path,
+            is_dir: true,
+        }))
+    }
+
+    /// Resolves without touching any plan.
+    pub fn resolve(&self, path: &str) -> Result<Option<Resolved>> {
+        self.walk(path, None)
+    }
+
+    /// Resolves and records every symlink and directory met in `plan`; the final object is
+    /// added too (a host file, or a directory). Returns `None` if it does not exist.
+    pub fn add(&self, plan: &mut Plan, path: &str, by: &str) -> Result<Option<Resolved>> {
+        let Some(r) = self.walk(path, Some((plan, by)))? else {
+            return Ok(None);
+        };
+        if !r.is_dir && !plan.contains(&r.image_path) {
+            let meta = std::fs::metadata(&r.host_path).map_err(|e| BuildError::read(&r.host_path, e))?;
+            if !meta.is_file() {
+                return Ok(None);
+            }
+            let mode = meta.permissions().mode() & 0o7777;
+            plan.insert(&r.image_path, Source::Host(r.host_path.clone()), mode, by)?;
+        }
+        Ok(Some(r))
+    }
+
+    /// Finds a binary named without a slash in [`BIN_DIRS`]; returns the path as found.
+    pub fn which(&self, name: &str) -> Result<Option<String>> {
+        for dir in BIN_DIRS {
+            let cand = format!("/{dir}/{name}");
+            if let Some(r) = self.resolve(&cand)? {
+                if !r.is_dir {
+                    return Ok(Some(cand));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Kernel versions installed under `lib/modules`, newest first.
+    pub fn kernels(&self) -> Vec<String> {
+        let dir = match self.resolve("/lib/modules") {
+            Ok(Some(r)) => r.host_path,
+            _ => return Vec::new(),
+        };
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.path().join("modules.dep").exists())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort_by(|a, b| version_cmp(b, a));
+        v
+    }
+}
+
+/// Compares version strings by their numeric and text runs (`6.10.0` > `6.9.3`).
+pub fn version_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    fn chunks(s: &str) -> Vec<(u64, String)> {
+        let mut out = Vec::new();
+        let mut num = String::new();
+        let mut txt = String::new();
+        for ch in s.chars() {
+            if ch.is_ascii_digit() {
+                if !txt.is_empty() {
+                    out.push((0, std::mem::take(&mut txt)));
+                }
+                num.push(ch);
+            } else {
+                if !num.is_empty() {
+                    out.push((num.parse().unwrap_or(u64::MAX), String::new()));
+                    num.clear();
+                }
+                txt.push(ch);
+            }
+        }
+        if !num.is_empty() {
+            out.push((num.parse().unwrap_or(u64::MAX), String::new()));
+        }
+        if !txt.is_empty() {
+            out.push((0, txt));
+        }
+        out
+    }
+    chunks(a).cmp(&chunks(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn tree() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        std::fs::create_dir_all(r.join("usr/lib/x86_64-linux-gnu")).unwrap();
+        std::fs::create_dir_all(r.join("usr/bin")).unwrap();
+        symlink("usr/lib", r.join("lib")).unwrap();
+        symlink("usr/bin", r.join("bin")).unwrap();
+        std::fs::write(r.join("usr/lib/x86_64-linux-gnu/libfoo.so.1.2"), b"x").unwrap();
+        symlink("libfoo.so.1.2", r.join("usr/lib/x86_64-linux-gnu/libfoo.so.1")).unwrap();
+        // An absolute link must resolve inside the sysroot, not on the host.
+        symlink("/usr/lib/x86_64-linux-gnu/libfoo.so.1", r.join("usr/bin/abs")).unwrap();
+        symlink("loop2", r.join("usr/bin/loop1")).unwrap();
+        symlink("loop1", r.join("usr/bin/loop2")).unwrap();
+        d
+    }
+
+    #[test]
+    fn merged_usr_and_chains_stay_links() {
+        let d = tree();
+        let s = Sysroot::new(d.path());
+        let mut plan = Plan::default();
+        let r = s.add(&mut plan, "/lib/x86_64-linux-gnu/libfoo.so.1", "t").unwrap().unwrap();
+        assert_eq!(r.image_path, "usr/lib/x86_64-linux-gnu/libfoo.so.1.2");
+        assert_eq!(plan.get("lib").unwrap().source, Source::Symlink("usr/lib".into()));
+        assert_eq!(
+            plan.get("usr/lib/x86_64-linux-gnu/libfoo.so.1").unwrap().source,
+            Source::Symlink("libfoo.so.1.2".into())
+        );
+        assert!(matches!(plan.get(&r.image_path).unwrap().source, Source::Host(_)));
+    }
+
+    #[test]
+    fn absolute_links_stay_inside_the_sysroot() {
+        let d = tree();
+        let s = Sysroot::new(d.path());
+        let r = s.resolve("/bin/abs").unwrap().unwrap();
+        assert!(r.host_path.starts_with(d.path()));
+        assert_eq!(r.image_path, "usr/lib/x86_64-linux-gnu/libfoo.so.1.2");
+    }
+
+    #[test]
+    fn loops_and_missing_paths() {
+        let d = tree();
+        let s = Sysroot::new(d.path());
+        assert!(matches!(s.resolve("/bin/loop1"), Err(BuildError::SymlinkLoop { .. })));
+        assert!(s.resolve("/bin/nope").unwrap().is_none());
+        assert!(s.resolve("/usr/lib/x86_64-linux-gnu/libfoo.so.1.2/x").unwrap().is_none());
+    }
+
+    #[test]
+    fn version_sort() {
+        assert_eq!(version_cmp("6.10.0-1-amd64", "6.9.3-1-amd64"), std::cmp::Ordering::Greater);
+        assert_eq!(version_cmp("6.1.0-56-amd64", "6.1.0-9-amd64"), std::cmp::Ordering::Greater);
+    }
+}

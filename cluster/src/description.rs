@@ -1,0 +1,551 @@
+//! The cluster description `cluster.toml`: its types ([`Cluster`], [`Network`],
+//! [`Node`], [`FailoverDomain`], [`Cidr`]), loading, and validation with
+//! line-accurate diagnostics.
+
+use crate::error::{ClusterError, Diagnostic};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use toml::Spanned;
+
+/// Default locations searched by [`Cluster::find_default`], in order.
+pub const DEFAULT_PATHS: &[&str] = &["cluster.toml", "/etc/srbuild/cluster.toml"];
+
+/// An IP address with a prefix length, e.g. `10.77.0.11/24`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    fn mask_bits(&self) -> u128 {
+        let width: u32 = if self.addr.is_ipv4() { 32 } else { 128 };
+        let prefix = u32::from(self.prefix).min(width);
+        let all: u128 = if width == 32 {
+            u128::from(u32::MAX)
+        } else {
+            u128::MAX
+        };
+        if prefix == 0 {
+            0
+        } else {
+            (all << (width - prefix)) & all
+        }
+    }
+
+    /// The netmask in dotted form (`255.255.255.0`); for IPv6 the mask as an
+    /// IPv6 address (`ffff:ffff::`).
+    pub fn netmask(&self) -> String {
+        match self.addr {
+            IpAddr::V4(_) => Ipv4Addr::from(self.mask_bits() as u32).to_string(),
+            IpAddr::V6(_) => Ipv6Addr::from(self.mask_bits()).to_string(),
+        }
+    }
+
+    /// The network address (host bits cleared), e.g. `10.77.0.0`.
+    pub fn network(&self) -> IpAddr {
+        match self.addr {
+            IpAddr::V4(a) => IpAddr::V4(Ipv4Addr::from(u32::from(a) & self.mask_bits() as u32)),
+            IpAddr::V6(a) => IpAddr::V6(Ipv6Addr::from(u128::from(a) & self.mask_bits())),
+        }
+    }
+
+    /// Whether `ip` lies inside this network (same family, same prefix bits).
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        let mask = self.mask_bits();
+        match (self.addr, ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                (u128::from(u32::from(a)) & mask) == (u128::from(u32::from(*b)) & mask)
+            }
+            (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a) & mask) == (u128::from(*b) & mask),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Cidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (addr, prefix) = s
+            .split_once('/')
+            .ok_or_else(|| format!("'{s}' is not in ADDRESS/PREFIX form (e.g. 10.77.0.11/24)"))?;
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("'{addr}' in '{s}' is not an IP address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix: u8 = prefix
+            .parse()
+            .ok()
+            .filter(|p| *p <= max)
+            .ok_or_else(|| format!("prefix '/{prefix}' in '{s}' must be a number 0..={max}"))?;
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+/// A network the nodes live on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub name: String,
+    pub cidr: Cidr,
+    pub gateway: Option<IpAddr>,
+    pub dns: Vec<IpAddr>,
+}
+
+/// One cluster node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Node {
+    pub name: String,
+    /// 1..=255, unique (corosync/o2cb/dlm node id).
+    pub id: u32,
+    /// Lowercase, colon-separated (`52:54:00:77:00:11`).
+    pub macs: Vec<String>,
+    /// The first one is the primary address.
+    pub addresses: Vec<Cidr>,
+    pub kernel_args: Vec<String>,
+    pub roles: Vec<String>,
+}
+
+impl Node {
+    /// The primary address, if the node has any.
+    pub fn primary(&self) -> Option<&Cidr> {
+        self.addresses.first()
+    }
+}
+
+/// A failover domain: a named set of nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailoverDomain {
+    pub name: String,
+    pub nodes: Vec<String>,
+}
+
+/// A validated cluster description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cluster {
+    pub name: String,
+    pub networks: Vec<Network>,
+    pub nodes: Vec<Node>,
+    pub failover_domains: Vec<FailoverDomain>,
+    /// The file it was loaded from (as resolved by [`Cluster::load`]).
+    pub source: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    cluster: Option<Spanned<RawClusterSection>>,
+    #[serde(default)]
+    network: Vec<Spanned<RawNetwork>>,
+    #[serde(default)]
+    node: Vec<Spanned<RawNode>>,
+    #[serde(default)]
+    failover_domain: Vec<Spanned<RawDomain>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClusterSection {
+    name: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    name: Spanned<String>,
+    cidr: Spanned<String>,
+    gateway: Option<Spanned<String>>,
+    #[serde(default)]
+    dns: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    name: Spanned<String>,
+    id: Spanned<i64>,
+    macs: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    addresses: Vec<Spanned<String>>,
+    #[serde(default)]
+    kernel_args: Vec<String>,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDomain {
+    name: Spanned<String>,
+    #[serde(default)]
+    nodes: Vec<Spanned<String>>,
+}
+
+/// Normalises a MAC address written with `:` or `-` to lowercase `aa:bb:cc:dd:ee:ff`.
+pub fn normalize_mac(mac: &str) -> Result<String, String> {
+    let parts: Vec<&str> = mac.split([':', '-']).collect();
+    let ok = parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()));
+    if !ok {
+        return Err(format!(
+            "malformed MAC '{mac}'; write six hex pairs separated by ':' or '-' (e.g. 52:54:00:77:00:11)"
+        ));
+    }
+    Ok(parts.join(":").to_ascii_lowercase())
+}
+
+fn valid_cluster_name(s: &str) -> bool {
+    (1..=32).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Hostname-like: `[a-z0-9-]`, 1..=63 characters, not starting or ending with `-`.
+pub fn valid_node_name(s: &str) -> bool {
+    (1..=63).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+}
+
+/// Translates a byte offset into 1-based (line, column).
+pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, col)
+}
+
+struct Checker<'a> {
+    text: &'a str,
+    source: &'a Path,
+    diags: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn at(&mut self, span: Range<usize>, message: impl Into<String>) {
+        let (line, column) = line_col(self.text, span.start);
+        self.diags.push(Diagnostic {
+            file: self.source.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+}
+
+fn toml_hint(message: &str) -> String {
+    let m = message.trim();
+    if m.contains("unknown field") {
+        format!("{m}; remove or rename the key (see the cluster.toml format)")
+    } else if m.contains("missing field") {
+        format!("{m}; add it")
+    } else {
+        m.to_string()
+    }
+}
+
+impl Cluster {
+    /// Reads and validates `path`. `source` is set to the path as given.
+    pub fn load(path: &Path) -> Result<Cluster, ClusterError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ClusterError::io("read", path, e))?;
+        Cluster::parse(&text, path)
+    }
+
+    /// Loads `--cluster FILE` if given, else the first default that exists.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Cluster, ClusterError> {
+        match path {
+            Some(p) => Cluster::load(p),
+            None => Cluster::load(&Cluster::find_default().ok_or(ClusterError::NotFound)?),
+        }
+    }
+
+    /// `./cluster.toml`, then `/etc/srbuild/cluster.toml`, whichever exists first.
+    pub fn find_default() -> Option<PathBuf> {
+        DEFAULT_PATHS
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+    }
+
+    /// Parses and validates `text`; `source` names the file in diagnostics.
+    pub fn parse(text: &str, source: &Path) -> Result<Cluster, ClusterError> {
+        let mut ck = Checker {
+            text,
+            source,
+            diags: Vec::new(),
+        };
+        let raw: RawFile = match toml::from_str(text) {
+            Ok(r) => r,
+            Err(e) => {
+                ck.at(e.span().unwrap_or(0..0), toml_hint(e.message()));
+                return Err(ClusterError::Invalid(ck.diags));
+            }
+        };
+
+        let name = match &raw.cluster {
+            None => {
+                ck.at(
+                    0..0,
+                    "missing [cluster] table; add `[cluster]` with `name = \"...\"` at the top",
+                );
+                String::new()
+            }
+            Some(c) => {
+                let n = c.get_ref().name.get_ref();
+                if !valid_cluster_name(n) {
+                    ck.at(
+                        c.get_ref().name.span(),
+                        format!("invalid cluster name '{n}'; use 1-32 characters from A-Z a-z 0-9 _ -"),
+                    );
+                }
+                n.clone()
+            }
+        };
+
+        let mut networks = Vec::new();
+        let mut net_names: HashMap<String, ()> = HashMap::new();
+        for rn in &raw.network {
+            let rn = rn.get_ref();
+            let nname = rn.name.get_ref().clone();
+            if nname.is_empty() {
+                ck.at(rn.name.span(), "empty network name; give the network a name");
+            } else if net_names.insert(nname.clone(), ()).is_some() {
+                ck.at(
+                    rn.name.span(),
+                    format!("duplicate network name '{nname}'; give each network its own name"),
+                );
+            }
+            let cidr = match rn.cidr.get_ref().parse::<Cidr>() {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    ck.at(rn.cidr.span(), format!("malformed network CIDR: {e}"));
+                    None
+                }
+            };
+            let gateway = match &rn.gateway {
+                None => None,
+                Some(g) => match g.get_ref().parse::<IpAddr>() {
+                    Ok(ip) => Some(ip),
+                    Err(_) => {
+                        ck.at(
+                            g.span(),
+                            format!("malformed gateway '{}'; write a plain IP address", g.get_ref()),
+                        );
+                        None
+                    }
+                },
+            };
+            let mut dns = Vec::new();
+            for d in &rn.dns {
+                match d.get_ref().parse::<IpAddr>() {
+                    Ok(ip) => dns.push(ip),
+                    Err(_) => ck.at(
+                        d.span(),
+                        format!("malformed DNS server '{}'; write a plain IP address", d.get_ref()),
+                    ),
+                }
+            }
+            if let Some(cidr) = cidr {
+                networks.push(Network {
+                    name: nname,
+                    cidr,
+                    gateway,
+                    dns,
+                });
+            }
+        }
+        let networks_declared = !raw.network.is_empty();
+
+        let mut nodes = Vec::new();
+        let mut names: HashMap<String, usize> = HashMap::new();
+        let mut ids: HashMap<i64, String> = HashMap::new();
+        let mut macs: HashMap<String, String> = HashMap::new();
+        let mut ips: HashMap<IpAddr, String> = HashMap::new();
+        for (index, rn) in raw.node.iter().enumerate() {
+            let rn = rn.get_ref();
+            let nname = rn.name.get_ref().clone();
+            if !valid_node_name(&nname) {
+                ck.at(
+                    rn.name.span(),
+                    format!("invalid node name '{nname}'; use 1-63 characters from a-z 0-9 - (hostname-like, no leading/trailing '-')"),
+                );
+            }
+            if let Some(&first) = names.get(&nname) {
+                let _ = first;
+                ck.at(
+                    rn.name.span(),
+                    format!("duplicate node name '{nname}'; give each node its own name"),
+                );
+            } else {
+                names.insert(nname.clone(), index);
+            }
+            let id = *rn.id.get_ref();
+            if !(1..=255).contains(&id) {
+                ck.at(
+                    rn.id.span(),
+                    format!("node id {id} out of range; use 1..=255 (corosync/o2cb/dlm need it)"),
+                );
+            } else if let Some(other) = ids.get(&id) {
+                ck.at(
+                    rn.id.span(),
+                    format!("duplicate node id {id} (also on {other}); give each node its own id"),
+                );
+            } else {
+                ids.insert(id, nname.clone());
+            }
+            if rn.macs.get_ref().is_empty() {
+                ck.at(
+                    rn.macs.span(),
+                    format!("node '{nname}' has no MAC; list at least one in macs = [...]"),
+                );
+            }
+            let mut node_macs = Vec::new();
+            for m in rn.macs.get_ref() {
+                match normalize_mac(m.get_ref()) {
+                    Ok(mac) => {
+                        if let Some(other) = macs.get(&mac) {
+                            ck.at(
+                                m.span(),
+                                format!("duplicate MAC {mac} (also on {other}); give each node its own MAC"),
+                            );
+                        } else {
+                            macs.insert(mac.clone(), nname.clone());
+                        }
+                        node_macs.push(mac);
+                    }
+                    Err(e) => ck.at(m.span(), e),
+                }
+            }
+            let mut addresses = Vec::new();
+            for a in &rn.addresses {
+                match a.get_ref().parse::<Cidr>() {
+                    Ok(c) => {
+                        if let Some(other) = ips.get(&c.addr) {
+                            ck.at(
+                                a.span(),
+                                format!("duplicate IP address {} (also on {other}); give each node its own address", c.addr),
+                            );
+                        } else {
+                            ips.insert(c.addr, nname.clone());
+                        }
+                        if networks_declared && !networks.iter().any(|n| n.cidr.contains(&c.addr)) {
+                            let nets: Vec<String> =
+                                networks.iter().map(|n| format!("{} {}", n.name, n.cidr)).collect();
+                            ck.at(
+                                a.span(),
+                                format!(
+                                    "address {c} is outside every declared network ({}); fix the address or declare its [[network]]",
+                                    nets.join(", ")
+                                ),
+                            );
+                        }
+                        addresses.push(c);
+                    }
+                    Err(e) => ck.at(a.span(), format!("malformed address: {e}")),
+                }
+            }
+            nodes.push(Node {
+                name: nname,
+                id: u32::try_from(id).unwrap_or(0),
+                macs: node_macs,
+                addresses,
+                kernel_args: rn.kernel_args.clone(),
+                roles: rn.roles.clone(),
+            });
+        }
+
+        let mut failover_domains = Vec::new();
+        for rd in &raw.failover_domain {
+            let rd = rd.get_ref();
+            let mut members = Vec::new();
+            for n in &rd.nodes {
+                if !names.contains_key(n.get_ref()) {
+                    let mut known: Vec<&str> = names.keys().map(String::as_str).collect();
+                    known.sort();
+                    ck.at(
+                        n.span(),
+                        format!(
+                            "failover domain '{}' names unknown node '{}'; known nodes: {}",
+                            rd.name.get_ref(),
+                            n.get_ref(),
+                            if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+                        ),
+                    );
+                }
+                members.push(n.get_ref().clone());
+            }
+            failover_domains.push(FailoverDomain {
+                name: rd.name.get_ref().clone(),
+                nodes: members,
+            });
+        }
+
+        if !ck.diags.is_empty() {
+            return Err(ClusterError::Invalid(ck.diags));
+        }
+        Ok(Cluster {
+            name,
+            networks,
+            nodes,
+            failover_domains,
+            source: source.to_path_buf(),
+        })
+    }
+
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The node that owns `mac` (any case, `:` or `-`).
+    pub fn node_by_mac(&self, mac: &str) -> Option<&Node> {
+        let mac = normalize_mac(mac).ok()?;
+        self.nodes.iter().find(|n| n.macs.contains(&mac))
+    }
+
+    /// The network whose CIDR contains `addr`.
+    pub fn network_of(&self, addr: &Cidr) -> Option<&Network> {
+        self.networks.iter().find(|n| n.cidr.contains(&addr.addr))
+    }
+
+    /// The node or an error listing the known node names.
+    pub fn require_node(&self, name: &str) -> Result<&Node, ClusterError> {
+        self.node(name).ok_or_else(|| ClusterError::UnknownNode {
+            file: self.source.clone(),
+            name: name.to_string(),
+            known: self.node_names_joined(),
+        })
+    }
+
+    pub(crate) fn node_names_joined(&self) -> String {
+        if self.nodes.is_empty() {
+            "(none)".to_string()
+        } else {
+            self.nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    }
+}

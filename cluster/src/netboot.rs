@@ -1,0 +1,197 @@
+//! `srbuild cluster netboot`: per-node iPXE scripts, PXELINUX configs and a
+//! dnsmasq snippet for booting every node of a [`Cluster`] over the network.
+
+use crate::description::{Cidr, Cluster, Node};
+use crate::error::ClusterError;
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+/// File name of the kernel inside the output directory.
+pub const KERNEL_NAME: &str = "vmlinuz";
+/// File name of the initrd inside the output directory.
+pub const INITRD_NAME: &str = "initrd.img";
+/// The iPXE script dnsmasq hands to iPXE clients; it chains to `ipxe/<hostname>.ipxe`.
+pub const IPXE_BOOT_NAME: &str = "boot.ipxe";
+
+/// What `netboot` writes and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetbootOptions {
+    pub outdir: PathBuf,
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    /// Arguments for every node, before `srbuild.node=<name>`.
+    pub append: Option<String>,
+    /// The `tftp-root=` in dnsmasq.conf (default: `outdir`).
+    pub tftp_root: Option<PathBuf>,
+}
+
+/// The kernel command line for `node`: `append` + `srbuild.node=<name>` + its kernel_args.
+pub fn kernel_args(node: &Node, append: Option<&str>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(a) = append {
+        if !a.trim().is_empty() {
+            parts.push(a.trim().to_string());
+        }
+    }
+    parts.push(format!("srbuild.node={}", node.name));
+    parts.extend(node.kernel_args.iter().cloned());
+    parts.join(" ")
+}
+
+/// The iPXE script of one node.
+pub fn ipxe_script(cluster: &Cluster, node: &Node, append: Option<&str>) -> String {
+    format!(
+        "#!ipxe\n# srbuild: node {} (id {}) of cluster {}\nkernel /{KERNEL_NAME} initrd={INITRD_NAME} {}\ninitrd /{INITRD_NAME}\nboot\n",
+        node.name,
+        node.id,
+        cluster.name,
+        kernel_args(node, append)
+    )
+}
+
+/// The PXELINUX config of one node.
+pub fn pxelinux_config(cluster: &Cluster, node: &Node, append: Option<&str>) -> String {
+    format!(
+        "# srbuild: node {} (id {}) of cluster {}\nDEFAULT srbuild\nLABEL srbuild\n  KERNEL {KERNEL_NAME}\n  INITRD {INITRD_NAME}\n  APPEND {}\n",
+        node.name,
+        node.id,
+        cluster.name,
+        kernel_args(node, append)
+    )
+}
+
+/// `pxelinux.cfg/` file name for a MAC: `01-aa-bb-cc-dd-ee-ff`.
+pub fn pxelinux_name(mac: &str) -> String {
+    format!("01-{}", mac.replace(':', "-"))
+}
+
+/// The dnsmasq configuration snippet.
+pub fn dnsmasq_conf(cluster: &Cluster, tftp_root: &Path) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# srbuild: netboot for cluster {}", cluster.name);
+    let _ = writeln!(s, "enable-tftp");
+    let _ = writeln!(s, "tftp-root={}", tftp_root.display());
+    if cluster.networks.is_empty() {
+        // No declared networks: one static range per primary-address network.
+        let nets: BTreeSet<(String, String)> = cluster
+            .nodes
+            .iter()
+            .filter_map(|n| n.primary())
+            .filter(|c| c.addr.is_ipv4())
+            .map(|c| (c.network().to_string(), c.netmask()))
+            .collect();
+        for (net, mask) in nets {
+            let _ = writeln!(s, "dhcp-range={net},static,{mask}");
+        }
+    }
+    for net in &cluster.networks {
+        if !net.cidr.addr.is_ipv4() {
+            continue;
+        }
+        let tag = tag_name(&net.name);
+        let _ = writeln!(
+            s,
+            "dhcp-range=set:{tag},{},static,{}",
+            net.cidr.network(),
+            net.cidr.netmask()
+        );
+        if let Some(gw) = net.gateway {
+            let _ = writeln!(s, "dhcp-option=tag:{tag},option:router,{gw}");
+        }
+        let dns: Vec<String> = net
+            .dns
+            .iter()
+            .filter(|d| d.is_ipv4())
+            .map(IpAddr::to_string)
+            .collect();
+        if !dns.is_empty() {
+            let _ = writeln!(s, "dhcp-option=tag:{tag},option:dns-server,{}", dns.join(","));
+        }
+    }
+    for node in &cluster.nodes {
+        let v4: Vec<&Cidr> = node.addresses.iter().filter(|a| a.addr.is_ipv4()).collect();
+        for (i, mac) in node.macs.iter().enumerate() {
+            match v4.get(i) {
+                Some(a) => {
+                    let _ = writeln!(s, "dhcp-host={mac},{},{}", a.addr, node.name);
+                }
+                None => {
+                    let _ = writeln!(s, "dhcp-host={mac},{}", node.name);
+                }
+            }
+        }
+    }
+    let _ = writeln!(s, "dhcp-match=set:ipxe,175");
+    let _ = writeln!(s, "dhcp-boot=tag:!ipxe,pxelinux.0");
+    let _ = writeln!(s, "dhcp-boot=tag:ipxe,{IPXE_BOOT_NAME}");
+    s
+}
+
+fn tag_name(name: &str) -> String {
+    let t: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .collect();
+    format!("net_{t}")
+}
+
+fn write(path: &Path, text: &str) -> Result<(), ClusterError> {
+    std::fs::write(path, text).map_err(|e| ClusterError::io("write", path, e))
+}
+
+fn mkdir(path: &Path) -> Result<(), ClusterError> {
+    std::fs::create_dir_all(path).map_err(|e| ClusterError::io("create directory", path, e))
+}
+
+/// Writes all netboot files into `opts.outdir`; returns the files written.
+pub fn write_netboot(cluster: &Cluster, opts: &NetbootOptions) -> Result<Vec<PathBuf>, ClusterError> {
+    for f in [&opts.kernel, &opts.initrd] {
+        if !f.is_file() {
+            return Err(ClusterError::Usage(format!(
+                "{} is not a file; pass the kernel with --kernel and the initrd with --initrd",
+                f.display()
+            )));
+        }
+    }
+    let out = &opts.outdir;
+    let append = opts.append.as_deref();
+    let mut written = Vec::new();
+    mkdir(&out.join("ipxe"))?;
+    mkdir(&out.join("pxelinux.cfg"))?;
+    for node in &cluster.nodes {
+        let p = out.join("ipxe").join(format!("{}.ipxe", node.name));
+        write(&p, &ipxe_script(cluster, node, append))?;
+        written.push(p);
+        for mac in &node.macs {
+            let p = out.join("pxelinux.cfg").join(pxelinux_name(mac));
+            write(&p, &pxelinux_config(cluster, node, append))?;
+            written.push(p);
+        }
+    }
+    let boot = out.join(IPXE_BOOT_NAME);
+    write(
+        &boot,
+        "#!ipxe\n# srbuild: chain to this node's script (hostname from DHCP)\nchain /ipxe/${hostname}.ipxe || shell\n",
+    )?;
+    written.push(boot);
+    let tftp_root = opts.tftp_root.clone().unwrap_or_else(|| {
+        std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf())
+    });
+    let conf = out.join("dnsmasq.conf");
+    write(&conf, &dnsmasq_conf(cluster, &tftp_root))?;
+    written.push(conf);
+    for (src, name) in [(&opts.kernel, KERNEL_NAME), (&opts.initrd, INITRD_NAME)] {
+        let dst = out.join(name);
+        let same = match (src.canonicalize(), dst.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        if !same {
+            std::fs::copy(src, &dst).map_err(|e| ClusterError::io("copy into", &dst, e))?;
+        }
+        written.push(dst);
+    }
+    Ok(written)
+}

@@ -1,0 +1,112 @@
+//! The crate-wide error type [`LabError`].
+//!
+//! Every message names the node or file concerned and, where there is
+//! one, what the user can do about it.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::console::WaitError;
+
+/// Result alias used throughout the lab.
+pub type Result<T, E = LabError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while running lab machinery.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// A filesystem operation on a lab file failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// The hub could not bind its socket.
+    #[error(
+        "hub: cannot bind {}: {source} (is another hub running on this lab directory? \
+         stop it or remove the stale socket)",
+        path.display()
+    )]
+    HubBind {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// A unix socket path exceeds the kernel's `sun_path` limit.
+    #[error(
+        "socket path {} is {len} bytes, longer than the {max}-byte limit of unix sockets; \
+         use a shorter lab directory",
+        path.display()
+    )]
+    SocketPathTooLong {
+        path: PathBuf,
+        len: usize,
+        max: usize,
+    },
+
+    /// A [`crate::qemu::VmSpec`] is inconsistent.
+    #[error("node {node}: invalid VM spec: {why}")]
+    InvalidSpec { node: String, why: String },
+
+    /// QEMU could not be executed at all.
+    #[error(
+        "node {node}: cannot run {}: {source} (install qemu-system-x86 or set SRBUILD_LAB_QEMU)",
+        qemu.display()
+    )]
+    Spawn {
+        node: String,
+        qemu: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    /// QEMU exited while starting up (bad arguments, missing files, ...).
+    #[error("node {node}: QEMU exited during start-up ({status}); see {}: {stderr}", stderr_path.display())]
+    QemuExited {
+        node: String,
+        status: String,
+        stderr_path: PathBuf,
+        stderr: String,
+    },
+
+    /// QEMU started but did not write its pidfile in time.
+    #[error("node {node}: QEMU did not write {} within {secs:.1}s; see {}", pidfile.display(), stderr_path.display())]
+    PidfileTimeout {
+        node: String,
+        pidfile: PathBuf,
+        stderr_path: PathBuf,
+        secs: f64,
+    },
+
+    /// A pidfile is unreadable or does not point at a QEMU of this lab.
+    #[error("pidfile {}: {why}", path.display())]
+    Pidfile { path: PathBuf, why: String },
+
+    /// Sending a signal failed.
+    #[error("cannot send signal {signal} to pid {pid} ({what}): {source}")]
+    Signal {
+        pid: i32,
+        signal: i32,
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+
+    /// Waiting for console output failed.
+    #[error(transparent)]
+    Wait(#[from] WaitError),
+}
+
+impl LabError {
+    /// Shorthand for [`LabError::Io`].
+    pub fn io(what: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        LabError::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! `srbuild image` and `srbuild profiles`.
+
+use anyhow::Result;
+use clap::Args;
+use srbuild_builder::{build_image, BuildOptions, Compression};
+use std::path::PathBuf;
+
+#[derive(Args)]
+#[command(after_help = "Examples:\n  srbuild image --profile nfs\n  srbuild image --profile gfs2 --cluster cluster.toml -o /boot/initrd-gfs2.img\n  srbuild image --profile ./my-profile.toml --kver 6.1.0-56-amd64 --compress xz\n  srbuild image --profile ext3 --sysroot /srv/debian12 -o ext3.img")]
+pub struct ImageArgs {
+    /// Profile name (nfs, gfs2, ocfs2, glusterfs, ext3) or path to a profile .toml
+    #[arg(long, short)]
+    profile: String,
+    /// Output file [default: initrd-<profile>-<kver>.img]
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Kernel version [default: newest under <sysroot>/lib/modules]
+    #[arg(long)]
+    kver: Option<String>,
+    /// Tree to take binaries, libraries and modules from
+    #[arg(long, default_value = "/")]
+    sysroot: PathBuf,
+    /// zstd, gzip, xz, lz4 or none
+    #[arg(long, default_value = "zstd")]
+    compress: Compression,
+    /// Cluster description to build in (node identity by MAC address)
+    #[arg(long)]
+    cluster: Option<PathBuf>,
+    /// Treat missing firmware as an error
+    #[arg(long)]
+    strict: bool,
+    /// Extra default kernel argument baked into the image (repeatable)
+    #[arg(long = "kernel-arg", value_name = "ARG")]
+    kernel_args: Vec<String>,
+}
+
+pub fn run(a: ImageArgs) -> Result<()> {
+    let mut opts = BuildOptions::new(&a.profile);
+    opts.output = a.output;
+    opts.kver = a.kver;
+    opts.sysroot = a.sysroot;
+    opts.compression = a.compress;
+    opts.cluster = a.cluster;
+    opts.strict = a.strict;
+    opts.kernel_args = a.kernel_args;
+    let report = build_image(&opts)?;
+    for w in &report.warnings {
+        eprintln!("srbuild: warning: {w}");
+    }
+    println!("{}", report.summary());
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct ProfilesArgs {}
+
+pub fn profiles(_a: ProfilesArgs) -> Result<()> {
+    let lib = srbuild_builder::library::Library::standard();
+    println!("profiles: {}", lib.profile_names().join(" "));
+    println!("modules:  {}", lib.module_names().join(" "));
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! Subcommand implementations: each file turns parsed arguments into library calls and
+//! prints the result.
+
+pub mod archive;
+pub mod image;
