@@ -35,10 +35,12 @@ pub enum ClusterCommand {
         node: String,
     },
     /// Print one value for scripts (one per line, or JSON with --json).
-    #[command(after_help = "Keys: name count nodes ids id node address cidr macs kernel-args roles\n\
+    #[command(
+        after_help = "Keys: name count nodes ids id node address cidr macs kernel-args roles\n\
 (id node address cidr macs kernel-args roles need --node NODE or --mac MAC)\n\n\
 Examples:\n  srbuild cluster query nodes\n  srbuild cluster query address --node node1\n  \
-srbuild cluster query id --mac 52:54:00:77:00:11\n  srbuild cluster query node --mac 52:54:00:77:00:11 --json")]
+srbuild cluster query id --mac 52:54:00:77:00:11\n  srbuild cluster query node --mac 52:54:00:77:00:11 --json"
+    )]
     Query {
         /// What to print.
         key: String,
@@ -53,7 +55,9 @@ srbuild cluster query id --mac 52:54:00:77:00:11\n  srbuild cluster query node -
         json: bool,
     },
     /// Append a [[node]] to the description (keeps comments and layout).
-    #[command(after_help = "Example:\n  srbuild cluster addnode node3 --mac 52:54:00:77:00:13 --ip 10.77.0.13/24 --kernel-arg console=ttyS0")]
+    #[command(
+        after_help = "Example:\n  srbuild cluster addnode node3 --mac 52:54:00:77:00:13 --ip 10.77.0.13/24 --kernel-arg console=ttyS0"
+    )]
     Addnode {
         /// Node name (a-z 0-9 -).
         name: String,
@@ -80,7 +84,9 @@ srbuild cluster query id --mac 52:54:00:77:00:11\n  srbuild cluster query node -
         name: String,
     },
     /// Write iPXE scripts, PXELINUX configs and a dnsmasq snippet for all nodes.
-    #[command(after_help = "Example:\n  srbuild cluster netboot /srv/tftp --kernel /boot/vmlinuz --initrd out/initrd.img --append 'console=ttyS0'")]
+    #[command(
+        after_help = "Example:\n  srbuild cluster netboot /srv/tftp --kernel /boot/vmlinuz --initrd out/initrd.img --append 'console=ttyS0'"
+    )]
     Netboot {
         /// Output directory (created if missing).
         outdir: PathBuf,
@@ -120,7 +126,12 @@ fn w(out: &mut dyn Write, text: &str) -> Result<(), ClusterError> {
 fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
-        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     rows.iter()
         .map(|r| {
@@ -149,10 +160,18 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
     match args.command {
         ClusterCommand::List => {
             let c = Cluster::load(&path)?;
-            let mut rows = vec![["NAME", "ID", "MACS", "ADDRESSES", "ROLES"].map(String::from).to_vec()];
+            let mut rows = vec![["NAME", "ID", "MACS", "ADDRESSES", "ROLES"]
+                .map(String::from)
+                .to_vec()];
             for n in &c.nodes {
                 let addrs: Vec<String> = n.addresses.iter().map(ToString::to_string).collect();
-                rows.push(vec![n.name.clone(), n.id.to_string(), or_dash(&n.macs), or_dash(&addrs), or_dash(&n.roles)]);
+                rows.push(vec![
+                    n.name.clone(),
+                    n.id.to_string(),
+                    or_dash(&n.macs),
+                    or_dash(&addrs),
+                    or_dash(&n.roles),
+                ]);
             }
             w(out, &table(&rows))
         }
@@ -181,7 +200,14 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
                     None => lines.push("network:     -".into()),
                 }
             }
-            lines.push(format!("kernel_args: {}", if n.kernel_args.is_empty() { "-".into() } else { n.kernel_args.join(" ") }));
+            lines.push(format!(
+                "kernel_args: {}",
+                if n.kernel_args.is_empty() {
+                    "-".into()
+                } else {
+                    n.kernel_args.join(" ")
+                }
+            ));
             lines.push(format!("roles:       {}", or_dash(&n.roles)));
             let domains: Vec<String> = c
                 .failover_domains
@@ -192,9 +218,17 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
             lines.push(format!("failover:    {}", or_dash(&domains)));
             w(out, &lines.join("\n"))
         }
-        ClusterCommand::Query { key, node, mac, json } => {
+        ClusterCommand::Query {
+            key,
+            node,
+            mac,
+            json,
+        } => {
             if !QUERY_KEYS.contains(&key.as_str()) {
-                return Err(ClusterError::UnknownKey { key, valid: QUERY_KEYS.join(", ") });
+                return Err(ClusterError::UnknownKey {
+                    key,
+                    valid: QUERY_KEYS.join(", "),
+                });
             }
             let c = Cluster::load(&path)?;
             let v = query(&c, &key, node.as_deref(), mac.as_deref())?;
@@ -209,24 +243,56 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
                 }
             }
         }
-        ClusterCommand::Addnode { name, macs, ips, id, kernel_args, roles } => {
+        ClusterCommand::Addnode {
+            name,
+            macs,
+            ips,
+            id,
+            kernel_args,
+            roles,
+        } => {
             let n = edit::add_node(
                 &path,
-                &NewNode { name, id, macs, addresses: ips, kernel_args, roles },
+                &NewNode {
+                    name,
+                    id,
+                    macs,
+                    addresses: ips,
+                    kernel_args,
+                    roles,
+                },
             )?;
-            w(out, &format!("added node {} (id {}) to {}", n.name, n.id, path.display()))
+            w(
+                out,
+                &format!("added node {} (id {}) to {}", n.name, n.id, path.display()),
+            )
         }
         ClusterCommand::Removenode { name } => {
             edit::remove_node(&path, &name)?;
             w(out, &format!("removed node {name} from {}", path.display()))
         }
-        ClusterCommand::Netboot { outdir, kernel, initrd, append, tftp_root } => {
+        ClusterCommand::Netboot {
+            outdir,
+            kernel,
+            initrd,
+            append,
+            tftp_root,
+        } => {
             let c = Cluster::load(&path)?;
             let files = netboot::write_netboot(
                 &c,
-                &NetbootOptions { outdir: outdir.clone(), kernel, initrd, append, tftp_root },
+                &NetbootOptions {
+                    outdir: outdir.clone(),
+                    kernel,
+                    initrd,
+                    append,
+                    tftp_root,
+                },
             )?;
-            w(out, &format!("wrote {} files into {}", files.len(), outdir.display()))
+            w(
+                out,
+                &format!("wrote {} files into {}", files.len(), outdir.display()),
+            )
         }
     }
 }
@@ -235,7 +301,7 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
 #[derive(Debug, Clone, Args)]
 pub struct CdslArgs {
     /// The shared root directory to work on.
-    #[arg(long, global = true, value_name = "DIR", required = true)]
+    #[arg(long, value_name = "DIR")]
     pub root: PathBuf,
     /// Cluster description giving the node ids (default: ./cluster.toml,
     /// /etc/srbuild/cluster.toml, else the node trees already present).
@@ -249,11 +315,18 @@ pub struct CdslArgs {
 #[derive(Debug, Clone, Subcommand)]
 pub enum CdslCommand {
     /// Make a path host-dependent, or a shared exception inside a host-dependent directory.
-    #[command(after_help = "Examples:\n  srbuild cdsl --root /srv/root create --hostdependent /etc/hostname\n  \
-srbuild cdsl --root /srv/root create --hostdependent /etc/sysconfig\n  srbuild cdsl --root /srv/root create --shared /etc/sysconfig/clock")]
+    #[command(
+        after_help = "Examples:\n  srbuild cdsl --root /srv/root create --hostdependent /etc/hostname\n  \
+srbuild cdsl --root /srv/root create --hostdependent /etc/sysconfig\n  srbuild cdsl --root /srv/root create --shared /etc/sysconfig/clock"
+    )]
     Create {
         /// Path to make host-dependent (copied into every node's tree).
-        #[arg(long, value_name = "PATH", conflicts_with = "shared", required_unless_present = "shared")]
+        #[arg(
+            long,
+            value_name = "PATH",
+            conflicts_with = "shared",
+            required_unless_present = "shared"
+        )]
         hostdependent: Option<String>,
         /// Path inside a host-dependent directory to share between nodes.
         #[arg(long, value_name = "PATH")]
@@ -263,10 +336,14 @@ srbuild cdsl --root /srv/root create --hostdependent /etc/sysconfig\n  srbuild c
     #[command(after_help = "Example:\n  srbuild cdsl --root /srv/root list")]
     List,
     /// Check inventory and tree; one line per problem, non-zero exit if any.
-    #[command(after_help = "Example:\n  srbuild cdsl --root /srv/root --cluster cluster.toml check")]
+    #[command(
+        after_help = "Example:\n  srbuild cdsl --root /srv/root --cluster cluster.toml check"
+    )]
     Check,
     /// Turn a CDSL back into plain content (from the default tree or --from-node).
-    #[command(after_help = "Example:\n  srbuild cdsl --root /srv/root remove /etc/hostname --from-node 1")]
+    #[command(
+        after_help = "Example:\n  srbuild cdsl --root /srv/root remove /etc/hostname --from-node 1"
+    )]
     Remove {
         /// The CDSL path.
         path: String,
@@ -304,7 +381,11 @@ fn trees_text(trees: &[Tree]) -> String {
     if trees.is_empty() {
         "none".into()
     } else {
-        trees.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+        trees
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -312,10 +393,16 @@ fn trees_text(trees: &[Tree]) -> String {
 pub fn run_cdsl_to(args: CdslArgs, out: &mut dyn Write) -> Result<(), ClusterError> {
     let root = args.root.clone();
     match &args.command {
-        CdslCommand::Create { hostdependent, shared } => {
+        CdslCommand::Create {
+            hostdependent,
+            shared,
+        } => {
             let ids = cdsl_node_ids(&args)?;
             let (report, kind) = match (hostdependent, shared) {
-                (Some(p), None) => (cdsl::create_hostdependent(&root, p, &ids)?, CdslKind::HostDependent),
+                (Some(p), None) => (
+                    cdsl::create_hostdependent(&root, p, &ids)?,
+                    CdslKind::HostDependent,
+                ),
                 (None, Some(p)) => (cdsl::create_shared(&root, p, &ids)?, CdslKind::Shared),
                 _ => {
                     return Err(ClusterError::Usage(
@@ -330,12 +417,18 @@ pub fn run_cdsl_to(args: CdslArgs, out: &mut dyn Write) -> Result<(), ClusterErr
                     report.path,
                     trees_text(&report.created),
                     trees_text(&report.kept),
-                    if report.resumed { " (completed an earlier run)" } else { "" }
+                    if report.resumed {
+                        " (completed an earlier run)"
+                    } else {
+                        ""
+                    }
                 ),
             )
         }
         CdslCommand::List => {
-            let mut rows = vec![["PATH", "KIND", "NODES", "DEFAULT", "IN PLACE"].map(String::from).to_vec()];
+            let mut rows = vec![["PATH", "KIND", "NODES", "DEFAULT", "IN PLACE"]
+                .map(String::from)
+                .to_vec()];
             for s in cdsl::list(&root)? {
                 let nodes: Vec<String> = s.nodes.iter().map(ToString::to_string).collect();
                 rows.push(vec![
@@ -357,16 +450,25 @@ pub fn run_cdsl_to(args: CdslArgs, out: &mut dyn Write) -> Result<(), ClusterErr
             if problems.is_empty() {
                 w(out, "ok: inventory and tree agree")
             } else {
-                Err(ClusterError::CheckFailed { root, count: problems.len() })
+                Err(ClusterError::CheckFailed {
+                    root,
+                    count: problems.len(),
+                })
             }
         }
         CdslCommand::Remove { path, from_node } => {
             cdsl::remove(&root, path, *from_node)?;
-            w(out, &format!("{path}: restored as plain content, per-node copies removed"))
+            w(
+                out,
+                &format!("{path}: restored as plain content, per-node copies removed"),
+            )
         }
         CdslCommand::Addnode { id } => {
             let seeded = cdsl::add_node(&root, *id)?;
-            w(out, &format!("node {id}: seeded {} path(s) from default", seeded.len()))?;
+            w(
+                out,
+                &format!("node {id}: seeded {} path(s) from default", seeded.len()),
+            )?;
             for p in seeded {
                 w(out, &format!("  /{p}"))?;
             }

@@ -315,7 +315,9 @@ impl Cluster {
                 if !valid_cluster_name(n) {
                     ck.at(
                         c.get_ref().name.span(),
-                        format!("invalid cluster name '{n}'; use 1-32 characters from A-Z a-z 0-9 _ -"),
+                        format!(
+                            "invalid cluster name '{n}'; use 1-32 characters from A-Z a-z 0-9 _ -"
+                        ),
                     );
                 }
                 n.clone()
@@ -328,7 +330,10 @@ impl Cluster {
             let rn = rn.get_ref();
             let nname = rn.name.get_ref().clone();
             if nname.is_empty() {
-                ck.at(rn.name.span(), "empty network name; give the network a name");
+                ck.at(
+                    rn.name.span(),
+                    "empty network name; give the network a name",
+                );
             } else if net_names.insert(nname.clone(), ()).is_some() {
                 ck.at(
                     rn.name.span(),
@@ -349,7 +354,10 @@ impl Cluster {
                     Err(_) => {
                         ck.at(
                             g.span(),
-                            format!("malformed gateway '{}'; write a plain IP address", g.get_ref()),
+                            format!(
+                                "malformed gateway '{}'; write a plain IP address",
+                                g.get_ref()
+                            ),
                         );
                         None
                     }
@@ -361,7 +369,10 @@ impl Cluster {
                     Ok(ip) => dns.push(ip),
                     Err(_) => ck.at(
                         d.span(),
-                        format!("malformed DNS server '{}'; write a plain IP address", d.get_ref()),
+                        format!(
+                            "malformed DNS server '{}'; write a plain IP address",
+                            d.get_ref()
+                        ),
                     ),
                 }
             }
@@ -449,8 +460,10 @@ impl Cluster {
                             ips.insert(c.addr, nname.clone());
                         }
                         if networks_declared && !networks.iter().any(|n| n.cidr.contains(&c.addr)) {
-                            let nets: Vec<String> =
-                                networks.iter().map(|n| format!("{} {}", n.name, n.cidr)).collect();
+                            let nets: Vec<String> = networks
+                                .iter()
+                                .map(|n| format!("{} {}", n.name, n.cidr))
+                                .collect();
                             ck.at(
                                 a.span(),
                                 format!(
@@ -488,7 +501,11 @@ impl Cluster {
                             "failover domain '{}' names unknown node '{}'; known nodes: {}",
                             rd.name.get_ref(),
                             n.get_ref(),
-                            if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
+                            if known.is_empty() {
+                                "(none)".to_string()
+                            } else {
+                                known.join(", ")
+                            }
                         ),
                     );
                 }

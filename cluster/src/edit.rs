@@ -131,7 +131,11 @@ pub fn add_node(path: &Path, new: &NewNode) -> Result<Node, ClusterError> {
 }
 
 /// Removes node `name` (and its name from failover domains) from `text`.
-pub fn remove_node_from_text(text: &str, source: &Path, name: &str) -> Result<String, ClusterError> {
+pub fn remove_node_from_text(
+    text: &str,
+    source: &Path,
+    name: &str,
+) -> Result<String, ClusterError> {
     let before = Cluster::parse(text, source).map_err(|e| ClusterError::Edit {
         file: source.to_path_buf(),
         message: format!("refusing to edit an invalid file:\n{e}"),

@@ -95,7 +95,11 @@ pub enum ClusterError {
 }
 
 impl ClusterError {
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         ClusterError::Io {
             action,
             path: path.into(),

@@ -107,7 +107,11 @@ pub fn dnsmasq_conf(cluster: &Cluster, tftp_root: &Path) -> String {
             .map(IpAddr::to_string)
             .collect();
         if !dns.is_empty() {
-            let _ = writeln!(s, "dhcp-option=tag:{tag},option:dns-server,{}", dns.join(","));
+            let _ = writeln!(
+                s,
+                "dhcp-option=tag:{tag},option:dns-server,{}",
+                dns.join(",")
+            );
         }
     }
     for node in &cluster.nodes {
@@ -132,7 +136,13 @@ pub fn dnsmasq_conf(cluster: &Cluster, tftp_root: &Path) -> String {
 fn tag_name(name: &str) -> String {
     let t: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     format!("net_{t}")
 }
@@ -146,7 +156,10 @@ fn mkdir(path: &Path) -> Result<(), ClusterError> {
 }
 
 /// Writes all netboot files into `opts.outdir`; returns the files written.
-pub fn write_netboot(cluster: &Cluster, opts: &NetbootOptions) -> Result<Vec<PathBuf>, ClusterError> {
+pub fn write_netboot(
+    cluster: &Cluster,
+    opts: &NetbootOptions,
+) -> Result<Vec<PathBuf>, ClusterError> {
     for f in [&opts.kernel, &opts.initrd] {
         if !f.is_file() {
             return Err(ClusterError::Usage(format!(
@@ -176,9 +189,10 @@ pub fn write_netboot(cluster: &Cluster, opts: &NetbootOptions) -> Result<Vec<Pat
         "#!ipxe\n# srbuild: chain to this node's script (hostname from DHCP)\nchain /ipxe/${hostname}.ipxe || shell\n",
     )?;
     written.push(boot);
-    let tftp_root = opts.tftp_root.clone().unwrap_or_else(|| {
-        std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf())
-    });
+    let tftp_root = opts
+        .tftp_root
+        .clone()
+        .unwrap_or_else(|| std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()));
     let conf = out.join("dnsmasq.conf");
     write(&conf, &dnsmasq_conf(cluster, &tftp_root))?;
     written.push(conf);

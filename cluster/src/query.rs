@@ -35,11 +35,7 @@ impl QueryValue {
             QueryValue::Text(s) => s.clone(),
             QueryValue::Number(n) => n.to_string(),
             QueryValue::List(v) => v.join("\n"),
-            QueryValue::Numbers(v) => v
-                .iter()
-                .map(u64::to_string)
-                .collect::<Vec<_>>()
-                .join("\n"),
+            QueryValue::Numbers(v) => v.iter().map(u64::to_string).collect::<Vec<_>>().join("\n"),
         }
     }
 

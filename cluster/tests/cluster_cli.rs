@@ -53,19 +53,51 @@ fn every_query_key_plain_and_json() {
         (&["ids"], "1\n2\n", "[1,2]\n"),
         (&["id", "--node", "node2"], "2\n", "2\n"),
         (&["id", "--mac", "52-54-00-77-01-12"], "2\n", "2\n"),
-        (&["node", "--mac", "52:54:00:77:00:11"], "node1\n", "\"node1\"\n"),
-        (&["address", "--node", "node1"], "10.77.0.11\n", "\"10.77.0.11\"\n"),
-        (&["cidr", "--node", "node1"], "10.77.0.11/24\n", "\"10.77.0.11/24\"\n"),
-        (&["macs", "--node", "node2"], "52:54:00:77:00:12\n52:54:00:77:01:12\n", "[\"52:54:00:77:00:12\",\"52:54:00:77:01:12\"]\n"),
-        (&["kernel-args", "--node", "node1"], "console=ttyS0\n", "[\"console=ttyS0\"]\n"),
+        (
+            &["node", "--mac", "52:54:00:77:00:11"],
+            "node1\n",
+            "\"node1\"\n",
+        ),
+        (
+            &["address", "--node", "node1"],
+            "10.77.0.11\n",
+            "\"10.77.0.11\"\n",
+        ),
+        (
+            &["cidr", "--node", "node1"],
+            "10.77.0.11/24\n",
+            "\"10.77.0.11/24\"\n",
+        ),
+        (
+            &["macs", "--node", "node2"],
+            "52:54:00:77:00:12\n52:54:00:77:01:12\n",
+            "[\"52:54:00:77:00:12\",\"52:54:00:77:01:12\"]\n",
+        ),
+        (
+            &["kernel-args", "--node", "node1"],
+            "console=ttyS0\n",
+            "[\"console=ttyS0\"]\n",
+        ),
         (&["kernel-args", "--node", "node2"], "", "[]\n"),
-        (&["roles", "--node", "node1"], "nfs-server\n", "[\"nfs-server\"]\n"),
+        (
+            &["roles", "--node", "node1"],
+            "nfs-server\n",
+            "[\"nfs-server\"]\n",
+        ),
     ];
     let mut covered = std::collections::BTreeSet::new();
     for (args, plain, json) in cases {
         covered.insert(args[0]);
-        assert_eq!(run(&f, &[&["query"], *args].concat()).unwrap(), *plain, "{args:?}");
-        assert_eq!(run(&f, &[&["query"], *args, &["--json"]].concat()).unwrap(), *json, "{args:?} --json");
+        assert_eq!(
+            run(&f, &[&["query"], *args].concat()).unwrap(),
+            *plain,
+            "{args:?}"
+        );
+        assert_eq!(
+            run(&f, &[&["query"], *args, &["--json"]].concat()).unwrap(),
+            *json,
+            "{args:?} --json"
+        );
     }
     for k in QUERY_KEYS {
         assert!(covered.contains(k), "query key {k} not tested");
@@ -76,20 +108,36 @@ fn every_query_key_plain_and_json() {
 fn query_errors() {
     let (_d, f) = sample_file();
     let e = run(&f, &["query", "colour"]).unwrap_err().to_string();
-    assert!(e.contains("unknown query key 'colour'") && e.contains("kernel-args"), "{e}");
+    assert!(
+        e.contains("unknown query key 'colour'") && e.contains("kernel-args"),
+        "{e}"
+    );
     let e = run(&f, &["query", "id"]).unwrap_err().to_string();
     assert!(e.contains("needs --node NODE or --mac MAC"), "{e}");
-    let e = run(&f, &["query", "id", "--node", "node7"]).unwrap_err().to_string();
-    assert!(e.contains("unknown node 'node7'; known nodes: node1, node2"), "{e}");
-    let e = run(&f, &["query", "node", "--mac", "52:54:00:00:00:99"]).unwrap_err().to_string();
+    let e = run(&f, &["query", "id", "--node", "node7"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("unknown node 'node7'; known nodes: node1, node2"),
+        "{e}"
+    );
+    let e = run(&f, &["query", "node", "--mac", "52:54:00:00:00:99"])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("no node has MAC"), "{e}");
 }
 
 #[test]
 fn query_library_values() {
     let c = sample();
-    assert_eq!(query(&c, "count", None, None).unwrap(), QueryValue::Number(2));
-    assert_eq!(query(&c, "ids", None, None).unwrap().to_json(), serde_json::json!([1, 2]));
+    assert_eq!(
+        query(&c, "count", None, None).unwrap(),
+        QueryValue::Number(2)
+    );
+    assert_eq!(
+        query(&c, "ids", None, None).unwrap().to_json(),
+        serde_json::json!([1, 2])
+    );
 }
 
 #[test]
@@ -97,11 +145,29 @@ fn list_and_show() {
     let (_d, f) = sample_file();
     let out = run(&f, &["list"]).unwrap();
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("NAME") && lines[0].contains("ADDRESSES"), "{out}");
-    assert!(lines[1].starts_with("node1") && lines[1].contains("10.77.0.11/24") && lines[1].contains("nfs-server"), "{out}");
-    assert!(lines[2].contains("52:54:00:77:00:12,52:54:00:77:01:12"), "{out}");
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("ADDRESSES"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("node1")
+            && lines[1].contains("10.77.0.11/24")
+            && lines[1].contains("nfs-server"),
+        "{out}"
+    );
+    assert!(
+        lines[2].contains("52:54:00:77:00:12,52:54:00:77:01:12"),
+        "{out}"
+    );
     let out = run(&f, &["show", "node1"]).unwrap();
-    for want in ["name:        node1", "id:          1", "network:     lan 10.77.0.0/24", "gateway:     10.77.0.254", "failover:    web", "kernel_args: console=ttyS0"] {
+    for want in [
+        "name:        node1",
+        "id:          1",
+        "network:     lan 10.77.0.0/24",
+        "gateway:     10.77.0.254",
+        "failover:    web",
+        "kernel_args: console=ttyS0",
+    ] {
         assert!(out.contains(want), "missing {want} in\n{out}");
     }
     let e = run(&f, &["show", "nodeX"]).unwrap_err().to_string();
@@ -110,14 +176,29 @@ fn list_and_show() {
 
 #[test]
 fn missing_cluster_file_is_clear() {
-    let e = run(Path::new("/nonexistent/cluster.toml"), &["list"]).unwrap_err().to_string();
+    let e = run(Path::new("/nonexistent/cluster.toml"), &["list"])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("/nonexistent/cluster.toml"), "{e}");
 }
 
 #[test]
 fn addnode_keeps_comments_and_appends() {
     let (_d, f) = sample_file();
-    let out = run(&f, &["addnode", "node3", "--mac", "52:54:00:77:00:13", "--ip", "10.77.0.13/24", "--kernel-arg", "quiet"]).unwrap();
+    let out = run(
+        &f,
+        &[
+            "addnode",
+            "node3",
+            "--mac",
+            "52:54:00:77:00:13",
+            "--ip",
+            "10.77.0.13/24",
+            "--kernel-arg",
+            "quiet",
+        ],
+    )
+    .unwrap();
     assert!(out.contains("added node node3 (id 3)"), "{out}");
     let text = std::fs::read_to_string(&f).unwrap();
     assert!(text.contains("# first node: NFS server"));
@@ -131,19 +212,35 @@ fn addnode_keeps_comments_and_appends() {
     assert_eq!(n.addresses[0].to_string(), "10.77.0.13/24");
     assert_eq!(n.kernel_args, vec!["quiet"]);
     // no stray temp files
-    let names: Vec<_> = std::fs::read_dir(f.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = std::fs::read_dir(f.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names.len(), 1, "{names:?}");
 }
 
 #[test]
 fn addnode_auto_id_fills_gap_and_fixed_id() {
     let text = SAMPLE.replace("id = 1\n", "id = 4\n");
-    let new = NewNode { name: "n".into(), macs: vec!["AA-BB-CC-DD-EE-01".into()], ..NewNode::default() };
+    let new = NewNode {
+        name: "n".into(),
+        macs: vec!["AA-BB-CC-DD-EE-01".into()],
+        ..NewNode::default()
+    };
     let (out, node) = add_node_to_text(&text, Path::new("c.toml"), &new).unwrap();
     assert_eq!(node.id, 1);
     assert!(out.contains("macs = [\"aa:bb:cc:dd:ee:01\"]"), "{out}");
-    let new = NewNode { id: IdChoice::Fixed(9), ..new };
-    assert_eq!(add_node_to_text(&text, Path::new("c.toml"), &new).unwrap().1.id, 9);
+    let new = NewNode {
+        id: IdChoice::Fixed(9),
+        ..new
+    };
+    assert_eq!(
+        add_node_to_text(&text, Path::new("c.toml"), &new)
+            .unwrap()
+            .1
+            .id,
+        9
+    );
     assert_eq!("auto".parse::<IdChoice>().unwrap(), IdChoice::Auto);
     assert!("x".parse::<IdChoice>().is_err());
 }
@@ -152,15 +249,46 @@ fn addnode_auto_id_fills_gap_and_fixed_id() {
 fn addnode_refuses_duplicate_mac_file_unchanged() {
     let (_d, f) = sample_file();
     let before = std::fs::read(&f).unwrap();
-    let e = run(&f, &["addnode", "node3", "--mac", "52:54:00:77:00:11"]).unwrap_err().to_string();
-    assert!(e.contains("duplicate MAC 52:54:00:77:00:11 (also on node1)"), "{e}");
+    let e = run(&f, &["addnode", "node3", "--mac", "52:54:00:77:00:11"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("duplicate MAC 52:54:00:77:00:11 (also on node1)"),
+        "{e}"
+    );
     assert!(e.contains("not changed"), "{e}");
     assert_eq!(std::fs::read(&f).unwrap(), before);
-    let e = run(&f, &["addnode", "node1", "--mac", "52:54:00:77:00:99"]).unwrap_err().to_string();
+    let e = run(&f, &["addnode", "node1", "--mac", "52:54:00:77:00:99"])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("already exists"), "{e}");
-    let e = run(&f, &["addnode", "node4", "--mac", "52:54:00:77:00:99", "--ip", "10.1.1.1/24"]).unwrap_err().to_string();
+    let e = run(
+        &f,
+        &[
+            "addnode",
+            "node4",
+            "--mac",
+            "52:54:00:77:00:99",
+            "--ip",
+            "10.1.1.1/24",
+        ],
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("outside every declared network"), "{e}");
-    let e = run(&f, &["addnode", "node4", "--mac", "52:54:00:77:00:99", "--id", "2"]).unwrap_err().to_string();
+    let e = run(
+        &f,
+        &[
+            "addnode",
+            "node4",
+            "--mac",
+            "52:54:00:77:00:99",
+            "--id",
+            "2",
+        ],
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("duplicate node id 2"), "{e}");
     assert_eq!(std::fs::read(&f).unwrap(), before);
 }
@@ -168,10 +296,20 @@ fn addnode_refuses_duplicate_mac_file_unchanged() {
 #[test]
 fn addnode_to_file_without_nodes() {
     let text = "# empty lab\n[cluster]\nname = \"x\"\n";
-    let new = NewNode { name: "a".into(), macs: vec!["52:54:00:00:00:01".into()], ..NewNode::default() };
+    let new = NewNode {
+        name: "a".into(),
+        macs: vec!["52:54:00:00:00:01".into()],
+        ..NewNode::default()
+    };
     let (out, _) = add_node_to_text(text, Path::new("c.toml"), &new).unwrap();
     assert!(out.starts_with(text), "{out}");
-    assert_eq!(Cluster::parse(&out, Path::new("c.toml")).unwrap().nodes.len(), 1);
+    assert_eq!(
+        Cluster::parse(&out, Path::new("c.toml"))
+            .unwrap()
+            .nodes
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -183,8 +321,14 @@ fn removenode_drops_table_and_domain_member() {
     assert!(c.node("node1").is_none());
     assert_eq!(c.failover_domains[0].nodes, vec!["node2"]);
     assert!(text.contains("nodes = [\"node2\"]"), "{text}");
-    assert!(text.starts_with("# The lab cluster.\n[cluster]\nname = \"lab\"\n\n[[network]]"), "{text}");
-    assert!(text.contains("[[node]]\nname = \"node2\"\nid = 2\n"), "{text}");
+    assert!(
+        text.starts_with("# The lab cluster.\n[cluster]\nname = \"lab\"\n\n[[network]]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[[node]]\nname = \"node2\"\nid = 2\n"),
+        "{text}"
+    );
     let e = run(&f, &["removenode", "node1"]).unwrap_err().to_string();
     assert!(e.contains("unknown node 'node1'"), "{e}");
 }
@@ -195,4 +339,50 @@ fn removenode_last_member_keeps_rest() {
     let expected_head = SAMPLE.split("[[node]]\nname = \"node2\"").next().unwrap();
     assert!(out.starts_with(expected_head), "{out}");
     assert!(out.contains("nodes = [\"node1\"]"), "{out}");
+}
+
+#[test]
+fn every_subcommand_has_about_and_example() {
+    use clap::CommandFactory;
+    let cmd = TestCli::command();
+    cmd.clone().debug_assert();
+    let cluster = cmd.find_subcommand("cluster").unwrap();
+    assert!(cluster
+        .get_arguments()
+        .any(|a| a.get_id() == "cluster" && a.is_global_set()));
+    let names: Vec<&str> = cluster.get_subcommands().map(|s| s.get_name()).collect();
+    assert_eq!(
+        names,
+        ["list", "show", "query", "addnode", "removenode", "netboot"]
+    );
+    for sub in cluster.get_subcommands() {
+        assert!(sub.get_about().is_some(), "{} has no about", sub.get_name());
+        let after = sub
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        assert!(
+            after.contains("srbuild cluster"),
+            "{} has no example",
+            sub.get_name()
+        );
+    }
+}
+
+#[test]
+fn no_default_cluster_file_is_a_clear_error() {
+    if Cluster::find_default().is_some() {
+        println!("skipped: a default cluster.toml exists on this machine");
+        return;
+    }
+    let Top::Cluster(a) = TestCli::try_parse_from(["srbuild", "cluster", "list"])
+        .unwrap()
+        .cmd;
+    let e = run_cluster_to(a, &mut Vec::new()).unwrap_err().to_string();
+    assert!(
+        e.contains("./cluster.toml")
+            && e.contains("/etc/srbuild/cluster.toml")
+            && e.contains("--cluster"),
+        "{e}"
+    );
 }

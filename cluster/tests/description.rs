@@ -46,13 +46,21 @@ fn sample_parses() {
     let c = parse(SAMPLE).unwrap();
     assert_eq!(c.name, "lab");
     assert_eq!(c.nodes.len(), 2);
-    assert_eq!(c.nodes[1].macs, vec!["52:54:00:77:00:12", "52:54:00:77:01:12"]);
+    assert_eq!(
+        c.nodes[1].macs,
+        vec!["52:54:00:77:00:12", "52:54:00:77:01:12"]
+    );
     assert_eq!(c.networks[0].gateway.unwrap().to_string(), "10.77.0.254");
     assert_eq!(c.networks[0].dns.len(), 1);
     assert_eq!(c.failover_domains[0].nodes, vec!["node1", "node2"]);
     assert_eq!(c.node("node2").unwrap().id, 2);
     assert_eq!(c.node_by_mac("52-54-00-77-01-12").unwrap().name, "node2");
-    assert_eq!(c.node_by_mac("52:54:00:77:00:11".to_uppercase().as_str()).unwrap().name, "node1");
+    assert_eq!(
+        c.node_by_mac("52:54:00:77:00:11".to_uppercase().as_str())
+            .unwrap()
+            .name,
+        "node1"
+    );
     assert!(c.node_by_mac("52:54:00:00:00:00").is_none());
     let net = c.network_of(&c.nodes[0].addresses[0]).unwrap();
     assert_eq!(net.name, "lan");
@@ -86,13 +94,18 @@ fn load_reads_file_and_reports_missing() {
     std::fs::write(&p, SAMPLE).unwrap();
     let c = Cluster::load(&p).unwrap();
     assert_eq!(c.source, p);
-    let e = Cluster::load(&dir.path().join("nope.toml")).unwrap_err().to_string();
+    let e = Cluster::load(&dir.path().join("nope.toml"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("nope.toml"), "{e}");
 }
 
 #[test]
 fn unknown_key_names_line() {
-    let text = SAMPLE.replace("roles = [\"nfs-server\"]", "roles = [\"nfs-server\"]\nrole = \"x\"");
+    let text = SAMPLE.replace(
+        "roles = [\"nfs-server\"]",
+        "roles = [\"nfs-server\"]\nrole = \"x\"",
+    );
     let e = err(&text);
     let line = line_of(&text, "role = \"x\"", 0);
     assert!(e.starts_with(&format!("cluster.toml:{line}:")), "{e}");
@@ -126,7 +139,11 @@ fn missing_node_field() {
     let e = err(&text);
     assert!(e.contains("missing field `id`"), "{e}");
     let line = line_of(&text, "name = \"node3\"", 0);
-    assert!(e.contains(&format!("cluster.toml:{}:", line - 1)) || e.contains(&format!("cluster.toml:{line}:")), "{e}");
+    assert!(
+        e.contains(&format!("cluster.toml:{}:", line - 1))
+            || e.contains(&format!("cluster.toml:{line}:")),
+        "{e}"
+    );
 }
 
 #[test]
@@ -152,13 +169,20 @@ fn duplicate_id() {
     let text = base_with("[[node]]\nname = \"node3\"\nid = 2\nmacs = [\"52:54:00:77:00:13\"]\n");
     let e = err(&text);
     let line = line_of(&text, "id = 2", 1);
-    assert!(e.starts_with(&format!("cluster.toml:{line}:6: duplicate node id 2 (also on node2)")), "{e}");
+    assert!(
+        e.starts_with(&format!(
+            "cluster.toml:{line}:6: duplicate node id 2 (also on node2)"
+        )),
+        "{e}"
+    );
 }
 
 #[test]
 fn id_out_of_range() {
     for bad in ["0", "256", "-1"] {
-        let text = base_with(&format!("[[node]]\nname = \"node3\"\nid = {bad}\nmacs = [\"52:54:00:77:00:13\"]\n"));
+        let text = base_with(&format!(
+            "[[node]]\nname = \"node3\"\nid = {bad}\nmacs = [\"52:54:00:77:00:13\"]\n"
+        ));
         let e = err(&text);
         let line = line_of(&text, &format!("id = {bad}"), 0);
         assert!(e.starts_with(&format!("cluster.toml:{line}:")), "{e}");
@@ -179,8 +203,15 @@ fn duplicate_mac_any_case_and_separator() {
 
 #[test]
 fn malformed_mac() {
-    for bad in ["52:54:00:77:00", "52:54:00:77:00:zz", "5254.0077.0013", "52:54:00:77:00:113"] {
-        let text = base_with(&format!("[[node]]\nname = \"node3\"\nid = 3\nmacs = [\"{bad}\"]\n"));
+    for bad in [
+        "52:54:00:77:00",
+        "52:54:00:77:00:zz",
+        "5254.0077.0013",
+        "52:54:00:77:00:113",
+    ] {
+        let text = base_with(&format!(
+            "[[node]]\nname = \"node3\"\nid = 3\nmacs = [\"{bad}\"]\n"
+        ));
         let e = err(&text);
         let line = last_line_of(&text, bad);
         assert!(e.starts_with(&format!("cluster.toml:{line}:")), "{e}");
@@ -203,7 +234,10 @@ fn duplicate_ip() {
     let e = err(&text);
     let line = line_of(&text, "10.77.0.12/24", 1);
     assert!(e.starts_with(&format!("cluster.toml:{line}:")), "{e}");
-    assert!(e.contains("duplicate IP address 10.77.0.12 (also on node2)"), "{e}");
+    assert!(
+        e.contains("duplicate IP address 10.77.0.12 (also on node2)"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -214,7 +248,10 @@ fn malformed_address_and_cidr() {
         ));
         let e = err(&text);
         let line = line_of(&text, bad, 0);
-        assert!(e.starts_with(&format!("cluster.toml:{line}:")), "{bad}: {e}");
+        assert!(
+            e.starts_with(&format!("cluster.toml:{line}:")),
+            "{bad}: {e}"
+        );
         assert!(e.contains("malformed address"), "{e}");
     }
     let text = SAMPLE.replace("10.77.0.0/24", "10.77.0.0");
@@ -229,11 +266,17 @@ fn malformed_gateway_and_dns() {
     let text = SAMPLE.replace("10.77.0.254", "gw");
     let e = err(&text);
     let line = line_of(&text, "gateway", 0);
-    assert!(e.starts_with(&format!("cluster.toml:{line}:")) && e.contains("malformed gateway"), "{e}");
+    assert!(
+        e.starts_with(&format!("cluster.toml:{line}:")) && e.contains("malformed gateway"),
+        "{e}"
+    );
     let text = SAMPLE.replace("[\"10.77.0.1\"]", "[\"dns1\"]");
     let e = err(&text);
     let line = line_of(&text, "dns =", 0);
-    assert!(e.starts_with(&format!("cluster.toml:{line}:")) && e.contains("malformed DNS"), "{e}");
+    assert!(
+        e.starts_with(&format!("cluster.toml:{line}:")) && e.contains("malformed DNS"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -242,7 +285,10 @@ fn address_outside_networks() {
     let e = err(&text);
     let line = line_of(&text, "10.99.0.13", 0);
     assert!(e.starts_with(&format!("cluster.toml:{line}:")), "{e}");
-    assert!(e.contains("outside every declared network (lan 10.77.0.0/24)"), "{e}");
+    assert!(
+        e.contains("outside every declared network (lan 10.77.0.0/24)"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -258,7 +304,10 @@ fn failover_domain_unknown_node() {
     let e = err(&text);
     let line = line_of(&text, "node9", 0);
     assert!(e.starts_with(&format!("cluster.toml:{line}:")), "{e}");
-    assert!(e.contains("unknown node 'node9'; known nodes: node1, node2"), "{e}");
+    assert!(
+        e.contains("unknown node 'node9'; known nodes: node1, node2"),
+        "{e}"
+    );
 }
 
 #[test]

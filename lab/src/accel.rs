@@ -119,6 +119,16 @@ pub fn host_supports_kvm() -> Result<(), String> {
 /// Boots the probe guest under `accel`; `Ok(elapsed)` if it powered off
 /// through `isa-debug-exit` within `limit`, else why not.
 pub fn probe(qemu: &Path, accel: Accel, limit: Duration) -> Result<Duration, String> {
+    probe_cpu(qemu, accel, accel.cpu_model(), limit)
+}
+
+/// [`probe`] with an explicit `-cpu` model.
+pub fn probe_cpu(
+    qemu: &Path,
+    accel: Accel,
+    cpu: &str,
+    limit: Duration,
+) -> Result<Duration, String> {
     let mut image = tempfile::Builder::new()
         .prefix("srbuild-accel-probe")
         .suffix(".bin")
@@ -128,16 +138,14 @@ pub fn probe(qemu: &Path, accel: Accel, limit: Duration) -> Result<Duration, Str
         .write_all(&probe_firmware())
         .and_then(|()| image.flush())
         .map_err(|e| format!("cannot write probe image: {e}"))?;
-    let stderr_file =
-        tempfile::tempfile().map_err(|e| format!("cannot create probe log: {e}"))?;
+    let stderr_file = tempfile::tempfile().map_err(|e| format!("cannot create probe log: {e}"))?;
     let stderr_copy = stderr_file
         .try_clone()
         .map_err(|e| format!("cannot create probe log: {e}"))?;
 
     let start = Instant::now();
     let mut child = Command::new(qemu)
-        .args(["-accel", accel.as_str(), "-machine", "q35", "-cpu"])
-        .arg(accel.cpu_model())
+        .args(["-accel", accel.as_str(), "-machine", "q35", "-cpu", cpu])
         .args(["-m", "16", "-nodefaults", "-display", "none", "-no-reboot"])
         .args(["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"])
         .arg("-bios")
@@ -173,7 +181,9 @@ pub fn probe(qemu: &Path, accel: Accel, limit: Duration) -> Result<Duration, Str
     let _ = std::io::Seek::rewind(&mut f);
     let _ = f.read_to_string(&mut err);
     let err = err.lines().last().unwrap_or("").trim().to_string();
-    Err(format!("probe QEMU under {accel} exited with {status}: {err}"))
+    Err(format!(
+        "probe QEMU under {accel} exited with {status}: {err}"
+    ))
 }
 
 /// The probe firmware: 64 KiB mapped below 4 GiB and at 0xF0000.

@@ -98,3 +98,24 @@ impl Drop for Guard {
         kill_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+
+    #[test]
+    fn kill_all_kills_registered_process_groups() -> std::io::Result<()> {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .spawn()?;
+        let pid = child.id() as i32;
+        register(pid);
+        assert!(registered().contains(&pid));
+        assert!(kill_all() >= 1);
+        assert!(!registered().contains(&pid));
+        assert_eq!(child.wait()?.signal(), Some(libc::SIGKILL));
+        Ok(())
+    }
+}

@@ -343,22 +343,27 @@ mod tests {
         let tmp = tempfile::tempdir().map_err(|e| LabError::io("tempdir", "/tmp", e))?;
         let dir = tmp.path();
         let hub = spawn_thread(dir)?;
-        let bind = |n: &str| UnixDatagram::bind(node_socket(dir, n, 0)).map_err(|e| LabError::io("bind", dir, e));
+        let bind = |n: &str| {
+            UnixDatagram::bind(node_socket(dir, n, 0)).map_err(|e| LabError::io("bind", dir, e))
+        };
         let (a, b, c) = (bind("a")?, bind("b")?, bind("c")?);
         // Let the hub discover all three ports by scanning.
         std::thread::sleep(Duration::from_millis(1300));
         let (ma, mb) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
         let bcast = frame([0xff; 6], ma, b"hello");
-        a.send_to(&bcast, hub.path()).map_err(|e| LabError::io("send", dir, e))?;
+        a.send_to(&bcast, hub.path())
+            .map_err(|e| LabError::io("send", dir, e))?;
         assert_eq!(recv(&b).as_deref(), Some(&bcast[..]));
         assert_eq!(recv(&c).as_deref(), Some(&bcast[..]));
         // b answers a by unicast: a's MAC is learned, so c must not see it.
         let reply = frame(ma, mb, b"reply");
-        b.send_to(&reply, hub.path()).map_err(|e| LabError::io("send", dir, e))?;
+        b.send_to(&reply, hub.path())
+            .map_err(|e| LabError::io("send", dir, e))?;
         assert_eq!(recv(&a).as_deref(), Some(&reply[..]));
         assert_eq!(recv(&c), None);
         // Too-short frames are dropped.
-        a.send_to(b"tiny", hub.path()).map_err(|e| LabError::io("send", dir, e))?;
+        a.send_to(b"tiny", hub.path())
+            .map_err(|e| LabError::io("send", dir, e))?;
         assert_eq!(recv(&b), None);
         drop(hub);
         assert!(!hub_socket(dir).exists());
@@ -369,7 +374,10 @@ mod tests {
     fn refuses_second_live_hub() -> Result<()> {
         let tmp = tempfile::tempdir().map_err(|e| LabError::io("tempdir", "/tmp", e))?;
         let _first = spawn_thread(tmp.path())?;
-        assert!(matches!(Hub::bind(tmp.path()), Err(LabError::HubBind { .. })));
+        assert!(matches!(
+            Hub::bind(tmp.path()),
+            Err(LabError::HubBind { .. })
+        ));
         Ok(())
     }
 }

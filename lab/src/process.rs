@@ -35,7 +35,8 @@ pub fn cmdline(pid: i32) -> Option<String> {
 
 /// Reads a pidfile holding one decimal pid.
 pub fn read_pidfile(path: &Path) -> Result<i32> {
-    let text = std::fs::read_to_string(path).map_err(|e| LabError::io("cannot read pidfile", path, e))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| LabError::io("cannot read pidfile", path, e))?;
     match text.trim().parse::<i32>() {
         Ok(pid) if pid > 0 => Ok(pid),
         _ => Err(LabError::Pidfile {

@@ -134,6 +134,21 @@ impl VmSpec {
             .ok_or_else(|| self.invalid(format!("{what} path {} is not UTF-8", p.display())))
     }
 
+    /// Errors unless the kernel, initrd and disk images exist (QEMU would
+    /// only notice after writing its pidfile).
+    pub fn check_files(&self) -> Result<()> {
+        let disks = self.disks.iter().map(|d| ("disk image", &d.path));
+        for (what, p) in [("kernel", &self.kernel), ("initrd", &self.initrd)]
+            .into_iter()
+            .chain(disks)
+        {
+            if let Err(e) = std::fs::File::open(p) {
+                return Err(self.invalid(format!("{what} {} is not readable: {e}", p.display())));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks the spec for mistakes QEMU would report less clearly.
     pub fn validate(&self) -> Result<()> {
         let name_ok = !self.name.is_empty()
@@ -219,8 +234,20 @@ pub fn args(spec: &VmSpec, accel: Accel, hub_dir: Option<&Path>) -> Result<Vec<S
     let mut a: Vec<String> = Vec::new();
     let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
     push(&["-name", &spec.name]);
-    push(&["-machine", "q35", "-accel", accel.as_str(), "-cpu", accel.cpu_model()]);
-    push(&["-m", &spec.memory_mb.to_string(), "-smp", &spec.cpus.to_string()]);
+    push(&[
+        "-machine",
+        "q35",
+        "-accel",
+        accel.as_str(),
+        "-cpu",
+        accel.cpu_model(),
+    ]);
+    push(&[
+        "-m",
+        &spec.memory_mb.to_string(),
+        "-smp",
+        &spec.cpus.to_string(),
+    ]);
     push(&["-nodefaults", "-display", "none", "-no-reboot"]);
     push(&["-kernel", spec.path_str("kernel", &spec.kernel)?]);
     push(&["-initrd", &esc(spec.path_str("initrd", &spec.initrd)?)]);
@@ -302,6 +329,7 @@ impl Vm {
     /// Starts `spec` and waits until QEMU has written its pidfile.
     pub fn start(spec: &VmSpec, accel: Accel, hub_dir: Option<&Path>) -> Result<Vm> {
         let mut cmd = command(spec, accel, hub_dir)?;
+        spec.check_files()?;
         let dir = &spec.dir;
         std::fs::create_dir_all(dir)
             .map_err(|e| LabError::io("cannot create node directory", dir, e))?;
@@ -490,7 +518,14 @@ fn child_setup(detached: bool) -> std::io::Result<()> {
                 return Err(std::io::Error::last_os_error());
             }
             let parent = libc::getppid();
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) < 0 {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) < 0
+            {
                 return Err(std::io::Error::last_os_error());
             }
             // The parent may have died between fork and prctl.
@@ -547,9 +582,7 @@ mod tests {
         s.append = "root=nfs quiet".into();
         s.memory_mb = 768;
         s.cpus = 2;
-        s.nics.push(Nic {
-            mac: mac_for(1, 0),
-        });
+        s.nics.push(Nic { mac: mac_for(1, 0) });
         s.disks.push(Disk {
             path: "/lab/shared.img".into(),
             format: DiskFormat::Raw,
@@ -629,18 +662,33 @@ mod tests {
         let hub = Some(Path::new("/lab"));
         let mut s = spec();
         s.name = "bad name".into();
-        assert!(matches!(args(&s, Accel::Tcg, hub), Err(LabError::InvalidSpec { .. })));
+        assert!(matches!(
+            args(&s, Accel::Tcg, hub),
+            Err(LabError::InvalidSpec { .. })
+        ));
         let mut s = spec();
         s.nics[0].mac = "01:00:5e:00:00:01".into();
-        assert!(matches!(args(&s, Accel::Tcg, hub), Err(LabError::InvalidSpec { .. })));
+        assert!(matches!(
+            args(&s, Accel::Tcg, hub),
+            Err(LabError::InvalidSpec { .. })
+        ));
         let mut s = spec();
         s.disks[1].shared = true;
         s.disks[1].readonly = false;
-        assert!(matches!(args(&s, Accel::Tcg, hub), Err(LabError::InvalidSpec { .. })));
-        assert!(matches!(args(&spec(), Accel::Tcg, None), Err(LabError::InvalidSpec { .. })));
+        assert!(matches!(
+            args(&s, Accel::Tcg, hub),
+            Err(LabError::InvalidSpec { .. })
+        ));
+        assert!(matches!(
+            args(&spec(), Accel::Tcg, None),
+            Err(LabError::InvalidSpec { .. })
+        ));
         let mut s = spec();
         s.dir = PathBuf::from(format!("/{}", "x".repeat(120)));
-        assert!(matches!(args(&s, Accel::Tcg, hub), Err(LabError::SocketPathTooLong { .. })));
+        assert!(matches!(
+            args(&s, Accel::Tcg, hub),
+            Err(LabError::SocketPathTooLong { .. })
+        ));
     }
 
     #[test]

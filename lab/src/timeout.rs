@@ -23,9 +23,7 @@ pub fn factor() -> f64 {
     *FACTOR.get_or_init(|| match std::env::var(ENV) {
         Err(_) => 1.0,
         Ok(s) => parse_factor(&s).unwrap_or_else(|| {
-            eprintln!(
-                "srbuild-lab: warning: {ENV}={s:?} is not a positive number; using 1.0"
-            );
+            eprintln!("srbuild-lab: warning: {ENV}={s:?} is not a positive number; using 1.0");
             1.0
         }),
     })

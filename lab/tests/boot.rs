@@ -31,7 +31,9 @@ fn two_nodes_ping_through_hub() -> TestResult {
         spec.qemu = host.qemu.clone();
         spec.memory_mb = 256;
         spec.append = format!("panic=-1 lab.self={me} lab.peer={peer}");
-        spec.nics.push(Nic { mac: mac_for(me, 0) });
+        spec.nics.push(Nic {
+            mac: mac_for(me, 0),
+        });
         let vm = Vm::start(&spec, accel, Some(hub.dir()))?;
         vms.push(vm);
     }
@@ -43,7 +45,12 @@ fn two_nodes_ping_through_hub() -> TestResult {
         let left = limit.saturating_sub(start.elapsed());
         let verdict = w.wait_for_vm(
             vm,
-            |l| matches!(srbuild_lab::console::parse_line(l), Some(ConsoleEvent::Pass | ConsoleEvent::Fail(_))),
+            |l| {
+                matches!(
+                    srbuild_lab::console::parse_line(l),
+                    Some(ConsoleEvent::Pass | ConsoleEvent::Fail(_))
+                )
+            },
             left,
         );
         let took = start.elapsed();
@@ -75,10 +82,19 @@ fn two_nodes_ping_through_hub() -> TestResult {
     for r in &results {
         if !r.passed {
             let tail = report::last_lines(&r.log, 30).join("\n");
-            return Err(format!("{} failed: {}\n--- console tail ---\n{tail}", r.name, r.message).into());
+            return Err(format!(
+                "{} failed: {}\n--- console tail ---\n{tail}",
+                r.name, r.message
+            )
+            .into());
         }
         assert!(r.kernel_init.is_some(), "{}: no 'Run /init' line", r.name);
-        assert!(r.stages.iter().any(|(s, _)| s == "done"), "{}: stages {:?}", r.name, r.stages);
+        assert!(
+            r.stages.iter().any(|(s, _)| s == "done"),
+            "{}: stages {:?}",
+            r.name,
+            r.stages
+        );
     }
     assert!(std::fs::read_to_string(&junit)?.contains("<testcase"));
     assert!(std::fs::read_to_string(&svg)?.contains("<rect"));

@@ -38,6 +38,12 @@ fn drop_and_panic_kill_qemu() -> TestResult {
     let pid = read_pidfile(&s.pidfile())?;
     assert_eq!(pid as u32, vm.pid());
     assert!(pid_alive(pid));
+    // The serial console can be attached to while the log is written.
+    let mut console = std::os::unix::net::UnixStream::connect(s.dir.join("console.sock"))?;
+    console.set_read_timeout(Some(srbuild_lab::timeout::scaled(Duration::from_secs(20))))?;
+    let mut byte = [0u8; 1];
+    std::io::Read::read_exact(&mut console, &mut byte)?;
+    drop(console);
     drop(vm);
     assert!(!pid_alive(pid), "QEMU {pid} survived drop");
     assert!(!s.pidfile().exists());
@@ -87,7 +93,12 @@ fn start_failure_names_node_and_stderr() -> TestResult {
         return Ok(());
     };
     let tmp = tempfile::tempdir()?;
-    let s = spec(&host, &tmp.path().join("missing-initrd"), tmp.path(), "broken");
+    let s = spec(
+        &host,
+        &tmp.path().join("missing-initrd"),
+        tmp.path(),
+        "broken",
+    );
     let err = match Vm::start(&s, Accel::Tcg, None) {
         Ok(_) => return Err("QEMU started without an initrd".into()),
         Err(e) => e.to_string(),

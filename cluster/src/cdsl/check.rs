@@ -112,16 +112,16 @@ pub fn check(root: &Path, node_ids: &[u32]) -> Result<Vec<CheckProblem>, Cluster
             push(&e.path, format!("invalid inventory entry: {m}"));
             continue;
         }
-        // Paths passing through symlinks are reported, not followed.
-        let live = match root.path(&e.path) {
-            Ok(p) => p,
-            Err(err) => {
-                push(&e.path, err.to_string());
-                continue;
-            }
-        };
         match e.kind {
             CdslKind::HostDependent => {
+                // Paths passing through symlinks are reported, not followed.
+                let live = match root.path(&e.path) {
+                    Ok(p) => p,
+                    Err(err) => {
+                        push(&e.path, err.to_string());
+                        continue;
+                    }
+                };
                 let target = local_target(&e.path);
                 if !is_link_to(&live, &target)? {
                     push(
@@ -152,7 +152,10 @@ pub fn check(root: &Path, node_ids: &[u32]) -> Result<Vec<CheckProblem>, Cluster
                     }
                 }
                 if ids.is_empty() && !has_default {
-                    push(&e.path, "no node tree and no default copy: the link dangles everywhere".into());
+                    push(
+                        &e.path,
+                        "no node tree and no default copy: the link dangles everywhere".into(),
+                    );
                 }
             }
             CdslKind::Shared => {
@@ -191,11 +194,18 @@ pub fn check(root: &Path, node_ids: &[u32]) -> Result<Vec<CheckProblem>, Cluster
                 continue;
             }
         };
-        let rel_path = entry.path().strip_prefix(root.dir()).unwrap_or(entry.path());
+        let rel_path = entry
+            .path()
+            .strip_prefix(root.dir())
+            .unwrap_or(entry.path());
         let rel = rel_path.to_string_lossy().into_owned();
         let name = entry.file_name().to_string_lossy();
         if TMP_SUFFIXES.iter().any(|s| name.ends_with(s)) {
-            push(&rel, "leftover of an interrupted srbuild run; re-run the create/remove it belonged to".into());
+            push(
+                &rel,
+                "leftover of an interrupted srbuild run; re-run the create/remove it belonged to"
+                    .into(),
+            );
         }
         if !entry.path_is_symlink() {
             continue;
@@ -211,7 +221,10 @@ pub fn check(root: &Path, node_ids: &[u32]) -> Result<Vec<CheckProblem>, Cluster
         if escapes(dir, &target) {
             push(
                 &rel,
-                format!("symlink target {} climbs out of the root with '..'; fix the link", target.display()),
+                format!(
+                    "symlink target {} climbs out of the root with '..'; fix the link",
+                    target.display()
+                ),
             );
             continue;
         }
@@ -232,7 +245,10 @@ pub fn check(root: &Path, node_ids: &[u32]) -> Result<Vec<CheckProblem>, Cluster
             }
         } else if let Some(rest) = t.strip_prefix(&format!("{SHARED_MOUNT}/")) {
             if lstat(&root.shared_path(rest)?)?.is_none() {
-                push(&rel, format!("dangling symlink to {t}: {CLUSTER_DIR}/shared/{rest} is missing"));
+                push(
+                    &rel,
+                    format!("dangling symlink to {t}: {CLUSTER_DIR}/shared/{rest} is missing"),
+                );
             }
             if !inv.get(rest).is_some_and(|e| e.kind == CdslKind::Shared) {
                 push(

@@ -4,8 +4,8 @@
 
 use super::inventory::{CdslKind, Inventory};
 use super::layout::{
-    install_copy, is_link_to, is_under, local_target, lstat, remove_leftovers, replace_with_symlink,
-    shared_target, Root, Tree,
+    install_copy, is_link_to, is_under, local_target, lstat, remove_leftovers,
+    replace_with_symlink, shared_target, Root, Tree,
 };
 use super::rel_or_err;
 use crate::error::ClusterError;
@@ -36,13 +36,19 @@ fn hostdependent_ancestor(inv: &Inventory, rel: &str) -> Option<String> {
 /// Makes `path` host-dependent: copies `ROOT/path` into the default tree and
 /// the tree of every node in `node_ids` (and every existing node tree), then
 /// replaces `ROOT/path` with a symlink to `/.cdsl.local/path`.
-pub fn create_hostdependent(root: &Path, path: &str, node_ids: &[u32]) -> Result<CreateReport, ClusterError> {
+pub fn create_hostdependent(
+    root: &Path,
+    path: &str,
+    node_ids: &[u32],
+) -> Result<CreateReport, ClusterError> {
     let root = Root::open(root)?;
     let rel = rel_or_err(&root, path)?;
     let mut inv = Inventory::load(&root)?;
     if let Some(e) = inv.get(&rel) {
         if e.kind == CdslKind::Shared {
-            return Err(root.err(format!("{rel} is a shared exception; `remove {rel}` it first")));
+            return Err(root.err(format!(
+                "{rel} is a shared exception; `remove {rel}` it first"
+            )));
         }
     }
     if let Some(a) = hostdependent_ancestor(&inv, &rel) {
@@ -50,7 +56,11 @@ pub fn create_hostdependent(root: &Path, path: &str, node_ids: &[u32]) -> Result
             "{rel} is inside host-dependent {a}; edit the node copies under .cluster/cdsl/<id>/{rel} or use `create --shared {rel}`"
         )));
     }
-    if let Some(inner) = inv.cdsl.iter().find(|e| e.path != rel && is_under(&e.path, &rel)) {
+    if let Some(inner) = inv
+        .cdsl
+        .iter()
+        .find(|e| e.path != rel && is_under(&e.path, &rel))
+    {
         return Err(root.err(format!(
             "{rel} contains the CDSL {}; `remove {}` it first",
             inner.path, inner.path
@@ -116,12 +126,21 @@ pub fn create_hostdependent(root: &Path, path: &str, node_ids: &[u32]) -> Result
 /// Makes `path` (inside a host-dependent directory) shared by all nodes: its
 /// content moves to `.cluster/shared/path` and each tree's entry becomes a
 /// symlink to `/.cluster/shared/path`.
-pub fn create_shared(root: &Path, path: &str, node_ids: &[u32]) -> Result<CreateReport, ClusterError> {
+pub fn create_shared(
+    root: &Path,
+    path: &str,
+    node_ids: &[u32],
+) -> Result<CreateReport, ClusterError> {
     let root = Root::open(root)?;
     let rel = rel_or_err(&root, path)?;
     let mut inv = Inventory::load(&root)?;
-    if inv.get(&rel).is_some_and(|e| e.kind == CdslKind::HostDependent) {
-        return Err(root.err(format!("{rel} is itself host-dependent; `remove {rel}` it first")));
+    if inv
+        .get(&rel)
+        .is_some_and(|e| e.kind == CdslKind::HostDependent)
+    {
+        return Err(root.err(format!(
+            "{rel} is itself host-dependent; `remove {rel}` it first"
+        )));
     }
     let Some(ancestor) = hostdependent_ancestor(&inv, &rel) else {
         return Err(root.err(format!(
@@ -186,7 +205,8 @@ pub fn add_node(root: &Path, node_id: u32) -> Result<Vec<String>, ClusterError> 
     let inv = Inventory::load(&root)?;
     let tree = Tree::Node(node_id);
     let tree_dir = root.path(&super::layout::tree_rel(tree))?;
-    std::fs::create_dir_all(&tree_dir).map_err(|e| ClusterError::io("create directory", &tree_dir, e))?;
+    std::fs::create_dir_all(&tree_dir)
+        .map_err(|e| ClusterError::io("create directory", &tree_dir, e))?;
     let mut seeded = Vec::new();
     for e in inv.of_kind(CdslKind::HostDependent) {
         let dst = root.tree_path(tree, &e.path)?;
@@ -230,15 +250,27 @@ pub fn node_copy_path(root: &Path, tree: Tree, path: &str) -> Result<PathBuf, Cl
             "{rel} is not host-dependent; run `create --hostdependent` on it (or its directory) first"
         )));
     }
-    if let Some(s) = inv.of_kind(CdslKind::Shared).iter().find(|e| is_under(&rel, &e.path)) {
-        return Err(root.err(format!("{rel} is inside the shared exception {}; it has no per-node copy", s.path)));
+    if let Some(s) = inv
+        .of_kind(CdslKind::Shared)
+        .iter()
+        .find(|e| is_under(&rel, &e.path))
+    {
+        return Err(root.err(format!(
+            "{rel} is inside the shared exception {}; it has no per-node copy",
+            s.path
+        )));
     }
     root.tree_path(tree, &rel)
 }
 
 /// Writes `contents` as `tree`'s own copy of `path` (e.g. a node's
 /// `/etc/hostname`), creating parent directories.
-pub fn write_node_file(root: &Path, tree: Tree, path: &str, contents: &[u8]) -> Result<PathBuf, ClusterError> {
+pub fn write_node_file(
+    root: &Path,
+    tree: Tree,
+    path: &str,
+    contents: &[u8],
+) -> Result<PathBuf, ClusterError> {
     let dst = node_copy_path(root, tree, path)?;
     if lstat(&dst)?.is_some_and(|m| m.file_type().is_symlink() || m.is_dir()) {
         return Err(ClusterError::Usage(format!(
@@ -247,7 +279,8 @@ pub fn write_node_file(root: &Path, tree: Tree, path: &str, contents: &[u8]) -> 
         )));
     }
     if let Some(parent) = dst.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| ClusterError::io("create directory", parent, e))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| ClusterError::io("create directory", parent, e))?;
     }
     crate::fsutil::write_atomic(&dst, contents)?;
     Ok(dst)

@@ -73,7 +73,8 @@ impl Inventory {
         root.make_parents(&path)?;
         let mut sorted = self.clone();
         sorted.cdsl.sort_by(|a, b| a.path.cmp(&b.path));
-        let body = toml::to_string(&sorted).map_err(|e| root.err(format!("cannot serialise the inventory: {e}")))?;
+        let body = toml::to_string(&sorted)
+            .map_err(|e| root.err(format!("cannot serialise the inventory: {e}")))?;
         let text = format!(
             "# srbuild CDSL inventory: paths of the shared root that are host-dependent\n# (per-node copies under {CLUSTER_DIR}/cdsl/<id>/) or shared exceptions\n# inside them ({CLUSTER_DIR}/shared/). Managed by `srbuild cdsl`.\n{body}"
         );

@@ -66,7 +66,9 @@ pub fn normalize_rel(path: &str) -> Result<String, String> {
         match c {
             Component::RootDir | Component::CurDir => {}
             Component::ParentDir => {
-                return Err(format!("'{path}' contains '..'; give the path inside the root without '..'"))
+                return Err(format!(
+                    "'{path}' contains '..'; give the path inside the root without '..'"
+                ))
             }
             Component::Normal(s) => {
                 let s = s
@@ -78,10 +80,15 @@ pub fn normalize_rel(path: &str) -> Result<String, String> {
         }
     }
     if parts.is_empty() {
-        return Err(format!("'{path}' names the root itself; give a path inside it"));
+        return Err(format!(
+            "'{path}' names the root itself; give a path inside it"
+        ));
     }
     if parts[0] == CLUSTER_DIR || parts[0] == ".cdsl.local" {
-        return Err(format!("'{path}' is inside srbuild's own {}; pick a path of the shared root", parts[0]));
+        return Err(format!(
+            "'{path}' is inside srbuild's own {}; pick a path of the shared root",
+            parts[0]
+        ));
     }
     if let Some(last) = parts.last() {
         if TMP_SUFFIXES.iter().any(|s| last.ends_with(s)) {
@@ -105,7 +112,9 @@ pub struct Root {
 impl Root {
     /// Opens `dir`, which must be an existing directory.
     pub fn open(dir: &Path) -> Result<Root, ClusterError> {
-        let canon = dir.canonicalize().map_err(|e| ClusterError::io("open root", dir, e))?;
+        let canon = dir
+            .canonicalize()
+            .map_err(|e| ClusterError::io("open root", dir, e))?;
         if !canon.is_dir() {
             return Err(ClusterError::Cdsl {
                 root: dir.to_path_buf(),
@@ -186,7 +195,8 @@ impl Root {
     /// Creates the parent directories of a checked path.
     pub(crate) fn make_parents(&self, path: &Path) -> Result<(), ClusterError> {
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|e| ClusterError::io("create directory", parent, e))?;
+            fs::create_dir_all(parent)
+                .map_err(|e| ClusterError::io("create directory", parent, e))?;
         }
         Ok(())
     }
@@ -204,7 +214,13 @@ impl Root {
         for entry in entries {
             let entry = entry.map_err(|e| ClusterError::io("list", &dir, e))?;
             let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
-            if let (true, Some(id)) = (is_dir, entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok())) {
+            if let (true, Some(id)) = (
+                is_dir,
+                entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|s| s.parse::<u32>().ok()),
+            ) {
                 ids.push(id);
             }
         }
@@ -311,7 +327,8 @@ pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<(), ClusterError> {
     let ft = meta.file_type();
     if ft.is_symlink() {
         let target = fs::read_link(src).map_err(|e| ClusterError::io("read link", src, e))?;
-        std::os::unix::fs::symlink(&target, dst).map_err(|e| ClusterError::io("create symlink", dst, e))?;
+        std::os::unix::fs::symlink(&target, dst)
+            .map_err(|e| ClusterError::io("create symlink", dst, e))?;
     } else if ft.is_file() {
         fs::copy(src, dst).map_err(|e| ClusterError::io("copy to", dst, e))?;
     } else if ft.is_dir() {
@@ -355,7 +372,8 @@ pub(crate) fn install_copy(src: &Path, dst: &Path) -> Result<(), ClusterError> {
 pub(crate) fn replace_with_symlink(path: &Path, target: &str) -> Result<(), ClusterError> {
     let tmp = with_suffix(path, ".srbuild-link");
     remove_any(&tmp)?;
-    std::os::unix::fs::symlink(target, &tmp).map_err(|e| ClusterError::io("create symlink", &tmp, e))?;
+    std::os::unix::fs::symlink(target, &tmp)
+        .map_err(|e| ClusterError::io("create symlink", &tmp, e))?;
     let old = with_suffix(path, ".srbuild-old");
     if lstat(path)?.is_some_and(|m| m.is_dir()) {
         remove_any(&old)?;

@@ -15,7 +15,9 @@ pub mod layout;
 pub mod remove;
 
 pub use check::{check, list, CdslStatus, CheckProblem};
-pub use create::{add_node, create_hostdependent, create_shared, node_copy_path, write_node_file, CreateReport};
+pub use create::{
+    add_node, create_hostdependent, create_shared, node_copy_path, write_node_file, CreateReport,
+};
 pub use inventory::{CdslEntry, CdslKind, Inventory};
 pub use layout::{normalize_rel, Root, Tree};
 pub use remove::remove;

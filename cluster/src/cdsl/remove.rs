@@ -18,10 +18,9 @@ pub fn remove(root: &Path, path: &str, from_node: Option<u32>) -> Result<(), Clu
     let root = Root::open(root)?;
     let rel = rel_or_err(&root, path)?;
     let mut inv = Inventory::load(&root)?;
-    let live = root.path(&rel)?;
     let kind = match inv.get(&rel) {
         Some(e) => e.kind,
-        None if is_link_to(&live, &local_target(&rel))? => CdslKind::HostDependent,
+        None if is_link_to(&root.path(&rel)?, &local_target(&rel))? => CdslKind::HostDependent,
         None => {
             return Err(root.err(format!(
                 "{rel} is not a CDSL (not in the inventory); see `srbuild cdsl list`"
@@ -31,6 +30,7 @@ pub fn remove(root: &Path, path: &str, from_node: Option<u32>) -> Result<(), Clu
     let trees = root.trees(&[])?;
     match kind {
         CdslKind::HostDependent => {
+            let live = root.path(&rel)?;
             let shared_inside: Vec<String> = inv
                 .of_kind(CdslKind::Shared)
                 .iter()
@@ -62,7 +62,8 @@ pub fn remove(root: &Path, path: &str, from_node: Option<u32>) -> Result<(), Clu
                     }
                 }
                 remove_any(&live)?;
-                std::fs::rename(&staged, &live).map_err(|e| ClusterError::io("rename into", &live, e))?;
+                std::fs::rename(&staged, &live)
+                    .map_err(|e| ClusterError::io("rename into", &live, e))?;
             }
             for t in &trees {
                 let copy = root.tree_path(*t, &rel)?;

@@ -25,13 +25,20 @@ pub fn host() -> Result<Host, String> {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !ok {
-        return Err(format!("{} not runnable (apt-get install qemu-system-x86)", qemu.display()));
+        return Err(format!(
+            "{} not runnable (apt-get install qemu-system-x86)",
+            qemu.display()
+        ));
     }
     let mut kernels: Vec<PathBuf> = std::fs::read_dir("/boot")
         .map_err(|e| format!("/boot: {e}"))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("vmlinuz-")))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("vmlinuz-"))
+        })
         .collect();
     kernels.sort();
     let kernel = kernels
@@ -50,7 +57,12 @@ pub fn host() -> Result<Host, String> {
     if !busybox.exists() {
         return Err("no /bin/busybox (apt-get install busybox-static)".into());
     }
-    Ok(Host { qemu, kernel, kver, busybox })
+    Ok(Host {
+        qemu,
+        kernel,
+        kver,
+        busybox,
+    })
 }
 
 /// Returns the host or prints why the test is skipped.
@@ -70,7 +82,12 @@ pub fn module_order(kver: &str, wanted: &[&str]) -> TestResult<Vec<String>> {
     let deps: std::collections::HashMap<String, Vec<String>> = dep
         .lines()
         .filter_map(|l| l.split_once(':'))
-        .map(|(m, d)| (m.to_string(), d.split_whitespace().map(String::from).collect()))
+        .map(|(m, d)| {
+            (
+                m.to_string(),
+                d.split_whitespace().map(String::from).collect(),
+            )
+        })
         .collect();
     let stem = |p: &str| -> String {
         let f = p.rsplit('/').next().unwrap_or(p);
@@ -131,11 +148,14 @@ pub struct Cpio {
 
 impl Cpio {
     pub fn new() -> Cpio {
-        Cpio { buf: Vec::new(), ino: 1 }
+        Cpio {
+            buf: Vec::new(),
+            ino: 1,
+        }
     }
 
     fn pad(&mut self) {
-        while self.buf.len() % 4 != 0 {
+        while !self.buf.len().is_multiple_of(4) {
             self.buf.push(0);
         }
     }
@@ -182,7 +202,7 @@ impl Cpio {
 
     pub fn finish(mut self) -> Vec<u8> {
         self.entry("TRAILER!!!", 0, (0, 0), &[]);
-        while self.buf.len() % 512 != 0 {
+        while !self.buf.len().is_multiple_of(512) {
             self.buf.push(0);
         }
         self.buf
@@ -239,7 +259,11 @@ pub fn build_initramfs(host: &Host, out: &Path) -> TestResult<()> {
         let path = Path::new("/lib/modules").join(&host.kver).join(m);
         let base = m.rsplit('/').next().unwrap_or(m);
         let base = base.split(".ko").next().unwrap_or(base);
-        c.file(&format!("modules/{i:02}-{base}.ko"), 0o644, &read_module(&path)?);
+        c.file(
+            &format!("modules/{i:02}-{base}.ko"),
+            0o644,
+            &read_module(&path)?,
+        );
     }
     std::fs::write(out, c.finish())?;
     Ok(())

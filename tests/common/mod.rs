@@ -1,0 +1,63 @@
+//! Helpers shared by the CLI integration tests: run the built binary, build images once.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn srbuild() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_srbuild"))
+}
+
+pub fn run(args: &[&str]) -> Output {
+    srbuild().args(args).output().expect("run srbuild")
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Whether this machine has a kernel with modules (the CI installs linux-image-amd64).
+pub fn have_kernel() -> bool {
+    std::fs::read_dir("/lib/modules")
+        .map(|rd| rd.flatten().any(|e| e.path().join("modules.dep").exists()))
+        .unwrap_or(false)
+}
+
+pub fn kver() -> String {
+    let mut v: Vec<String> = std::fs::read_dir("/lib/modules")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("modules.dep").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v.pop().unwrap()
+}
+
+/// Builds `profile` into `dir` and returns the image path; panics with srbuild's stderr.
+pub fn build(profile: &str, dir: &Path, extra: &[&str]) -> PathBuf {
+    let out = dir.join(format!("{profile}.img"));
+    let mut args = vec!["image", "--profile", profile, "-o", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert!(o.status.success(), "build {profile} failed: {}", stderr(&o));
+    out
+}
+
+/// Paths listed by `srbuild ls` (last column, symlink targets stripped).
+pub fn listed_paths(img: &Path) -> Vec<String> {
+    let o = run(&["ls", img.to_str().unwrap()]);
+    assert!(o.status.success(), "ls failed: {}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .map(|l| {
+            let l = l.split(" -> ").next().unwrap();
+            l.split_whitespace().nth(2).unwrap_or("").to_string()
+        })
+        .collect()
+}

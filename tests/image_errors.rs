@@ -1,0 +1,187 @@
+//! Bad input to `srbuild image`, `ls` and `extract`: each gets exit code 1 (2 for usage),
+//! a message naming the thing and where it came from, and leaves no output behind.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+fn fails(args: &[&str], needles: &[&str]) -> String {
+    let o = run(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "expected exit 1 for {args:?}, got {:?}: {err}", o.status);
+    for n in needles {
+        assert!(err.contains(n), "error for {args:?} should mention {n:?}: {err}");
+    }
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+fn no_files_in(dir: &Path) {
+    let left: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+fn write(dir: &Path, rel: &str, text: &str) -> String {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = run(&["image"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&["image", "--profile", "nfs", "--compress", "bzip9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bzip9"));
+}
+
+#[test]
+fn profile_errors_name_file_and_line() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = out.join("x.img");
+    let o = o.to_str().unwrap();
+    fails(&["image", "--profile", "no-such-profile", "-o", o], &["unknown profile 'no-such-profile'", "nfs"]);
+    let p = write(d.path(), "profiles/syntax.toml", "inherits = \"base\"\nmodules = [\"nfs\"\n");
+    fails(&["image", "--profile", &p, "-o", o], &["syntax.toml:"]);
+    let p = write(d.path(), "profiles/key.toml", "inherits = \"base\"\nmodulez = [\"nfs\"]\n");
+    fails(&["image", "--profile", &p, "-o", o], &["key.toml:2:1", "modulez"]);
+    let p = write(d.path(), "profiles/mod.toml", "inherits = \"base\"\nmodules = [\"nfsx\"]\n");
+    fails(&["image", "--profile", &p, "-o", o], &["unknown module 'nfsx'", "mod.toml:2:"]);
+    write(d.path(), "modules/cyc-a/module.toml", "depends = [\"cyc-b\"]\n");
+    write(d.path(), "modules/cyc-b/module.toml", "depends = [\"cyc-a\"]\n");
+    let p = write(d.path(), "profiles/cyc.toml", "modules = [\"cyc-a\"]\n");
+    fails(&["image", "--profile", &p, "-o", o], &["cycle", "cyc-a -> cyc-b -> cyc-a"]);
+    let p = write(d.path(), "profiles/bin.toml", "inherits = \"base\"\nbinaries = [\"no-such-binary-xyz\"]\n");
+    fails(&["image", "--profile", &p, "-o", o], &["no-such-binary-xyz", "bin.toml"]);
+    let p = write(d.path(), "profiles/kmod.toml", "inherits = \"base\"\nkernel_modules = [\"no_such_kmod\"]\n");
+    fails(&["image", "--profile", &p, "-o", o], &["kernel module 'no_such_kmod'", "kmod.toml"]);
+    fails(&["image", "--profile", "nfs", "--kver", "0.0.0-none", "-o", o], &["kernel 0.0.0-none is not installed", "installed:"]);
+    no_files_in(&out);
+}
+
+#[test]
+fn missing_library_in_a_sysroot_names_who_needs_it() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("sysroot");
+    std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+    std::fs::create_dir_all(root.join("lib/modules/9.9.9")).unwrap();
+    std::fs::write(root.join("lib/modules/9.9.9/modules.dep"), "").unwrap();
+    std::fs::copy("/usr/bin/true", root.join("usr/bin/true")).unwrap();
+    let p = write(d.path(), "p.toml", "binaries = [\"/usr/bin/true\"]\n");
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = out.join("x.img");
+    fails(
+        &["image", "--profile", &p, "--sysroot", root.to_str().unwrap(), "-o", o.to_str().unwrap()],
+        &["library", "/usr/bin/true", "not found"],
+    );
+    no_files_in(&out);
+}
+
+#[test]
+fn a_sysroot_gives_an_image_of_only_its_own_files() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join("sysroot");
+    std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+    std::fs::create_dir_all(root.join("lib/modules/9.9.9")).unwrap();
+    std::fs::write(root.join("lib/modules/9.9.9/modules.dep"), "").unwrap();
+    // A "busybox" that is not the host's: the image must carry these bytes.
+    std::fs::write(root.join("usr/bin/busybox"), b"#!/usr/bin/busybox sh\necho sysroot\n").unwrap();
+    let img = d.path().join("s.img");
+    let p = write(d.path(), "only-base.toml", "modules = [\"base\"]\n");
+    let o = run(&["image", "--profile", &p, "--sysroot", root.to_str().unwrap(), "-o", img.to_str().unwrap(), "--compress", "none"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let x = d.path().join("x");
+    assert!(run(&["extract", img.to_str().unwrap(), x.to_str().unwrap()]).status.success());
+    assert_eq!(std::fs::read(x.join("usr/bin/busybox")).unwrap(), b"#!/usr/bin/busybox sh\necho sysroot\n");
+    assert!(!x.join("usr/lib/x86_64-linux-gnu/libc.so.6").exists(), "host files leaked into a sysroot image");
+    assert!(stdout(&o).contains("9.9.9"));
+}
+
+#[test]
+fn output_errors_leave_nothing_behind() {
+    let d = tempfile::tempdir().unwrap();
+    // Output path is a directory.
+    let dir_out = d.path().join("isdir");
+    std::fs::create_dir(&dir_out).unwrap();
+    fails(&["image", "--profile", "ext3", "-o", dir_out.to_str().unwrap()], &["isdir"]);
+    no_files_in(&dir_out);
+    // Output directory does not exist / cannot hold a temp file.
+    fails(&["image", "--profile", "ext3", "-o", "/proc/srbuild-test/x.img"], &["/proc/srbuild-test"]);
+    // A previous image survives a failed build.
+    let prev = d.path().join("prev.img");
+    std::fs::write(&prev, b"previous").unwrap();
+    fails(&["image", "--profile", "ext3", "--kver", "0.0.0", "-o", prev.to_str().unwrap()], &["0.0.0"]);
+    assert_eq!(std::fs::read(&prev).unwrap(), b"previous");
+}
+
+#[test]
+fn disk_full_is_reported_and_cleaned_up() {
+    let d = tempfile::tempdir().unwrap();
+    let mnt = d.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt.to_str().unwrap()])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("skipped: cannot mount a tmpfs here (not root?)");
+        return;
+    }
+    let out = mnt.join("x.img");
+    let o = run(&["image", "--profile", "nfs", "-o", out.to_str().unwrap()]);
+    let left: Vec<_> = std::fs::read_dir(&mnt).unwrap().flatten().map(|e| e.file_name()).collect();
+    let _ = std::process::Command::new("umount").arg(&mnt).status();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).to_lowercase().contains("disk full"), "{}", stderr(&o));
+    assert!(left.is_empty(), "left behind on the full disk: {left:?}");
+}
+
+#[test]
+fn truncated_or_corrupt_images_are_refused_by_ls_and_extract() {
+    let d = tempfile::tempdir().unwrap();
+    let img = build("ext3", d.path(), &[]);
+    let bytes = std::fs::read(&img).unwrap();
+    let cut = d.path().join("cut.img");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    fails(&["ls", cut.to_str().unwrap()], &["cut.img"]);
+    let x = d.path().join("x");
+    fails(&["extract", cut.to_str().unwrap(), x.to_str().unwrap()], &["cut.img"]);
+    let junk = d.path().join("junk.img");
+    std::fs::write(&junk, b"this is not an initramfs at all").unwrap();
+    fails(&["ls", junk.to_str().unwrap()], &["junk.img"]);
+    fails(&["ls", d.path().join("missing.img").to_str().unwrap()], &["missing.img"]);
+}
+
+#[test]
+fn extract_refuses_an_entry_escaping_through_a_symlink() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    std::fs::create_dir_all(src.join("evil")).unwrap();
+    let outside = d.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    // Archive: "evil" -> <outside>, then "evil/pwned" as a file.
+    std::os::unix::fs::symlink(&outside, src.join("link")).unwrap();
+    std::fs::write(src.join("evil/pwned"), b"x").unwrap();
+    let list = "link\nevil/pwned\n";
+    let img = d.path().join("evil.cpio");
+    let o = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "cd {} && printf '{}' | cpio -o -H newc --quiet | sed 's|evil/pwned|link/pwned|' > {}",
+            src.display(),
+            list,
+            img.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(o.success());
+    let x = d.path().join("x");
+    fails(&["extract", img.to_str().unwrap(), x.to_str().unwrap()], &["link/pwned"]);
+    assert!(!outside.join("pwned").exists(), "extract wrote outside its directory");
+}
