@@ -1,1 +1,122 @@
-fn main() {}
+//! Project automation: `cargo xtask deps | ci | bench [--lab] | demo`.
+//! `ci` is what `.ci/run` calls; it installs the host packages it needs first.
+
+mod bench;
+
+use anyhow::{bail, Context, Result};
+use xshell::{cmd, Shell};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sh = Shell::new()?;
+    sh.change_dir(project_root());
+    match args.first().map(String::as_str) {
+        Some("deps") => deps(&sh),
+        Some("ci") => ci(&sh),
+        Some("bench") => bench::run(&sh, &args[1..]),
+        Some("demo") => demo(&sh),
+        _ => {
+            eprintln!("usage: cargo xtask deps | ci | bench [--lab] | demo");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn project_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+/// Installs the Debian packages in ci/host-packages.txt that are missing.
+pub fn deps(sh: &Shell) -> Result<()> {
+    let list = sh.read_file("ci/host-packages.txt")?;
+    let wanted: Vec<&str> = list
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    let mut missing = Vec::new();
+    for p in &wanted {
+        let fmt = "-f=${Status}";
+        let ok = cmd!(sh, "dpkg-query -W {fmt} {p}")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .map(|s| s.contains("install ok installed"))
+            .unwrap_or(false);
+        if !ok {
+            missing.push(*p);
+        }
+    }
+    if missing.is_empty() {
+        println!("xtask: host packages present");
+        return Ok(());
+    }
+    println!("xtask: installing {}", missing.join(" "));
+    let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
+    cmd!(sh, "apt-get update -q").run().context("apt-get update")?;
+    cmd!(sh, "apt-get install -y -q --no-install-recommends {missing...}")
+        .run()
+        .context("apt-get install")?;
+    Ok(())
+}
+
+fn ci(sh: &Shell) -> Result<()> {
+    deps(sh)?;
+    cmd!(sh, "cargo fmt --all -- --check").run().context("cargo fmt")?;
+    cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings")
+        .run()
+        .context("clippy")?;
+    // Release build: the lab scenarios and the builder tests use the real binary.
+    cmd!(sh, "cargo build --release --workspace").run()?;
+    cmd!(sh, "cargo test --release --workspace -- --test-threads=2")
+        .run()
+        .context("cargo test")?;
+    lab_scenarios(sh)
+}
+
+/// The end-to-end lab scenarios: real kernels booting real images under QEMU.
+fn lab_scenarios(sh: &Shell) -> Result<()> {
+    let out = "target/lab-ci";
+    let mut failed = Vec::new();
+    let mut passed = 0;
+    let scenarios: &[(&str, &[&str])] = &[
+        ("nfs-3-clients", &["lab", "test", "--profile", "nfs", "--nodes", "3"]),
+        ("ext3-2-nodes", &["lab", "test", "--profile", "ext3", "--nodes", "2"]),
+        ("nfs-wrong-root-path", &["lab", "test", "--profile", "nfs", "--nodes", "1", "--scenario", "wrong-root-path"]),
+        ("nfs-unknown-node", &["lab", "test", "--profile", "nfs", "--nodes", "1", "--scenario", "unknown-node"]),
+        ("nfs-late-server", &["lab", "test", "--profile", "nfs", "--nodes", "2", "--scenario", "late-server"]),
+    ];
+    for (name, args) in scenarios {
+        let dir = format!("{out}/{name}");
+        println!("xtask: lab scenario {name}");
+        let bin = "target/release/srbuild";
+        let args = args.iter().copied();
+        let junit = format!("{dir}/junit.xml");
+        let res = cmd!(sh, "{bin} {args...} --dir {dir} --junit {junit}").run();
+        match res {
+            Ok(()) => passed += 1,
+            Err(e) => {
+                eprintln!("xtask: scenario {name} failed: {e}");
+                failed.push(*name);
+            }
+        }
+    }
+    println!("lab: {passed} passed, {} failed", failed.len());
+    if !failed.is_empty() {
+        bail!("lab scenarios failed: {}", failed.join(", "));
+    }
+    Ok(())
+}
+
+fn demo(sh: &Shell) -> Result<()> {
+    deps(sh)?;
+    cmd!(sh, "cargo build --release").run()?;
+    cmd!(sh, "target/release/srbuild image --profile nfs -o target/demo/initrd-nfs.img").run()?;
+    cmd!(sh, "target/release/srbuild lab test --profile nfs --nodes 3 --initrd target/demo/initrd-nfs.img --dir target/demo/lab")
+        .run()?;
+    println!("xtask: the report is in target/demo/lab (console logs, junit.xml, timeline.svg)");
+    Ok(())
+}
