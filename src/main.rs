@@ -31,6 +31,8 @@ enum Command {
     Cluster(srbuild_cluster::cli::ClusterArgs),
     /// Manage context-dependent symlinks (per-node files) in a shared root
     Cdsl(srbuild_cluster::cli::CdslArgs),
+    /// Boot QEMU clusters from one shared root and check them end to end
+    Lab(cmd::lab::LabArgs),
 }
 
 fn main() {
@@ -42,6 +44,7 @@ fn main() {
         Command::Profiles(a) => cmd::image::profiles(a),
         Command::Cluster(a) => srbuild_cluster::cli::run_cluster(a).map_err(anyhow::Error::from),
         Command::Cdsl(a) => srbuild_cluster::cli::run_cdsl(a).map_err(anyhow::Error::from),
+        Command::Lab(a) => cmd::lab::run(a),
     };
     if let Err(e) = result {
         eprintln!("srbuild: error: {e}");

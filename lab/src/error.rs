@@ -95,6 +95,10 @@ pub enum LabError {
         source: io::Error,
     },
 
+    /// Preparing a lab run (images, root tree, disks) failed.
+    #[error("lab setup: {0}")]
+    Setup(String),
+
     /// Waiting for console output failed.
     #[error(transparent)]
     Wait(#[from] WaitError),

@@ -16,6 +16,7 @@ pub mod hub;
 pub mod process;
 pub mod qemu;
 pub mod report;
+pub mod run;
 pub mod timeout;
 
 pub use accel::Accel;

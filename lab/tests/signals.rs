@@ -47,8 +47,10 @@ fn run_and_kill(signal: i32) -> TestResult {
     let out = child.stdout.take().ok_or("no stdout")?;
     let mut qemu_pid = None;
     for line in BufReader::new(out).lines() {
-        if let Some(p) = line?.strip_prefix("QEMU-PID ") {
-            qemu_pid = Some(p.trim().parse::<i32>()?);
+        // libtest may put "test child_role ... " in front of our output.
+        let line = line?;
+        if let Some((_, p)) = line.split_once("QEMU-PID ") {
+            qemu_pid = Some(p.split_whitespace().next().unwrap_or("").parse::<i32>()?);
             break;
         }
     }

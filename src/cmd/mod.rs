@@ -3,3 +3,4 @@
 
 pub mod archive;
 pub mod image;
+pub mod lab;

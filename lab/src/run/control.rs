@@ -1,0 +1,177 @@
+//! A cluster left running by `lab up`: its network (a hub thread for `lab test`, a detached
+//! hub process for `lab up`), the state file naming its nodes, and `status`, `console` and
+//! `down`.
+
+use crate::error::{LabError, Result};
+use crate::run::LabOptions;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+const STATE: &str = "lab.state";
+
+/// Where a lab directory's hub sockets live: short, under /tmp, derived from the directory
+/// so that `status` and `down` find them again.
+pub fn net_dir(dir: &Path) -> PathBuf {
+    let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in abs.to_string_lossy().bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+    }
+    std::env::temp_dir().join(format!("srbuild-lab-{h:016x}"))
+}
+
+/// The lab's L2 segment.
+pub enum Net {
+    Thread(crate::hub::HubHandle, PathBuf),
+    Daemon(PathBuf),
+}
+
+impl Net {
+    pub fn start(opts: &LabOptions) -> Result<Net> {
+        let dir = net_dir(&opts.dir);
+        let _ = crate::hub::kill_from_pidfile(&dir);
+        std::fs::create_dir_all(&dir).map_err(|e| LabError::io("cannot create", &dir, e))?;
+        if !opts.detached {
+            return Ok(Net::Thread(crate::hub::spawn_thread(&dir)?, dir));
+        }
+        // A hub that outlives this process: `srbuild lab hub DIR`.
+        let exe = std::env::current_exe().map_err(|e| LabError::io("cannot find srbuild itself", "/proc/self/exe", e))?;
+        let log = std::fs::File::create(dir.join("hub.log")).map_err(|e| LabError::io("cannot create", dir.join("hub.log"), e))?;
+        use std::os::unix::process::CommandExt;
+        std::process::Command::new(exe)
+            .args(["lab", "hub"])
+            .arg(&dir)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().map_err(|e| LabError::io("hub log", &dir, e))?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| LabError::io("cannot start the hub for", &dir, e))?;
+        let sock = crate::hub::hub_socket(&dir);
+        for _ in 0..50 {
+            if sock.exists() {
+                return Ok(Net::Daemon(dir));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Err(LabError::Setup(format!("the lab hub did not start; see {}", dir.join("hub.log").display())))
+    }
+
+    pub fn dir(&self) -> &Path {
+        match self {
+            Net::Thread(_, d) | Net::Daemon(d) => d,
+        }
+    }
+
+    /// Leaves a daemon hub running (a thread hub stops with the process).
+    pub fn detach(self) {}
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        if let Net::Thread(_, d) = self {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// `<dir>/lab.state`: one line per node, `name address log`.
+#[derive(Debug, Default)]
+pub struct State {
+    pub nodes: Vec<(String, String, PathBuf)>,
+}
+
+impl State {
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let text: String = self
+            .nodes
+            .iter()
+            .map(|(n, ip, log)| format!("{n} {ip} {}\n", log.display()))
+            .collect();
+        let p = dir.join(STATE);
+        std::fs::write(&p, text).map_err(|e| LabError::io("cannot write", &p, e))
+    }
+
+    pub fn load(dir: &Path) -> Result<State> {
+        let p = dir.join(STATE);
+        let text = std::fs::read_to_string(&p).map_err(|_| {
+            LabError::Setup(format!("no running lab in {} (no {STATE}); start one with `srbuild lab up`", dir.display()))
+        })?;
+        let nodes = text
+            .lines()
+            .filter_map(|l| {
+                let mut w = l.splitn(3, ' ');
+                Some((w.next()?.to_string(), w.next()?.to_string(), PathBuf::from(w.next()?)))
+            })
+            .collect();
+        Ok(State { nodes })
+    }
+}
+
+/// `lab status`: each node, whether its QEMU runs, and its last console line.
+pub fn status(dir: &Path) -> Result<String> {
+    let state = State::load(dir)?;
+    let mut out = format!("{:<8} {:<12} {:<8} {}\n", "NODE", "ADDRESS", "QEMU", "LAST CONSOLE LINE");
+    for (name, ip, log) in &state.nodes {
+        let node_dir = log.parent().unwrap_or(dir);
+        let running = crate::process::read_pidfile(&node_dir.join(crate::qemu::PIDFILE))
+            .map(crate::process::pid_alive)
+            .unwrap_or(false);
+        let last = crate::report::last_lines(log, 1).pop().unwrap_or_default();
+        out.push_str(&format!("{name:<8} {ip:<12} {:<8} {last}\n", if running { "running" } else { "stopped" }));
+    }
+    let hub = crate::process::read_pidfile(&net_dir(dir).join(crate::hub::HUB_PIDFILE))
+        .map(crate::process::pid_alive)
+        .unwrap_or(false);
+    out.push_str(&format!("hub: {}\n", if hub { "running" } else { "stopped" }));
+    Ok(out)
+}
+
+/// `lab down`: stops every node and the hub; returns how many QEMUs were stopped.
+pub fn down(dir: &Path) -> Result<usize> {
+    let state = State::load(dir)?;
+    let mut n = 0;
+    for (_, _, log) in &state.nodes {
+        if let Some(node_dir) = log.parent() {
+            if crate::qemu::kill_from_pidfile(node_dir)? {
+                n += 1;
+            }
+        }
+    }
+    crate::hub::kill_from_pidfile(&net_dir(dir))?;
+    let _ = std::fs::remove_dir_all(net_dir(dir));
+    let _ = std::fs::remove_file(dir.join(STATE));
+    Ok(n)
+}
+
+/// `lab console NODE`: attaches the terminal to the node's serial console until EOF.
+pub fn console(dir: &Path, node: &str) -> Result<()> {
+    let state = State::load(dir)?;
+    let Some((_, _, log)) = state.nodes.iter().find(|(n, _, _)| n == node) else {
+        let known: Vec<&str> = state.nodes.iter().map(|(n, _, _)| n.as_str()).collect();
+        return Err(LabError::Setup(format!("no node '{node}' in this lab; nodes: {}", known.join(", "))));
+    };
+    let sock = log.parent().unwrap_or(dir).join(crate::qemu::CONSOLE_SOCK);
+    let mut s = std::os::unix::net::UnixStream::connect(&sock).map_err(|e| LabError::io("cannot attach to the console", &sock, e))?;
+    eprintln!("lab: attached to {node}'s console ({}); Ctrl-D or Ctrl-C to leave", sock.display());
+    let mut w = s.try_clone().map_err(|e| LabError::io("console", &sock, e))?;
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        let mut stdin = std::io::stdin();
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 || w.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = w.shutdown(std::net::Shutdown::Both);
+    });
+    let mut out = std::io::stdout();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = s.read(&mut buf) {
+        if n == 0 || out.write_all(&buf[..n]).is_err() {
+            break;
+        }
+        let _ = out.flush();
+    }
+    Ok(())
+}

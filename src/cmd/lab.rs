@@ -1,0 +1,126 @@
+//! `srbuild lab`: boot QEMU clusters from one shared root and check them end to end.
+
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use srbuild_lab::run::{self, topology::Scenario, LabOptions};
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct LabArgs {
+    #[command(subcommand)]
+    command: LabCommand,
+}
+
+#[derive(Args, Clone)]
+struct ClusterOpts {
+    /// Client profile: nfs (a server node + clients on one NFS root) or ext3 (own overlays)
+    #[arg(long, short)]
+    profile: String,
+    /// Number of client nodes
+    #[arg(long, short, default_value_t = 3)]
+    nodes: usize,
+    /// Lab directory: artifacts, one console log per node, junit.xml, timeline.svg
+    #[arg(long, default_value = "lab")]
+    dir: PathBuf,
+    /// Boot this client image instead of building one (e.g. a dracut image, to compare)
+    #[arg(long)]
+    initrd: Option<PathBuf>,
+    /// Kernel version [default: newest under /lib/modules]
+    #[arg(long)]
+    kver: Option<String>,
+    /// NFS version of the root mount (4.2, 4.1, 4, 3)
+    #[arg(long, default_value = "4.2")]
+    nfs_version: String,
+    /// normal, wrong-root-path, unknown-node or late-server
+    #[arg(long, default_value = "normal")]
+    scenario: Scenario,
+    /// Extra kernel argument for every client (repeatable)
+    #[arg(long = "append", value_name = "ARG")]
+    append: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum LabCommand {
+    /// Boot a cluster and leave it running
+    #[command(after_help = "Example:\n  srbuild lab up --profile nfs --nodes 3 --dir lab\n  srbuild lab status --dir lab\n  srbuild lab console node1 --dir lab\n  srbuild lab down --dir lab")]
+    Up(ClusterOpts),
+    /// Boot, check every node, tear down; exit 0 only if every node passed
+    #[command(after_help = "Examples:\n  srbuild lab test --profile nfs --nodes 3\n  srbuild lab test --profile ext3 --nodes 2 --junit ext3.xml\n  srbuild lab test --profile nfs --nodes 2 --scenario late-server\n  srbuild lab test --profile nfs --nodes 1 --initrd dracut.img --append rd.neednet=1")]
+    Test {
+        #[command(flatten)]
+        opts: ClusterOpts,
+        /// Where to write the JUnit XML [default: <dir>/junit.xml]
+        #[arg(long)]
+        junit: Option<PathBuf>,
+    },
+    /// Show the nodes of a running lab
+    Status {
+        #[arg(long, default_value = "lab")]
+        dir: PathBuf,
+    },
+    /// Attach to a node's serial console
+    Console {
+        node: String,
+        #[arg(long, default_value = "lab")]
+        dir: PathBuf,
+    },
+    /// Stop a running lab
+    Down {
+        #[arg(long, default_value = "lab")]
+        dir: PathBuf,
+    },
+    /// The lab's frame hub (started by `lab up`)
+    #[command(hide = true)]
+    Hub { dir: PathBuf },
+}
+
+fn options(o: ClusterOpts, junit: Option<PathBuf>, detached: bool) -> LabOptions {
+    LabOptions {
+        profile: o.profile,
+        nodes: o.nodes,
+        dir: o.dir,
+        initrd: o.initrd,
+        junit,
+        scenario: o.scenario,
+        nfs_version: o.nfs_version,
+        kver: o.kver,
+        append: o.append,
+        detached,
+    }
+}
+
+pub fn run(a: LabArgs) -> Result<()> {
+    match a.command {
+        LabCommand::Up(o) => {
+            let opts = options(o, None, true);
+            let outcome = run::test(&opts)?;
+            print!("{}", run::summary(&outcome));
+            println!("lab: left running; `srbuild lab status --dir {0}`, `srbuild lab console NODE --dir {0}`, `srbuild lab down --dir {0}`", opts.dir.display());
+            if !outcome.passed() {
+                bail!("not every node passed; the cluster is still up for inspection");
+            }
+        }
+        LabCommand::Test { opts, junit } => {
+            let opts = options(opts, junit, false);
+            let outcome = run::test(&opts)?;
+            print!("{}", run::summary(&outcome));
+            if !outcome.passed() {
+                let failed: Vec<String> = outcome
+                    .results
+                    .iter()
+                    .filter(|r| !r.passed)
+                    .map(|r| format!("{}: {}", r.name, r.message))
+                    .collect();
+                bail!("lab test failed:\n  {}", failed.join("\n  "));
+            }
+        }
+        LabCommand::Status { dir } => print!("{}", run::control::status(&dir)?),
+        LabCommand::Console { node, dir } => run::control::console(&dir, &node)?,
+        LabCommand::Down { dir } => {
+            let n = run::control::down(&dir)?;
+            println!("lab: stopped {n} nodes and the hub");
+        }
+        LabCommand::Hub { dir } => srbuild_lab::hub::run_forever(&dir)?,
+    }
+    Ok(())
+}
