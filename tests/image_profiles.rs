@@ -11,6 +11,7 @@ fn expect(profile: &str) -> &'static [&'static str] {
         "ocfs2" => &["usr/sbin/mount.ocfs2", "usr/sbin/o2cb", "usr/sbin/fsck.ocfs2", "kernel/fs/ocfs2/ocfs2.ko", "ocfs2_dlmfs.ko", "ocfs2_stack_o2cb.ko"],
         "glusterfs" => &["usr/sbin/glusterfs", "usr/sbin/mount.glusterfs", "kernel/fs/fuse/fuse.ko", "xlator/protocol/client.so", "xlator/mount/fuse.so", "rpc-transport/socket.so"],
         "ext3" => &["usr/sbin/e2fsck", "kernel/fs/ext4/ext4.ko", "kernel/fs/jbd2/jbd2.ko", "virtio_blk.ko"],
+        "lab-nfs-server" => &["usr/sbin/rpcbind", "usr/sbin/rpc.nfsd", "usr/sbin/rpc.mountd", "usr/sbin/exportfs", "kernel/fs/nfsd/nfsd.ko"],
         _ => unreachable!(),
     }
 }
@@ -21,7 +22,7 @@ fn all_five_profiles_build_with_their_tools_and_modules() {
         panic!("no kernel under /lib/modules: install linux-image-amd64 (the README's test command does)");
     }
     let dir = tempfile::tempdir().unwrap();
-    for profile in ["nfs", "gfs2", "ocfs2", "glusterfs", "ext3"] {
+    for profile in ["nfs", "gfs2", "ocfs2", "glusterfs", "ext3", "lab-nfs-server"] {
         let img = build(profile, dir.path(), &[]);
         let paths = listed_paths(&img);
         for want in expect(profile) {

@@ -134,7 +134,13 @@ pub fn client_spec(p: &Prepared, opts: &LabOptions, n: &LabNode) -> Result<VmSpe
     match p.kind {
         RootKind::Nfs => {
             let server = p.server.as_ref().map(|s| s.ip.clone()).unwrap_or_default();
-            let path = if opts.scenario == Scenario::WrongRootPath { "/srv/no-such-export" } else { "/srv/root" };
+            // The server's export is its NFSv4 root (fsid=0): v4 mounts "/", v3 the real path.
+            let v3 = opts.nfs_version.starts_with('3');
+            let path = match (opts.scenario == Scenario::WrongRootPath, v3) {
+                (true, _) => "/srv/no-such-export",
+                (false, true) => "/srv/root",
+                (false, false) => "/",
+            };
             // lookupcache=positive: a node looking for another node's new file asks the server.
             args.push(format!("root=nfs:{server}:{path}:vers={},lookupcache=positive", opts.nfs_version));
             args.push(format!("srbuild.mount_timeout={}", scaled(Duration::from_secs(150)).as_secs()));
@@ -164,7 +170,7 @@ pub fn server_spec(p: &Prepared, opts: &LabOptions) -> Option<VmSpec> {
     spec.memory_mb = 512;
     spec.nics.push(Nic { mac: s.mac.clone() });
     spec.disks.push(Disk { path: p.server_disk.clone()?, format: DiskFormat::Raw, shared: false, readonly: false });
-    spec.append = "console=ttyS0 rd.shell=0 panic=-1 root=none srbuild.export=/srv/root srbuild.data=LABEL=labroot srbuild.nfsgrace=10".into();
+    spec.append = "console=ttyS0 rd.shell=0 panic=-1 srbuild.export=/srv/root srbuild.data=LABEL=labroot srbuild.nfsgrace=10".into();
     Some(spec)
 }
 
