@@ -25,7 +25,10 @@ fn collect(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) {
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets it"));
-    let top = manifest.parent().expect("builder/ lives in the workspace").to_path_buf();
+    let top = manifest
+        .parent()
+        .expect("builder/ lives in the workspace")
+        .to_path_buf();
     let mut files = Vec::new();
     for tree in ["profiles", "modules"] {
         println!("cargo:rerun-if-changed={}", top.join(tree).display());
@@ -33,7 +36,12 @@ fn main() {
     }
     let mut code = String::from("/// (relative path, content) of every embedded data file.\npub static BUILTIN_FILES: &[(&str, &str)] = &[\n");
     for (rel, path) in files {
-        writeln!(code, "    ({rel:?}, include_str!({:?})),", path.display().to_string()).unwrap();
+        writeln!(
+            code,
+            "    ({rel:?}, include_str!({:?})),",
+            path.display().to_string()
+        )
+        .unwrap();
     }
     code.push_str("];\n");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets it")).join("builtin.rs");

@@ -8,16 +8,28 @@ use std::path::Path;
 fn fails(args: &[&str], needles: &[&str]) -> String {
     let o = run(args);
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(1), "expected exit 1 for {args:?}, got {:?}: {err}", o.status);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "expected exit 1 for {args:?}, got {:?}: {err}",
+        o.status
+    );
     for n in needles {
-        assert!(err.contains(n), "error for {args:?} should mention {n:?}: {err}");
+        assert!(
+            err.contains(n),
+            "error for {args:?} should mention {n:?}: {err}"
+        );
     }
     assert!(!err.contains("panicked"), "{err}");
     err
 }
 
 fn no_files_in(dir: &Path) {
-    let left: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
@@ -44,22 +56,71 @@ fn profile_errors_name_file_and_line() {
     std::fs::create_dir(&out).unwrap();
     let o = out.join("x.img");
     let o = o.to_str().unwrap();
-    fails(&["image", "--profile", "no-such-profile", "-o", o], &["unknown profile 'no-such-profile'", "nfs"]);
-    let p = write(d.path(), "profiles/syntax.toml", "inherits = \"base\"\nmodules = [\"nfs\"\n");
+    fails(
+        &["image", "--profile", "no-such-profile", "-o", o],
+        &["unknown profile 'no-such-profile'", "nfs"],
+    );
+    let p = write(
+        d.path(),
+        "profiles/syntax.toml",
+        "inherits = \"base\"\nmodules = [\"nfs\"\n",
+    );
     fails(&["image", "--profile", &p, "-o", o], &["syntax.toml:"]);
-    let p = write(d.path(), "profiles/key.toml", "inherits = \"base\"\nmodulez = [\"nfs\"]\n");
-    fails(&["image", "--profile", &p, "-o", o], &["key.toml:2:1", "modulez"]);
-    let p = write(d.path(), "profiles/mod.toml", "inherits = \"base\"\nmodules = [\"nfsx\"]\n");
-    fails(&["image", "--profile", &p, "-o", o], &["unknown module 'nfsx'", "mod.toml:2:"]);
-    write(d.path(), "modules/cyc-a/module.toml", "depends = [\"cyc-b\"]\n");
-    write(d.path(), "modules/cyc-b/module.toml", "depends = [\"cyc-a\"]\n");
+    let p = write(
+        d.path(),
+        "profiles/key.toml",
+        "inherits = \"base\"\nmodulez = [\"nfs\"]\n",
+    );
+    fails(
+        &["image", "--profile", &p, "-o", o],
+        &["key.toml:2:1", "modulez"],
+    );
+    let p = write(
+        d.path(),
+        "profiles/mod.toml",
+        "inherits = \"base\"\nmodules = [\"nfsx\"]\n",
+    );
+    fails(
+        &["image", "--profile", &p, "-o", o],
+        &["unknown module 'nfsx'", "mod.toml:2:"],
+    );
+    write(
+        d.path(),
+        "modules/cyc-a/module.toml",
+        "depends = [\"cyc-b\"]\n",
+    );
+    write(
+        d.path(),
+        "modules/cyc-b/module.toml",
+        "depends = [\"cyc-a\"]\n",
+    );
     let p = write(d.path(), "profiles/cyc.toml", "modules = [\"cyc-a\"]\n");
-    fails(&["image", "--profile", &p, "-o", o], &["cycle", "cyc-a -> cyc-b -> cyc-a"]);
-    let p = write(d.path(), "profiles/bin.toml", "inherits = \"base\"\nbinaries = [\"no-such-binary-xyz\"]\n");
-    fails(&["image", "--profile", &p, "-o", o], &["no-such-binary-xyz", "bin.toml"]);
-    let p = write(d.path(), "profiles/kmod.toml", "inherits = \"base\"\nkernel_modules = [\"no_such_kmod\"]\n");
-    fails(&["image", "--profile", &p, "-o", o], &["kernel module 'no_such_kmod'", "kmod.toml"]);
-    fails(&["image", "--profile", "nfs", "--kver", "0.0.0-none", "-o", o], &["kernel 0.0.0-none is not installed", "installed:"]);
+    fails(
+        &["image", "--profile", &p, "-o", o],
+        &["cycle", "cyc-a -> cyc-b -> cyc-a"],
+    );
+    let p = write(
+        d.path(),
+        "profiles/bin.toml",
+        "inherits = \"base\"\nbinaries = [\"no-such-binary-xyz\"]\n",
+    );
+    fails(
+        &["image", "--profile", &p, "-o", o],
+        &["no-such-binary-xyz", "bin.toml"],
+    );
+    let p = write(
+        d.path(),
+        "profiles/kmod.toml",
+        "inherits = \"base\"\nkernel_modules = [\"no_such_kmod\"]\n",
+    );
+    fails(
+        &["image", "--profile", &p, "-o", o],
+        &["kernel module 'no_such_kmod'", "kmod.toml"],
+    );
+    fails(
+        &["image", "--profile", "nfs", "--kver", "0.0.0-none", "-o", o],
+        &["kernel 0.0.0-none is not installed", "installed:"],
+    );
     no_files_in(&out);
 }
 
@@ -76,7 +137,15 @@ fn missing_library_in_a_sysroot_names_who_needs_it() {
     std::fs::create_dir(&out).unwrap();
     let o = out.join("x.img");
     fails(
-        &["image", "--profile", &p, "--sysroot", root.to_str().unwrap(), "-o", o.to_str().unwrap()],
+        &[
+            "image",
+            "--profile",
+            &p,
+            "--sysroot",
+            root.to_str().unwrap(),
+            "-o",
+            o.to_str().unwrap(),
+        ],
         &["library", "/usr/bin/true", "not found"],
     );
     no_files_in(&out);
@@ -90,15 +159,39 @@ fn a_sysroot_gives_an_image_of_only_its_own_files() {
     std::fs::create_dir_all(root.join("lib/modules/9.9.9")).unwrap();
     std::fs::write(root.join("lib/modules/9.9.9/modules.dep"), "").unwrap();
     // A "busybox" that is not the host's: the image must carry these bytes.
-    std::fs::write(root.join("usr/bin/busybox"), b"#!/usr/bin/busybox sh\necho sysroot\n").unwrap();
+    std::fs::write(
+        root.join("usr/bin/busybox"),
+        b"#!/usr/bin/busybox sh\necho sysroot\n",
+    )
+    .unwrap();
     let img = d.path().join("s.img");
     let p = write(d.path(), "only-base.toml", "modules = [\"base\"]\n");
-    let o = run(&["image", "--profile", &p, "--sysroot", root.to_str().unwrap(), "-o", img.to_str().unwrap(), "--compress", "none"]);
+    let o = run(&[
+        "image",
+        "--profile",
+        &p,
+        "--sysroot",
+        root.to_str().unwrap(),
+        "-o",
+        img.to_str().unwrap(),
+        "--compress",
+        "none",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let x = d.path().join("x");
-    assert!(run(&["extract", img.to_str().unwrap(), x.to_str().unwrap()]).status.success());
-    assert_eq!(std::fs::read(x.join("usr/bin/busybox")).unwrap(), b"#!/usr/bin/busybox sh\necho sysroot\n");
-    assert!(!x.join("usr/lib/x86_64-linux-gnu/libc.so.6").exists(), "host files leaked into a sysroot image");
+    assert!(
+        run(&["extract", img.to_str().unwrap(), x.to_str().unwrap()])
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::read(x.join("usr/bin/busybox")).unwrap(),
+        b"#!/usr/bin/busybox sh\necho sysroot\n"
+    );
+    assert!(
+        !x.join("usr/lib/x86_64-linux-gnu/libc.so.6").exists(),
+        "host files leaked into a sysroot image"
+    );
     assert!(stdout(&o).contains("9.9.9"));
 }
 
@@ -108,14 +201,43 @@ fn output_errors_leave_nothing_behind() {
     // Output path is a directory.
     let dir_out = d.path().join("isdir");
     std::fs::create_dir(&dir_out).unwrap();
-    fails(&["image", "--profile", "ext3", "-o", dir_out.to_str().unwrap()], &["isdir"]);
+    fails(
+        &[
+            "image",
+            "--profile",
+            "ext3",
+            "-o",
+            dir_out.to_str().unwrap(),
+        ],
+        &["isdir"],
+    );
     no_files_in(&dir_out);
     // Output directory does not exist / cannot hold a temp file.
-    fails(&["image", "--profile", "ext3", "-o", "/proc/srbuild-test/x.img"], &["/proc/srbuild-test"]);
+    fails(
+        &[
+            "image",
+            "--profile",
+            "ext3",
+            "-o",
+            "/proc/srbuild-test/x.img",
+        ],
+        &["/proc/srbuild-test"],
+    );
     // A previous image survives a failed build.
     let prev = d.path().join("prev.img");
     std::fs::write(&prev, b"previous").unwrap();
-    fails(&["image", "--profile", "ext3", "--kver", "0.0.0", "-o", prev.to_str().unwrap()], &["0.0.0"]);
+    fails(
+        &[
+            "image",
+            "--profile",
+            "ext3",
+            "--kver",
+            "0.0.0",
+            "-o",
+            prev.to_str().unwrap(),
+        ],
+        &["0.0.0"],
+    );
     assert_eq!(std::fs::read(&prev).unwrap(), b"previous");
 }
 
@@ -125,7 +247,14 @@ fn disk_full_is_reported_and_cleaned_up() {
     let mnt = d.path().join("small");
     std::fs::create_dir(&mnt).unwrap();
     let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt.to_str().unwrap()])
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=256k",
+            "tmpfs",
+            mnt.to_str().unwrap(),
+        ])
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
@@ -135,10 +264,18 @@ fn disk_full_is_reported_and_cleaned_up() {
     }
     let out = mnt.join("x.img");
     let o = run(&["image", "--profile", "nfs", "-o", out.to_str().unwrap()]);
-    let left: Vec<_> = std::fs::read_dir(&mnt).unwrap().flatten().map(|e| e.file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(&mnt)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
     let _ = std::process::Command::new("umount").arg(&mnt).status();
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).to_lowercase().contains("disk full"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).to_lowercase().contains("disk full"),
+        "{}",
+        stderr(&o)
+    );
     assert!(left.is_empty(), "left behind on the full disk: {left:?}");
 }
 
@@ -151,11 +288,17 @@ fn truncated_or_corrupt_images_are_refused_by_ls_and_extract() {
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     fails(&["ls", cut.to_str().unwrap()], &["cut.img"]);
     let x = d.path().join("x");
-    fails(&["extract", cut.to_str().unwrap(), x.to_str().unwrap()], &["cut.img"]);
+    fails(
+        &["extract", cut.to_str().unwrap(), x.to_str().unwrap()],
+        &["cut.img"],
+    );
     let junk = d.path().join("junk.img");
     std::fs::write(&junk, b"this is not an initramfs at all").unwrap();
     fails(&["ls", junk.to_str().unwrap()], &["junk.img"]);
-    fails(&["ls", d.path().join("missing.img").to_str().unwrap()], &["missing.img"]);
+    fails(
+        &["ls", d.path().join("missing.img").to_str().unwrap()],
+        &["missing.img"],
+    );
 }
 
 #[test]
@@ -182,6 +325,12 @@ fn extract_refuses_an_entry_escaping_through_a_symlink() {
         .unwrap();
     assert!(o.success());
     let x = d.path().join("x");
-    fails(&["extract", img.to_str().unwrap(), x.to_str().unwrap()], &["link/pwned"]);
-    assert!(!outside.join("pwned").exists(), "extract wrote outside its directory");
+    fails(
+        &["extract", img.to_str().unwrap(), x.to_str().unwrap()],
+        &["link/pwned"],
+    );
+    assert!(
+        !outside.join("pwned").exists(),
+        "extract wrote outside its directory"
+    );
 }

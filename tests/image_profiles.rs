@@ -6,12 +6,52 @@ use common::*;
 
 fn expect(profile: &str) -> &'static [&'static str] {
     match profile {
-        "nfs" => &["usr/sbin/mount.nfs", "kernel/fs/nfs/nfsv4.ko", "kernel/fs/nfs/nfs.ko", "kernel/net/sunrpc/sunrpc.ko", "etc/netconfig", "virtio_net.ko"],
-        "gfs2" => &["usr/sbin/corosync", "usr/sbin/dlm_controld", "usr/sbin/mkfs.gfs2", "usr/sbin/fsck.gfs2", "kernel/fs/gfs2/gfs2.ko", "kernel/fs/dlm/dlm.ko", "kronosnet/crypto_nss.so"],
-        "ocfs2" => &["usr/sbin/mount.ocfs2", "usr/sbin/o2cb", "usr/sbin/fsck.ocfs2", "kernel/fs/ocfs2/ocfs2.ko", "ocfs2_dlmfs.ko", "ocfs2_stack_o2cb.ko"],
-        "glusterfs" => &["usr/sbin/glusterfs", "usr/sbin/mount.glusterfs", "kernel/fs/fuse/fuse.ko", "xlator/protocol/client.so", "xlator/mount/fuse.so", "rpc-transport/socket.so"],
-        "ext3" => &["usr/sbin/e2fsck", "kernel/fs/ext4/ext4.ko", "kernel/fs/jbd2/jbd2.ko", "virtio_blk.ko"],
-        "lab-nfs-server" => &["usr/sbin/rpcbind", "usr/sbin/rpc.nfsd", "usr/sbin/rpc.mountd", "usr/sbin/exportfs", "kernel/fs/nfsd/nfsd.ko"],
+        "nfs" => &[
+            "usr/sbin/mount.nfs",
+            "kernel/fs/nfs/nfsv4.ko",
+            "kernel/fs/nfs/nfs.ko",
+            "kernel/net/sunrpc/sunrpc.ko",
+            "etc/netconfig",
+            "virtio_net.ko",
+        ],
+        "gfs2" => &[
+            "usr/sbin/corosync",
+            "usr/sbin/dlm_controld",
+            "usr/sbin/mkfs.gfs2",
+            "usr/sbin/fsck.gfs2",
+            "kernel/fs/gfs2/gfs2.ko",
+            "kernel/fs/dlm/dlm.ko",
+            "kronosnet/crypto_nss.so",
+        ],
+        "ocfs2" => &[
+            "usr/sbin/mount.ocfs2",
+            "usr/sbin/o2cb",
+            "usr/sbin/fsck.ocfs2",
+            "kernel/fs/ocfs2/ocfs2.ko",
+            "ocfs2_dlmfs.ko",
+            "ocfs2_stack_o2cb.ko",
+        ],
+        "glusterfs" => &[
+            "usr/sbin/glusterfs",
+            "usr/sbin/mount.glusterfs",
+            "kernel/fs/fuse/fuse.ko",
+            "xlator/protocol/client.so",
+            "xlator/mount/fuse.so",
+            "rpc-transport/socket.so",
+        ],
+        "ext3" => &[
+            "usr/sbin/e2fsck",
+            "kernel/fs/ext4/ext4.ko",
+            "kernel/fs/jbd2/jbd2.ko",
+            "virtio_blk.ko",
+        ],
+        "lab-nfs-server" => &[
+            "usr/sbin/rpcbind",
+            "usr/sbin/rpc.nfsd",
+            "usr/sbin/rpc.mountd",
+            "usr/sbin/exportfs",
+            "kernel/fs/nfsd/nfsd.ko",
+        ],
         _ => unreachable!(),
     }
 }
@@ -22,16 +62,28 @@ fn all_five_profiles_build_with_their_tools_and_modules() {
         panic!("no kernel under /lib/modules: install linux-image-amd64 (the README's test command does)");
     }
     let dir = tempfile::tempdir().unwrap();
-    for profile in ["nfs", "gfs2", "ocfs2", "glusterfs", "ext3", "lab-nfs-server"] {
+    for profile in [
+        "nfs",
+        "gfs2",
+        "ocfs2",
+        "glusterfs",
+        "ext3",
+        "lab-nfs-server",
+    ] {
         let img = build(profile, dir.path(), &[]);
         let paths = listed_paths(&img);
         for want in expect(profile) {
-            assert!(paths.iter().any(|p| p.ends_with(want)), "{profile}: {want} missing from the image");
+            assert!(
+                paths.iter().any(|p| p.ends_with(want)),
+                "{profile}: {want} missing from the image"
+            );
         }
         assert!(paths.iter().any(|p| p == "init"), "{profile}: no /init");
         // The glusterfs image must not drag in the server side (libicudata via glusterd.so).
         if profile == "glusterfs" {
-            assert!(!paths.iter().any(|p| p.contains("glusterd.so") || p.contains("libicudata")));
+            assert!(!paths
+                .iter()
+                .any(|p| p.contains("glusterd.so") || p.contains("libicudata")));
         }
         // /init and every hook parse as POSIX sh.
         let x = dir.path().join(format!("x-{profile}"));
@@ -48,7 +100,12 @@ fn all_five_profiles_build_with_their_tools_and_modules() {
                     c.arg("sh");
                 }
                 let o = c.arg("-n").arg(&s).output().unwrap();
-                assert!(o.status.success(), "{shell} -n {}: {}", s.display(), stderr(&o));
+                assert!(
+                    o.status.success(),
+                    "{shell} -n {}: {}",
+                    s.display(),
+                    stderr(&o)
+                );
             }
         }
     }
@@ -97,14 +154,25 @@ fn two_builds_are_byte_identical_and_source_date_epoch_is_honoured() {
     let out = dir.path().join("epoch.img");
     let o = srbuild()
         .env("SOURCE_DATE_EPOCH", "1000000000")
-        .args(["image", "--profile", "ext3", "--compress", "none", "-o", out.to_str().unwrap()])
+        .args([
+            "image",
+            "--profile",
+            "ext3",
+            "--compress",
+            "none",
+            "-o",
+            out.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     let raw = std::fs::read(&out).unwrap();
     // newc header: magic(6) ino(8) mode(8) uid(8) gid(8) nlink(8) mtime(8)
     assert_eq!(&raw[0..6], b"070701");
-    assert!(raw[46..54].eq_ignore_ascii_case(b"3B9ACA00"), "mtime is not SOURCE_DATE_EPOCH");
+    assert!(
+        raw[46..54].eq_ignore_ascii_case(b"3B9ACA00"),
+        "mtime is not SOURCE_DATE_EPOCH"
+    );
 }
 
 #[test]
@@ -117,17 +185,26 @@ fn every_library_ldd_reports_is_in_the_image() {
         let mut checked = 0;
         for p in &files {
             let host = std::path::Path::new("/").join(p);
-            let Ok(meta) = std::fs::symlink_metadata(&host) else { continue };
+            let Ok(meta) = std::fs::symlink_metadata(&host) else {
+                continue;
+            };
             if !meta.is_file() || p.ends_with(".ko") {
                 continue;
             }
             let mut head = [0u8; 4];
             use std::io::Read;
-            if std::fs::File::open(&host).and_then(|mut f| f.read_exact(&mut head)).is_err() || &head != b"\x7fELF" {
+            if std::fs::File::open(&host)
+                .and_then(|mut f| f.read_exact(&mut head))
+                .is_err()
+                || &head != b"\x7fELF"
+            {
                 continue;
             }
             // The oracle: ldd on the host (the builder itself never runs it).
-            let o = std::process::Command::new("ldd").arg(&host).output().unwrap();
+            let o = std::process::Command::new("ldd")
+                .arg(&host)
+                .output()
+                .unwrap();
             for line in stdout(&o).lines() {
                 let lib = match line.split("=>").nth(1) {
                     Some(rest) => rest.split_whitespace().next().unwrap_or(""),
@@ -138,11 +215,17 @@ fn every_library_ldd_reports_is_in_the_image() {
                 }
                 let real = std::fs::canonicalize(lib).unwrap();
                 let rel = real.to_string_lossy().trim_start_matches('/').to_string();
-                assert!(paths.contains(&rel), "{profile}: {p} needs {lib} ({rel}) per ldd, not in the image");
+                assert!(
+                    paths.contains(&rel),
+                    "{profile}: {p} needs {lib} ({rel}) per ldd, not in the image"
+                );
                 checked += 1;
             }
         }
-        assert!(checked > 20, "{profile}: only {checked} library links checked");
+        assert!(
+            checked > 20,
+            "{profile}: only {checked} library links checked"
+        );
     }
 }
 
@@ -154,19 +237,44 @@ fn nfs_module_closure_equals_modprobe_show_depends() {
     let ours: std::collections::BTreeSet<String> = listed_paths(&img)
         .into_iter()
         .filter(|p| p.ends_with(".ko"))
-        .map(|p| p.rsplit('/').next().unwrap().trim_end_matches(".ko").replace('-', "_"))
+        .map(|p| {
+            p.rsplit('/')
+                .next()
+                .unwrap()
+                .trim_end_matches(".ko")
+                .replace('-', "_")
+        })
         .collect();
     let mut theirs = std::collections::BTreeSet::new();
     // The nfs profile's kernel_modules: base drivers + nfs.
-    for m in ["virtio_pci", "virtio_net", "virtio_blk", "e1000", "e1000e", "nfs", "nfsv3", "nfsv4"] {
+    for m in [
+        "virtio_pci",
+        "virtio_net",
+        "virtio_blk",
+        "e1000",
+        "e1000e",
+        "nfs",
+        "nfsv3",
+        "nfsv4",
+    ] {
         let o = std::process::Command::new("modprobe")
             .args(["--show-depends", "-S", &kver, m])
             .output()
             .unwrap();
-        assert!(o.status.success(), "modprobe --show-depends {m}: {}", stderr(&o));
+        assert!(
+            o.status.success(),
+            "modprobe --show-depends {m}: {}",
+            stderr(&o)
+        );
         for line in stdout(&o).lines() {
             if let Some(path) = line.strip_prefix("insmod ") {
-                let file = path.split_whitespace().next().unwrap().rsplit('/').next().unwrap();
+                let file = path
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap();
                 theirs.insert(file.split(".ko").next().unwrap().replace('-', "_"));
             }
         }

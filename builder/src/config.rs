@@ -108,7 +108,12 @@ pub struct Profile {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
@@ -185,7 +190,10 @@ pub fn load_profile(library: &mut Library, name_or_path: &str) -> Result<Profile
 
     let mut profile = Profile {
         name,
-        source: chain.last().map(|(f, _)| f.name.clone()).unwrap_or_default(),
+        source: chain
+            .last()
+            .map(|(f, _)| f.name.clone())
+            .unwrap_or_default(),
         ..Profile::default()
     };
     let mut requested: Vec<(String, String, TextFile)> = Vec::new();
@@ -196,10 +204,16 @@ pub fn load_profile(library: &mut Library, name_or_path: &str) -> Result<Profile
         for m in &p.modules {
             requested.push((m.clone(), file.name.clone(), file.clone()));
         }
-        profile.binaries.extend(items(&p.binaries, &file.name, false));
-        profile.binaries.extend(items(&p.optional_binaries, &file.name, true));
+        profile
+            .binaries
+            .extend(items(&p.binaries, &file.name, false));
+        profile
+            .binaries
+            .extend(items(&p.optional_binaries, &file.name, true));
         profile.files.extend(items(&p.files, &file.name, false));
-        profile.kernel_modules.extend(items(&p.kernel_modules, &file.name, false));
+        profile
+            .kernel_modules
+            .extend(items(&p.kernel_modules, &file.name, false));
         profile.kernel_args.extend(p.kernel_args.iter().cloned());
     }
 
@@ -211,13 +225,21 @@ pub fn load_profile(library: &mut Library, name_or_path: &str) -> Result<Profile
     for (mname, file, m) in order {
         let by = format!("module {mname} ({})", file.name);
         profile.binaries.extend(items(&m.binaries, &by, false));
-        profile.binaries.extend(items(&m.optional_binaries, &by, true));
+        profile
+            .binaries
+            .extend(items(&m.optional_binaries, &by, true));
         profile.files.extend(items(&m.files, &by, false));
         profile.files.extend(items(&m.optional_files, &by, true));
         profile.dirs.extend(items(&m.dirs, &by, false));
-        profile.kernel_modules.extend(items(&m.kernel_modules, &by, false));
-        profile.kernel_modules.extend(items(&m.optional_kernel_modules, &by, true));
-        profile.plugin_dirs.extend(items(&m.plugin_dirs, &by, false));
+        profile
+            .kernel_modules
+            .extend(items(&m.kernel_modules, &by, false));
+        profile
+            .kernel_modules
+            .extend(items(&m.optional_kernel_modules, &by, true));
+        profile
+            .plugin_dirs
+            .extend(items(&m.plugin_dirs, &by, false));
         for (path, target) in &m.symlinks {
             let key = path.trim_start_matches('/').to_string();
             if let Some((old, old_by)) = profile.symlinks.get(&key) {
@@ -274,11 +296,13 @@ fn visit(
             stack.join(" -> ")
         )));
     }
-    let file = library.module(name).ok_or_else(|| BuildError::UnknownModule {
-        name: name.to_string(),
-        by: locate(by_file, name).replace(&by_file.name, by),
-        known: library.module_names().join(", "),
-    })?;
+    let file = library
+        .module(name)
+        .ok_or_else(|| BuildError::UnknownModule {
+            name: name.to_string(),
+            by: locate(by_file, name).replace(&by_file.name, by),
+            known: library.module_names().join(", "),
+        })?;
     let parsed: ModuleFile = parse(&file)?;
     stack.push(name.to_string());
     for dep in &parsed.depends {
@@ -351,17 +375,30 @@ mod tests {
     #[test]
     fn inheritance_and_dependency_order() {
         let (_d, mut lib) = lib_with(&[
-            ("profiles/base0.toml", "modules = [\"m-a\"]\nkernel_args = [\"quiet\"]\n"),
-            ("profiles/child.toml", "inherits = \"base0\"\nmodules = [\"m-b\"]\nbinaries = [\"x\"]\n"),
+            (
+                "profiles/base0.toml",
+                "modules = [\"m-a\"]\nkernel_args = [\"quiet\"]\n",
+            ),
+            (
+                "profiles/child.toml",
+                "inherits = \"base0\"\nmodules = [\"m-b\"]\nbinaries = [\"x\"]\n",
+            ),
             ("modules/m-a/module.toml", "binaries = [\"a\"]\n"),
             ("modules/m-b/module.toml", "depends = [\"m-c\"]\n"),
-            ("modules/m-c/module.toml", "optional_binaries = [\"c\"]\n[hooks]\nnetwork = \"n.sh.hbs\"\n"),
+            (
+                "modules/m-c/module.toml",
+                "optional_binaries = [\"c\"]\n[hooks]\nnetwork = \"n.sh.hbs\"\n",
+            ),
             ("modules/m-c/n.sh.hbs", "echo hi\n"),
         ]);
         let p = load_profile(&mut lib, "child").unwrap();
         assert_eq!(p.modules, vec!["m-a", "m-c", "m-b"]);
         assert_eq!(p.kernel_args, vec!["quiet"]);
-        let names: Vec<_> = p.binaries.iter().map(|b| (b.name.as_str(), b.optional)).collect();
+        let names: Vec<_> = p
+            .binaries
+            .iter()
+            .map(|b| (b.name.as_str(), b.optional))
+            .collect();
         assert_eq!(names, vec![("x", false), ("a", false), ("c", true)]);
         assert_eq!(p.hooks.len(), 1);
         assert_eq!(p.hooks[0].template.text, "echo hi\n");
@@ -371,7 +408,10 @@ mod tests {
     fn unknown_stage_is_an_error() {
         let (_d, mut lib) = lib_with(&[
             ("profiles/p.toml", "modules = [\"m\"]\n"),
-            ("modules/m/module.toml", "[hooks]\nbogus-stage = \"x.sh.hbs\"\n"),
+            (
+                "modules/m/module.toml",
+                "[hooks]\nbogus-stage = \"x.sh.hbs\"\n",
+            ),
         ]);
         let err = load_profile(&mut lib, "p").unwrap_err().to_string();
         assert!(err.contains("unknown stage 'bogus-stage'"), "{err}");
@@ -380,7 +420,9 @@ mod tests {
     #[test]
     fn unknown_profile_lists_known_ones() {
         let mut lib = Library::default();
-        let err = load_profile(&mut lib, "definitely-not-a-profile").unwrap_err().to_string();
+        let err = load_profile(&mut lib, "definitely-not-a-profile")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown profile"), "{err}");
         assert!(err.contains("nfs"), "{err}");
     }

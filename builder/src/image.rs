@@ -135,7 +135,9 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
     let mut plan = Plan::default();
 
     // The skeleton: device records so the kernel has a console before devtmpfs.
-    for d in ["dev", "proc", "sys", "run", "tmp", "sysroot", "root", "etc", "var"] {
+    for d in [
+        "dev", "proc", "sys", "run", "tmp", "sysroot", "root", "etc", "var",
+    ] {
         plan.insert(d, Source::Dir, 0o755, "skeleton")?;
     }
     plan.insert("dev/console", Source::CharDev(5, 1), 0o600, "skeleton")?;
@@ -152,7 +154,11 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
                 _ => parent.to_string(),
             }
         };
-        let at = if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
+        let at = if dir.is_empty() {
+            name.to_string()
+        } else {
+            format!("{dir}/{name}")
+        };
         plan.insert(&at, Source::Symlink(target.clone()), 0o777, by)?;
     }
     for d in &profile.dirs {
@@ -172,7 +178,10 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
         };
         if !found {
             if b.optional {
-                warnings.push(format!("optional binary {} (from {}) not found; skipped", b.name, b.by));
+                warnings.push(format!(
+                    "optional binary {} (from {}) not found; skipped",
+                    b.name, b.by
+                ));
                 continue;
             }
             return Err(BuildError::MissingBinary {
@@ -197,15 +206,28 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
         add_glob(&sysroot, &mut plan, &mut elf, p, true, &mut warnings)?;
     }
 
-    let kernel_modules = add_kernel_modules(&sysroot, &kver, &profile.kernel_modules, &mut plan, opts.strict, &mut warnings)?;
+    let kernel_modules = add_kernel_modules(
+        &sysroot,
+        &kver,
+        &profile.kernel_modules,
+        &mut plan,
+        opts.strict,
+        &mut warnings,
+    )?;
 
     // Cluster description.
     let cluster_ctx = match &opts.cluster {
         Some(path) => {
-            let c = srbuild_cluster::Cluster::load(path).map_err(|e| BuildError::Cluster(e.to_string()))?;
+            let c = srbuild_cluster::Cluster::load(path)
+                .map_err(|e| BuildError::Cluster(e.to_string()))?;
             let text = std::fs::read(path).map_err(|e| BuildError::read(path, e))?;
             plan.insert_bytes("etc/srbuild/cluster.toml", text, 0o644, "--cluster")?;
-            plan.insert_bytes("etc/srbuild/nodes", nodes_table(&c).into_bytes(), 0o644, "--cluster")?;
+            plan.insert_bytes(
+                "etc/srbuild/nodes",
+                nodes_table(&c).into_bytes(),
+                0o644,
+                "--cluster",
+            )?;
             cluster_json(&c)
         }
         None => serde_json::Value::Null,
@@ -224,13 +246,16 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
         "cluster": cluster_ctx,
     });
     for (i, hook) in profile.hooks.iter().enumerate() {
-        let text = hb
-            .render_template(&hook.template.text, &ctx)
-            .map_err(|e| BuildError::Template {
-                template: hook.template.name.clone(),
-                message: e.to_string(),
-            })?;
-        let at = format!("usr/lib/srbuild/hooks/{}/{:02}-{}.sh", hook.stage, i, hook.module);
+        let text =
+            hb.render_template(&hook.template.text, &ctx)
+                .map_err(|e| BuildError::Template {
+                    template: hook.template.name.clone(),
+                    message: e.to_string(),
+                })?;
+        let at = format!(
+            "usr/lib/srbuild/hooks/{}/{:02}-{}.sh",
+            hook.stage, i, hook.module
+        );
         plan.insert_bytes(&at, text.into_bytes(), 0o644, &hook.template.name)?;
     }
     let init = hb
@@ -242,10 +267,21 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
     plan.insert_bytes("init", init.into_bytes(), 0o755, "srbuild")?;
     let mut args = profile.kernel_args.clone();
     args.extend(opts.kernel_args.iter().cloned());
-    plan.insert_bytes("etc/srbuild/cmdline.default", format!("{}\n", args.join(" ")).into_bytes(), 0o644, &profile.source)?;
+    plan.insert_bytes(
+        "etc/srbuild/cmdline.default",
+        format!("{}\n", args.join(" ")).into_bytes(),
+        0o644,
+        &profile.source,
+    )?;
     plan.insert_bytes(
         "etc/srbuild/profile",
-        format!("profile={}\nkver={}\nmodules={}\n", profile.name, kver, profile.modules.join(",")).into_bytes(),
+        format!(
+            "profile={}\nkver={}\nmodules={}\n",
+            profile.name,
+            kver,
+            profile.modules.join(",")
+        )
+        .into_bytes(),
         0o644,
         "srbuild",
     )?;
@@ -267,16 +303,23 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
 pub fn build_image(opts: &BuildOptions) -> Result<BuildReport> {
     let start = Instant::now();
     let planned = plan_image(opts)?;
-    let output = opts
-        .output
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(format!("initrd-{}-{}.img", planned.profile.name, planned.kver)));
+    let output = opts.output.clone().unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "initrd-{}-{}.img",
+            planned.profile.name, planned.kver
+        ))
+    });
     let entries = planned.plan.to_entries()?;
     let mtime = source_date_epoch();
     let stats = srbuild_archive::write_image(&output, &entries, opts.compression, mtime)?;
     let files = entries
         .iter()
-        .filter(|e| matches!(e.kind, srbuild_archive::EntryKind::File { .. } | srbuild_archive::EntryKind::Bytes(_)))
+        .filter(|e| {
+            matches!(
+                e.kind,
+                srbuild_archive::EntryKind::File { .. } | srbuild_archive::EntryKind::Bytes(_)
+            )
+        })
         .count();
     Ok(BuildReport {
         output,
@@ -317,7 +360,10 @@ fn add_glob(
     matches.sort();
     if matches.is_empty() {
         if item.optional || whole_dirs {
-            warnings.push(format!("{} (from {}) matched nothing; skipped", item.name, item.by));
+            warnings.push(format!(
+                "{} (from {}) matched nothing; skipped",
+                item.name, item.by
+            ));
             return Ok(());
         }
         return Err(BuildError::MissingFile {
@@ -330,7 +376,11 @@ fn add_glob(
         let rel = m.strip_prefix(sysroot.root()).unwrap_or(&m).to_path_buf();
         let abs = format!("/{}", rel.display());
         if m.is_dir() {
-            for e in walkdir::WalkDir::new(&m).sort_by_file_name().into_iter().flatten() {
+            for e in walkdir::WalkDir::new(&m)
+                .sort_by_file_name()
+                .into_iter()
+                .flatten()
+            {
                 if e.file_type().is_dir() {
                     continue;
                 }
@@ -362,7 +412,10 @@ fn add_kernel_modules(
     let index = ModuleIndex::load(&dir.host_path, kver)?;
     let sel = index.select(requests)?;
     for m in &sel.missing_optional {
-        warnings.push(format!("optional kernel module {} (from {}) not found; skipped", m.name, m.by));
+        warnings.push(format!(
+            "optional kernel module {} (from {}) not found; skipped",
+            m.name, m.by
+        ));
     }
     let mut load = String::new();
     for name in &sel.load_order {
@@ -372,19 +425,42 @@ fn add_kernel_modules(
             add_firmware(sysroot, plan, kver, &fw, name, strict, warnings)?;
         }
         let plain = format!("{}.ko", rel.split(".ko").next().unwrap_or(&rel));
-        plan.insert_bytes(&format!("{}/{plain}", dir.image_path), bytes, 0o644, &format!("kernel module {name}"))?;
+        plan.insert_bytes(
+            &format!("{}/{plain}", dir.image_path),
+            bytes,
+            0o644,
+            &format!("kernel module {name}"),
+        )?;
         load.push_str(&plain);
         load.push('\n');
     }
     for (file, text) in index.image_indexes(&sel.load_order) {
-        plan.insert_bytes(&format!("{}/{file}", dir.image_path), text.into_bytes(), 0o644, "kernel module index")?;
+        plan.insert_bytes(
+            &format!("{}/{file}", dir.image_path),
+            text.into_bytes(),
+            0o644,
+            "kernel module index",
+        )?;
     }
-    for f in ["modules.builtin", "modules.builtin.modinfo", "modules.order"] {
+    for f in [
+        "modules.builtin",
+        "modules.builtin.modinfo",
+        "modules.order",
+    ] {
         if dir.host_path.join(f).exists() {
-            sysroot.add(plan, &format!("/lib/modules/{kver}/{f}"), "kernel module index")?;
+            sysroot.add(
+                plan,
+                &format!("/lib/modules/{kver}/{f}"),
+                "kernel module index",
+            )?;
         }
     }
-    plan.insert_bytes("etc/srbuild/modules.load", load.into_bytes(), 0o644, "kernel modules")?;
+    plan.insert_bytes(
+        "etc/srbuild/modules.load",
+        load.into_bytes(),
+        0o644,
+        "kernel modules",
+    )?;
     Ok(sel.load_order)
 }
 

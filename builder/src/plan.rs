@@ -47,7 +47,10 @@ fn describe(s: &Source) -> String {
 impl Plan {
     /// Adds an entry. The same source twice is fine; a different one is a [`BuildError::Conflict`].
     pub fn insert(&mut self, path: &str, source: Source, mode: u32, by: &str) -> Result<()> {
-        let path = path.trim_start_matches('/').trim_end_matches('/').to_string();
+        let path = path
+            .trim_start_matches('/')
+            .trim_end_matches('/')
+            .to_string();
         if path.is_empty() {
             return Ok(());
         }
@@ -177,13 +180,28 @@ mod tests {
     #[test]
     fn same_source_twice_is_fine_different_is_a_conflict() {
         let mut p = Plan::default();
-        p.insert("usr/bin/sh", Source::Symlink("busybox".into()), 0o777, "base").unwrap();
-        p.insert("/usr/bin/sh", Source::Symlink("busybox".into()), 0o777, "other").unwrap();
+        p.insert(
+            "usr/bin/sh",
+            Source::Symlink("busybox".into()),
+            0o777,
+            "base",
+        )
+        .unwrap();
+        p.insert(
+            "/usr/bin/sh",
+            Source::Symlink("busybox".into()),
+            0o777,
+            "other",
+        )
+        .unwrap();
         let err = p
             .insert("usr/bin/sh", Source::Symlink("dash".into()), 0o777, "nfs")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("usr/bin/sh") && err.contains("busybox") && err.contains("dash"), "{err}");
+        assert!(
+            err.contains("usr/bin/sh") && err.contains("busybox") && err.contains("dash"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -194,7 +212,8 @@ mod tests {
         let paths: Vec<_> = p.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(paths, vec!["a", "a/b", "a/b/c"]);
         let mut q = Plan::default();
-        q.insert("a", Source::Symlink("x".into()), 0o777, "t").unwrap();
+        q.insert("a", Source::Symlink("x".into()), 0o777, "t")
+            .unwrap();
         q.insert_bytes("a/b", vec![], 0o644, "t").unwrap();
         assert!(q.fill_parents().is_err());
     }

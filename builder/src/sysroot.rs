@@ -72,7 +72,9 @@ impl Sysroot {
             cand.push(c);
             let cand_s = cand.join("/");
             // The image's own view wins (e.g. /bin/sh declared as busybox, not the host's dash).
-            let planned = plan.as_ref().and_then(|(p, _)| p.get(&cand_s).map(|e| e.source.clone()));
+            let planned = plan
+                .as_ref()
+                .and_then(|(p, _)| p.get(&cand_s).map(|e| e.source.clone()));
             let target = match planned {
                 Some(Source::Symlink(t)) => Some(t),
                 Some(Source::Dir) => {
@@ -96,7 +98,8 @@ impl Sysroot {
                         Err(e) => return Err(BuildError::read(host, e)),
                     };
                     if meta.file_type().is_symlink() {
-                        let t = std::fs::read_link(&host).map_err(|e| BuildError::read(&host, e))?;
+                        let t =
+                            std::fs::read_link(&host).map_err(|e| BuildError::read(&host, e))?;
                         let t = t.to_string_lossy().into_owned();
                         if let Some((plan, by)) = plan.as_mut() {
                             plan.insert(&cand_s, Source::Symlink(t.clone()), 0o777, by)?;
@@ -157,7 +160,8 @@ impl Sysroot {
             return Ok(None);
         };
         if !r.is_dir && !plan.contains(&r.image_path) {
-            let meta = std::fs::metadata(&r.host_path).map_err(|e| BuildError::read(&r.host_path, e))?;
+            let meta =
+                std::fs::metadata(&r.host_path).map_err(|e| BuildError::read(&r.host_path, e))?;
             if !meta.is_file() {
                 return Ok(None);
             }
@@ -243,9 +247,17 @@ mod tests {
         symlink("usr/lib", r.join("lib")).unwrap();
         symlink("usr/bin", r.join("bin")).unwrap();
         std::fs::write(r.join("usr/lib/x86_64-linux-gnu/libfoo.so.1.2"), b"x").unwrap();
-        symlink("libfoo.so.1.2", r.join("usr/lib/x86_64-linux-gnu/libfoo.so.1")).unwrap();
+        symlink(
+            "libfoo.so.1.2",
+            r.join("usr/lib/x86_64-linux-gnu/libfoo.so.1"),
+        )
+        .unwrap();
         // An absolute link must resolve inside the sysroot, not on the host.
-        symlink("/usr/lib/x86_64-linux-gnu/libfoo.so.1", r.join("usr/bin/abs")).unwrap();
+        symlink(
+            "/usr/lib/x86_64-linux-gnu/libfoo.so.1",
+            r.join("usr/bin/abs"),
+        )
+        .unwrap();
         symlink("loop2", r.join("usr/bin/loop1")).unwrap();
         symlink("loop1", r.join("usr/bin/loop2")).unwrap();
         d
@@ -256,14 +268,25 @@ mod tests {
         let d = tree();
         let s = Sysroot::new(d.path());
         let mut plan = Plan::default();
-        let r = s.add(&mut plan, "/lib/x86_64-linux-gnu/libfoo.so.1", "t").unwrap().unwrap();
+        let r = s
+            .add(&mut plan, "/lib/x86_64-linux-gnu/libfoo.so.1", "t")
+            .unwrap()
+            .unwrap();
         assert_eq!(r.image_path, "usr/lib/x86_64-linux-gnu/libfoo.so.1.2");
-        assert_eq!(plan.get("lib").unwrap().source, Source::Symlink("usr/lib".into()));
         assert_eq!(
-            plan.get("usr/lib/x86_64-linux-gnu/libfoo.so.1").unwrap().source,
+            plan.get("lib").unwrap().source,
+            Source::Symlink("usr/lib".into())
+        );
+        assert_eq!(
+            plan.get("usr/lib/x86_64-linux-gnu/libfoo.so.1")
+                .unwrap()
+                .source,
             Source::Symlink("libfoo.so.1.2".into())
         );
-        assert!(matches!(plan.get(&r.image_path).unwrap().source, Source::Host(_)));
+        assert!(matches!(
+            plan.get(&r.image_path).unwrap().source,
+            Source::Host(_)
+        ));
     }
 
     #[test]
@@ -279,14 +302,26 @@ mod tests {
     fn loops_and_missing_paths() {
         let d = tree();
         let s = Sysroot::new(d.path());
-        assert!(matches!(s.resolve("/bin/loop1"), Err(BuildError::SymlinkLoop { .. })));
+        assert!(matches!(
+            s.resolve("/bin/loop1"),
+            Err(BuildError::SymlinkLoop { .. })
+        ));
         assert!(s.resolve("/bin/nope").unwrap().is_none());
-        assert!(s.resolve("/usr/lib/x86_64-linux-gnu/libfoo.so.1.2/x").unwrap().is_none());
+        assert!(s
+            .resolve("/usr/lib/x86_64-linux-gnu/libfoo.so.1.2/x")
+            .unwrap()
+            .is_none());
     }
 
     #[test]
     fn version_sort() {
-        assert_eq!(version_cmp("6.10.0-1-amd64", "6.9.3-1-amd64"), std::cmp::Ordering::Greater);
-        assert_eq!(version_cmp("6.1.0-56-amd64", "6.1.0-9-amd64"), std::cmp::Ordering::Greater);
+        assert_eq!(
+            version_cmp("6.10.0-1-amd64", "6.9.3-1-amd64"),
+            std::cmp::Ordering::Greater
+        );
+        assert_eq!(
+            version_cmp("6.1.0-56-amd64", "6.1.0-9-amd64"),
+            std::cmp::Ordering::Greater
+        );
     }
 }

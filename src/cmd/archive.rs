@@ -5,7 +5,9 @@ use clap::Args;
 use std::path::PathBuf;
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  srbuild ls initrd-nfs-6.1.0-56-amd64.img\n  srbuild ls /boot/initrd.img-6.1.0-56-amd64 | grep '\\.ko$'")]
+#[command(
+    after_help = "Examples:\n  srbuild ls initrd-nfs-6.1.0-56-amd64.img\n  srbuild ls /boot/initrd.img-6.1.0-56-amd64 | grep '\\.ko$'"
+)]
 pub struct LsArgs {
     /// Image file (zstd, gzip, xz, lz4 or uncompressed; several segments allowed)
     file: PathBuf,
@@ -25,7 +27,9 @@ pub fn ls(a: LsArgs) -> Result<()> {
 }
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  srbuild extract initrd-nfs-6.1.0-56-amd64.img /tmp/nfs-image\n\nDevice nodes are created only when running as root; entries that would land outside DIR (through '..' or a symlink) stop the extraction.")]
+#[command(
+    after_help = "Examples:\n  srbuild extract initrd-nfs-6.1.0-56-amd64.img /tmp/nfs-image\n\nDevice nodes are created only when running as root; entries that would land outside DIR (through '..' or a symlink) stop the extraction."
+)]
 pub struct ExtractArgs {
     /// Image file
     file: PathBuf,
@@ -46,7 +50,10 @@ pub fn extract(a: ExtractArgs) -> Result<()> {
         stats.symlinks,
         a.dir.display(),
         if stats.skipped_devices > 0 {
-            format!(" ({} device nodes skipped: not root)", stats.skipped_devices)
+            format!(
+                " ({} device nodes skipped: not root)",
+                stats.skipped_devices
+            )
         } else {
             String::new()
         }

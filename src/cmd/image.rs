@@ -6,7 +6,9 @@ use srbuild_builder::{build_image, BuildOptions, Compression};
 use std::path::PathBuf;
 
 #[derive(Args)]
-#[command(after_help = "Examples:\n  srbuild image --profile nfs\n  srbuild image --profile gfs2 --cluster cluster.toml -o /boot/initrd-gfs2.img\n  srbuild image --profile ./my-profile.toml --kver 6.1.0-56-amd64 --compress xz\n  srbuild image --profile ext3 --sysroot /srv/debian12 -o ext3.img")]
+#[command(
+    after_help = "Examples:\n  srbuild image --profile nfs\n  srbuild image --profile gfs2 --cluster cluster.toml -o /boot/initrd-gfs2.img\n  srbuild image --profile ./my-profile.toml --kver 6.1.0-56-amd64 --compress xz\n  srbuild image --profile ext3 --sysroot /srv/debian12 -o ext3.img"
+)]
 pub struct ImageArgs {
     /// Profile name (nfs, gfs2, ocfs2, glusterfs, ext3) or path to a profile .toml
     #[arg(long, short)]

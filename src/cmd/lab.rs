@@ -42,10 +42,14 @@ struct ClusterOpts {
 #[derive(Subcommand)]
 enum LabCommand {
     /// Boot a cluster and leave it running
-    #[command(after_help = "Example:\n  srbuild lab up --profile nfs --nodes 3 --dir lab\n  srbuild lab status --dir lab\n  srbuild lab console node1 --dir lab\n  srbuild lab down --dir lab")]
+    #[command(
+        after_help = "Example:\n  srbuild lab up --profile nfs --nodes 3 --dir lab\n  srbuild lab status --dir lab\n  srbuild lab console node1 --dir lab\n  srbuild lab down --dir lab"
+    )]
     Up(ClusterOpts),
     /// Boot, check every node, tear down; exit 0 only if every node passed
-    #[command(after_help = "Examples:\n  srbuild lab test --profile nfs --nodes 3\n  srbuild lab test --profile ext3 --nodes 2 --junit ext3.xml\n  srbuild lab test --profile nfs --nodes 2 --scenario late-server\n  srbuild lab test --profile nfs --nodes 1 --initrd dracut.img --append rd.neednet=1")]
+    #[command(
+        after_help = "Examples:\n  srbuild lab test --profile nfs --nodes 3\n  srbuild lab test --profile ext3 --nodes 2 --junit ext3.xml\n  srbuild lab test --profile nfs --nodes 2 --scenario late-server\n  srbuild lab test --profile nfs --nodes 1 --initrd dracut.img --append rd.neednet=1"
+    )]
     Test {
         #[command(flatten)]
         opts: ClusterOpts,

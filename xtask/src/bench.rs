@@ -26,7 +26,8 @@ pub fn run(sh: &Shell, args: &[String]) -> Result<()> {
         .and_then(|i| args.get(i + 1))
         .cloned()
         .unwrap_or_else(|| "5".into());
-    let srbuild = format!("target/release/srbuild image --profile nfs --kver {kver} -o {dir}/srbuild.img");
+    let srbuild =
+        format!("target/release/srbuild image --profile nfs --kver {kver} -o {dir}/srbuild.img");
     let mut commands = vec![("srbuild", srbuild)];
     if sh.path_exists("/usr/bin/dracut") {
         commands.push((
@@ -38,7 +39,10 @@ pub fn run(sh: &Shell, args: &[String]) -> Result<()> {
         // Same compression as the others: zstd through initramfs.conf's COMPRESS.
         let conf = format!("{dir}/initramfs-tools");
         sh.create_dir(format!("{conf}/conf.d"))?;
-        sh.write_file(format!("{conf}/initramfs.conf"), "MODULES=most\nBUSYBOX=auto\nCOMPRESS=zstd\nBOOT=nfs\n")?;
+        sh.write_file(
+            format!("{conf}/initramfs.conf"),
+            "MODULES=most\nBUSYBOX=auto\nCOMPRESS=zstd\nBOOT=nfs\n",
+        )?;
         for sub in ["scripts", "hooks", "modules"] {
             let _ = sub;
         }
@@ -48,7 +52,14 @@ pub fn run(sh: &Shell, args: &[String]) -> Result<()> {
         ));
     }
     let json = format!("{dir}/hyperfine.json");
-    let mut hf = vec!["--warmup".to_string(), "1".into(), "--runs".into(), runs, "--export-json".into(), json.clone()];
+    let mut hf = vec![
+        "--warmup".to_string(),
+        "1".into(),
+        "--runs".into(),
+        runs,
+        "--export-json".into(),
+        json.clone(),
+    ];
     for (name, c) in &commands {
         hf.push("-n".into());
         hf.push(name.to_string());
@@ -60,8 +71,14 @@ pub fn run(sh: &Shell, args: &[String]) -> Result<()> {
     for (name, _) in &commands {
         let median = json_number_after(&data, &format!("\"command\": \"{name}\""), "\"median\":")
             .context("median in hyperfine's json")?;
-        let bytes = std::fs::metadata(format!("{dir}/{name}.img")).map(|m| m.len()).unwrap_or(0);
-        rows.push(Row { tool: name, median, bytes });
+        let bytes = std::fs::metadata(format!("{dir}/{name}.img"))
+            .map(|m| m.len())
+            .unwrap_or(0);
+        rows.push(Row {
+            tool: name,
+            median,
+            bytes,
+        });
     }
     let base = &rows[0];
     println!("\nKernel {kver}, zstd, median of the runs above, one hyperfine run:\n");
@@ -78,9 +95,17 @@ pub fn run(sh: &Shell, args: &[String]) -> Result<()> {
         );
     }
     let a = std::fs::read(format!("{dir}/srbuild.img"))?;
-    cmd!(sh, "target/release/srbuild image --profile nfs --kver {kver} -o {dir}/srbuild2.img").quiet().run()?;
+    cmd!(
+        sh,
+        "target/release/srbuild image --profile nfs --kver {kver} -o {dir}/srbuild2.img"
+    )
+    .quiet()
+    .run()?;
     let b = std::fs::read(format!("{dir}/srbuild2.img"))?;
-    println!("\nsrbuild: two builds byte-identical: {}", if a == b { "yes" } else { "NO" });
+    println!(
+        "\nsrbuild: two builds byte-identical: {}",
+        if a == b { "yes" } else { "NO" }
+    );
     Ok(())
 }
 
@@ -110,6 +135,10 @@ fn newest_kernel() -> Result<String> {
 fn lab(sh: &Shell) -> Result<()> {
     crate::deps(sh)?;
     cmd!(sh, "cargo build --release -p srbuild").run()?;
-    cmd!(sh, "target/release/srbuild lab bench --profile nfs --nodes 3 --dir target/bench/lab").run()?;
+    cmd!(
+        sh,
+        "target/release/srbuild lab bench --profile nfs --nodes 3 --dir target/bench/lab"
+    )
+    .run()?;
     Ok(())
 }

@@ -56,16 +56,23 @@ pub fn deps(sh: &Shell) -> Result<()> {
     }
     println!("xtask: installing {}", missing.join(" "));
     let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-    cmd!(sh, "apt-get update -q").run().context("apt-get update")?;
-    cmd!(sh, "apt-get install -y -q --no-install-recommends {missing...}")
+    cmd!(sh, "apt-get update -q")
         .run()
-        .context("apt-get install")?;
+        .context("apt-get update")?;
+    cmd!(
+        sh,
+        "apt-get install -y -q --no-install-recommends {missing...}"
+    )
+    .run()
+    .context("apt-get install")?;
     Ok(())
 }
 
 fn ci(sh: &Shell) -> Result<()> {
     deps(sh)?;
-    cmd!(sh, "cargo fmt --all -- --check").run().context("cargo fmt")?;
+    cmd!(sh, "cargo fmt --all -- --check")
+        .run()
+        .context("cargo fmt")?;
     cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings")
         .run()
         .context("clippy")?;
@@ -83,11 +90,53 @@ fn lab_scenarios(sh: &Shell) -> Result<()> {
     let mut failed = Vec::new();
     let mut passed = 0;
     let scenarios: &[(&str, &[&str])] = &[
-        ("nfs-3-clients", &["lab", "test", "--profile", "nfs", "--nodes", "3"]),
-        ("ext3-2-nodes", &["lab", "test", "--profile", "ext3", "--nodes", "2"]),
-        ("nfs-wrong-root-path", &["lab", "test", "--profile", "nfs", "--nodes", "1", "--scenario", "wrong-root-path"]),
-        ("nfs-unknown-node", &["lab", "test", "--profile", "nfs", "--nodes", "1", "--scenario", "unknown-node"]),
-        ("nfs-late-server", &["lab", "test", "--profile", "nfs", "--nodes", "2", "--scenario", "late-server"]),
+        (
+            "nfs-3-clients",
+            &["lab", "test", "--profile", "nfs", "--nodes", "3"],
+        ),
+        (
+            "ext3-2-nodes",
+            &["lab", "test", "--profile", "ext3", "--nodes", "2"],
+        ),
+        (
+            "nfs-wrong-root-path",
+            &[
+                "lab",
+                "test",
+                "--profile",
+                "nfs",
+                "--nodes",
+                "1",
+                "--scenario",
+                "wrong-root-path",
+            ],
+        ),
+        (
+            "nfs-unknown-node",
+            &[
+                "lab",
+                "test",
+                "--profile",
+                "nfs",
+                "--nodes",
+                "1",
+                "--scenario",
+                "unknown-node",
+            ],
+        ),
+        (
+            "nfs-late-server",
+            &[
+                "lab",
+                "test",
+                "--profile",
+                "nfs",
+                "--nodes",
+                "2",
+                "--scenario",
+                "late-server",
+            ],
+        ),
     ];
     for (name, args) in scenarios {
         let dir = format!("{out}/{name}");
@@ -104,6 +153,14 @@ fn lab_scenarios(sh: &Shell) -> Result<()> {
             }
         }
     }
+    // Every exit path of `lab test` must have killed its QEMUs.
+    let left = cmd!(sh, "pgrep -f qemu-system-x86_64").ignore_status().quiet().read().unwrap_or_default();
+    if left.trim().is_empty() {
+        passed += 1;
+    } else {
+        eprintln!("xtask: qemu processes left behind: {}", left.trim());
+        failed.push("no-qemu-left-behind");
+    }
     println!("lab: {passed} passed, {} failed", failed.len());
     if !failed.is_empty() {
         bail!("lab scenarios failed: {}", failed.join(", "));
@@ -114,7 +171,11 @@ fn lab_scenarios(sh: &Shell) -> Result<()> {
 fn demo(sh: &Shell) -> Result<()> {
     deps(sh)?;
     cmd!(sh, "cargo build --release").run()?;
-    cmd!(sh, "target/release/srbuild image --profile nfs -o target/demo/initrd-nfs.img").run()?;
+    cmd!(
+        sh,
+        "target/release/srbuild image --profile nfs -o target/demo/initrd-nfs.img"
+    )
+    .run()?;
     cmd!(sh, "target/release/srbuild lab test --profile nfs --nodes 3 --initrd target/demo/initrd-nfs.img --dir target/demo/lab")
         .run()?;
     println!("xtask: the report is in target/demo/lab (console logs, junit.xml, timeline.svg)");

@@ -75,7 +75,10 @@ impl<'a> ElfResolver<'a> {
                 continue;
             }
             // Generated or declared entries (e.g. busybox applet links) are not host files.
-            if !matches!(plan.get(&r.image_path).map(|e| &e.source), Some(crate::plan::Source::Host(_))) {
+            if !matches!(
+                plan.get(&r.image_path).map(|e| &e.source),
+                Some(crate::plan::Source::Host(_))
+            ) {
                 continue;
             }
             let mut head = [0u8; 64];
@@ -84,7 +87,8 @@ impl<'a> ElfResolver<'a> {
                 .map_err(|e| BuildError::read(&r.host_path, e))?;
             let head = &head[..n];
             if head.starts_with(b"\x7fELF") {
-                let bytes = std::fs::read(&r.host_path).map_err(|e| BuildError::read(&r.host_path, e))?;
+                let bytes =
+                    std::fs::read(&r.host_path).map_err(|e| BuildError::read(&r.host_path, e))?;
                 self.parsed += 1;
                 let needs = self.elf_needs(&bytes, &r.image_path)?;
                 for n in needs {
@@ -129,7 +133,10 @@ impl<'a> ElfResolver<'a> {
         if let Some(interp) = elf.interpreter {
             out.push(interp.to_string());
         }
-        let origin = format!("/{}", image_path.rsplit_once('/').map(|(d, _)| d).unwrap_or(""));
+        let origin = format!(
+            "/{}",
+            image_path.rsplit_once('/').map(|(d, _)| d).unwrap_or("")
+        );
         let expand = |p: &str| {
             p.replace("$ORIGIN", &origin)
                 .replace("${ORIGIN}", &origin)

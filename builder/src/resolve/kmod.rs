@@ -179,7 +179,13 @@ impl ModuleIndex {
         Ok(sel)
     }
 
-    fn visit(&self, name: &str, visited: &mut HashSet<String>, order: &mut Vec<String>, depth: usize) {
+    fn visit(
+        &self,
+        name: &str,
+        visited: &mut HashSet<String>,
+        order: &mut Vec<String>,
+        depth: usize,
+    ) {
         if depth > 64 || !visited.insert(name.to_string()) {
             return;
         }
@@ -216,7 +222,9 @@ impl ModuleIndex {
                     .iter()
                     .filter_map(|d| self.deps.get(d).map(|(p, _)| plain(p)))
                     .collect();
-                dep.push_str(&format!("{}: {}\n", plain(rel), paths.join(" ")).replace(": \n", ":\n"));
+                dep.push_str(
+                    &format!("{}: {}\n", plain(rel), paths.join(" ")).replace(": \n", ":\n"),
+                );
             }
         }
         let mut alias = String::new();
@@ -257,11 +265,16 @@ pub fn read_module(path: &Path) -> Result<Vec<u8>> {
     let name = path.to_string_lossy();
     let mut out = Vec::new();
     let res = if name.ends_with(".xz") {
-        xz2::read::XzDecoder::new(&raw[..]).read_to_end(&mut out).map(|_| ())
+        xz2::read::XzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map(|_| ())
     } else if name.ends_with(".zst") {
-        zstd::stream::read::Decoder::new(&raw[..]).and_then(|mut d| d.read_to_end(&mut out).map(|_| ()))
+        zstd::stream::read::Decoder::new(&raw[..])
+            .and_then(|mut d| d.read_to_end(&mut out).map(|_| ()))
     } else if name.ends_with(".gz") {
-        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map(|_| ())
+        flate2::read::GzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map(|_| ())
     } else {
         return Ok(raw);
     };
@@ -309,22 +322,39 @@ mod tests {
              kernel/fs/jbd2/jbd2.ko.xz:\n",
         )
         .unwrap();
-        std::fs::write(d.path().join("modules.alias"), "alias fs-nfs4 nfsv4\nalias crypto-crc32c crc32c_generic\n").unwrap();
-        std::fs::write(d.path().join("modules.softdep"), "softdep ext4 pre: crypto-crc32c\n").unwrap();
+        std::fs::write(
+            d.path().join("modules.alias"),
+            "alias fs-nfs4 nfsv4\nalias crypto-crc32c crc32c_generic\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.path().join("modules.softdep"),
+            "softdep ext4 pre: crypto-crc32c\n",
+        )
+        .unwrap();
         std::fs::write(d.path().join("modules.builtin"), "kernel/fs/fat/vfat.ko\n").unwrap();
         let idx = ModuleIndex::load(d.path(), "6.1.0-test").unwrap();
         (d, idx)
     }
 
     fn req(n: &str) -> Item {
-        Item { name: n.into(), by: "test".into(), optional: false }
+        Item {
+            name: n.into(),
+            by: "test".into(),
+            optional: false,
+        }
     }
 
     #[test]
     fn closure_in_load_order_with_softdeps() {
         let (_d, idx) = index();
-        let sel = idx.select(&[req("fs-nfs4"), req("ext4"), req("vfat")]).unwrap();
-        assert_eq!(sel.load_order, vec!["sunrpc", "nfs", "nfsv4", "crc32c_generic", "jbd2", "ext4"]);
+        let sel = idx
+            .select(&[req("fs-nfs4"), req("ext4"), req("vfat")])
+            .unwrap();
+        assert_eq!(
+            sel.load_order,
+            vec!["sunrpc", "nfs", "nfsv4", "crc32c_generic", "jbd2", "ext4"]
+        );
         assert_eq!(sel.builtin, vec!["vfat"]);
     }
 
@@ -335,7 +365,10 @@ mod tests {
         assert_eq!(sel.load_order, vec!["sunrpc", "nfs", "nfsv4"]);
         let err = idx.select(&[req("nosuchmod")]).unwrap_err().to_string();
         assert!(err.contains("nosuchmod") && err.contains("test"), "{err}");
-        let opt = Item { optional: true, ..req("nosuchmod") };
+        let opt = Item {
+            optional: true,
+            ..req("nosuchmod")
+        };
         assert_eq!(idx.select(&[opt]).unwrap().missing_optional.len(), 1);
     }
 
@@ -344,7 +377,10 @@ mod tests {
         let (_d, idx) = index();
         let files = idx.image_indexes(&["sunrpc".into(), "nfs".into()]);
         let dep = &files[0].1;
-        assert!(dep.contains("kernel/fs/nfs/nfs.ko: kernel/net/sunrpc/sunrpc.ko\n"), "{dep}");
+        assert!(
+            dep.contains("kernel/fs/nfs/nfs.ko: kernel/net/sunrpc/sunrpc.ko\n"),
+            "{dep}"
+        );
         assert!(!dep.contains("nfsv4"));
     }
 }

@@ -76,7 +76,11 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let r = d.path();
         std::fs::create_dir_all(r.join("etc/ld.so.conf.d")).unwrap();
-        std::fs::write(r.join("etc/ld.so.conf"), "include /etc/ld.so.conf.d/*.conf\n/opt/a # c\n").unwrap();
+        std::fs::write(
+            r.join("etc/ld.so.conf"),
+            "include /etc/ld.so.conf.d/*.conf\n/opt/a # c\n",
+        )
+        .unwrap();
         std::fs::write(r.join("etc/ld.so.conf.d/b.conf"), "/opt/b\n").unwrap();
         std::fs::write(r.join("etc/ld.so.conf.d/a.conf"), "# x\n/opt/c:/opt/d\n").unwrap();
         let dirs = search_dirs(&Sysroot::new(r));

@@ -35,14 +35,19 @@ impl Net {
             return Ok(Net::Thread(crate::hub::spawn_thread(&dir)?, dir));
         }
         // A hub that outlives this process: `srbuild lab hub DIR`.
-        let exe = std::env::current_exe().map_err(|e| LabError::io("cannot find srbuild itself", "/proc/self/exe", e))?;
-        let log = std::fs::File::create(dir.join("hub.log")).map_err(|e| LabError::io("cannot create", dir.join("hub.log"), e))?;
+        let exe = std::env::current_exe()
+            .map_err(|e| LabError::io("cannot find srbuild itself", "/proc/self/exe", e))?;
+        let log = std::fs::File::create(dir.join("hub.log"))
+            .map_err(|e| LabError::io("cannot create", dir.join("hub.log"), e))?;
         use std::os::unix::process::CommandExt;
         std::process::Command::new(exe)
             .args(["lab", "hub"])
             .arg(&dir)
             .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone().map_err(|e| LabError::io("hub log", &dir, e))?)
+            .stdout(
+                log.try_clone()
+                    .map_err(|e| LabError::io("hub log", &dir, e))?,
+            )
             .stderr(log)
             .process_group(0)
             .spawn()
@@ -54,7 +59,10 @@ impl Net {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        Err(LabError::Setup(format!("the lab hub did not start; see {}", dir.join("hub.log").display())))
+        Err(LabError::Setup(format!(
+            "the lab hub did not start; see {}",
+            dir.join("hub.log").display()
+        )))
     }
 
     pub fn dir(&self) -> &Path {
@@ -95,13 +103,20 @@ impl State {
     pub fn load(dir: &Path) -> Result<State> {
         let p = dir.join(STATE);
         let text = std::fs::read_to_string(&p).map_err(|_| {
-            LabError::Setup(format!("no running lab in {} (no {STATE}); start one with `srbuild lab up`", dir.display()))
+            LabError::Setup(format!(
+                "no running lab in {} (no {STATE}); start one with `srbuild lab up`",
+                dir.display()
+            ))
         })?;
         let nodes = text
             .lines()
             .filter_map(|l| {
                 let mut w = l.splitn(3, ' ');
-                Some((w.next()?.to_string(), w.next()?.to_string(), PathBuf::from(w.next()?)))
+                Some((
+                    w.next()?.to_string(),
+                    w.next()?.to_string(),
+                    PathBuf::from(w.next()?),
+                ))
             })
             .collect();
         Ok(State { nodes })
@@ -111,19 +126,28 @@ impl State {
 /// `lab status`: each node, whether its QEMU runs, and its last console line.
 pub fn status(dir: &Path) -> Result<String> {
     let state = State::load(dir)?;
-    let mut out = format!("{:<8} {:<12} {:<8} {}\n", "NODE", "ADDRESS", "QEMU", "LAST CONSOLE LINE");
+    let mut out = format!(
+        "{:<8} {:<12} {:<8} {}\n",
+        "NODE", "ADDRESS", "QEMU", "LAST CONSOLE LINE"
+    );
     for (name, ip, log) in &state.nodes {
         let node_dir = log.parent().unwrap_or(dir);
         let running = crate::process::read_pidfile(&node_dir.join(crate::qemu::PIDFILE))
             .map(crate::process::pid_alive)
             .unwrap_or(false);
         let last = crate::report::last_lines(log, 1).pop().unwrap_or_default();
-        out.push_str(&format!("{name:<8} {ip:<12} {:<8} {last}\n", if running { "running" } else { "stopped" }));
+        out.push_str(&format!(
+            "{name:<8} {ip:<12} {:<8} {last}\n",
+            if running { "running" } else { "stopped" }
+        ));
     }
     let hub = crate::process::read_pidfile(&net_dir(dir).join(crate::hub::HUB_PIDFILE))
         .map(crate::process::pid_alive)
         .unwrap_or(false);
-    out.push_str(&format!("hub: {}\n", if hub { "running" } else { "stopped" }));
+    out.push_str(&format!(
+        "hub: {}\n",
+        if hub { "running" } else { "stopped" }
+    ));
     Ok(out)
 }
 
@@ -149,12 +173,21 @@ pub fn console(dir: &Path, node: &str) -> Result<()> {
     let state = State::load(dir)?;
     let Some((_, _, log)) = state.nodes.iter().find(|(n, _, _)| n == node) else {
         let known: Vec<&str> = state.nodes.iter().map(|(n, _, _)| n.as_str()).collect();
-        return Err(LabError::Setup(format!("no node '{node}' in this lab; nodes: {}", known.join(", "))));
+        return Err(LabError::Setup(format!(
+            "no node '{node}' in this lab; nodes: {}",
+            known.join(", ")
+        )));
     };
     let sock = log.parent().unwrap_or(dir).join(crate::qemu::CONSOLE_SOCK);
-    let mut s = std::os::unix::net::UnixStream::connect(&sock).map_err(|e| LabError::io("cannot attach to the console", &sock, e))?;
-    eprintln!("lab: attached to {node}'s console ({}); Ctrl-D or Ctrl-C to leave", sock.display());
-    let mut w = s.try_clone().map_err(|e| LabError::io("console", &sock, e))?;
+    let mut s = std::os::unix::net::UnixStream::connect(&sock)
+        .map_err(|e| LabError::io("cannot attach to the console", &sock, e))?;
+    eprintln!(
+        "lab: attached to {node}'s console ({}); Ctrl-D or Ctrl-C to leave",
+        sock.display()
+    );
+    let mut w = s
+        .try_clone()
+        .map_err(|e| LabError::io("console", &sock, e))?;
     std::thread::spawn(move || {
         let mut buf = [0u8; 1024];
         let mut stdin = std::io::stdin();

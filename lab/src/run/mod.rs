@@ -58,8 +58,9 @@ fn newest_kernel() -> Result<String> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     v.sort_by(|a, b| srbuild_builder::sysroot::version_cmp(a, b));
-    v.pop()
-        .ok_or_else(|| LabError::Setup("no kernel under /lib/modules; install linux-image-amd64".into()))
+    v.pop().ok_or_else(|| {
+        LabError::Setup("no kernel under /lib/modules; install linux-image-amd64".into())
+    })
 }
 
 /// Builds images, the root tree and the disks under `<dir>/artifacts`.
@@ -71,7 +72,10 @@ pub fn prepare(opts: &LabOptions) -> Result<Prepared> {
         ))
     })?;
     if opts.nodes == 0 || opts.nodes > 16 {
-        return Err(LabError::Setup(format!("--nodes {} is out of range (1 to 16)", opts.nodes)));
+        return Err(LabError::Setup(format!(
+            "--nodes {} is out of range (1 to 16)",
+            opts.nodes
+        )));
     }
     let work = opts.dir.join("artifacts");
     std::fs::create_dir_all(&work).map_err(|e| LabError::io("cannot create", &work, e))?;
@@ -85,19 +89,39 @@ pub fn prepare(opts: &LabOptions) -> Result<Prepared> {
     let mut described: Vec<LabNode> = server.iter().cloned().collect();
     described.extend(clients.iter().cloned());
     let cluster = work.join("cluster.toml");
-    std::fs::write(&cluster, topology::cluster_toml(&described)).map_err(|e| LabError::io("cannot write", &cluster, e))?;
+    std::fs::write(&cluster, topology::cluster_toml(&described))
+        .map_err(|e| LabError::io("cannot write", &cluster, e))?;
 
     let started = Instant::now();
     let tree = work.join("root");
     let wait = scaled(Duration::from_secs(120)).as_secs();
-    artifacts::root_tree(&tree, &kver, &cluster, &clients, kind == RootKind::Nfs, wait)?;
+    artifacts::root_tree(
+        &tree,
+        &kver,
+        &cluster,
+        &clients,
+        kind == RootKind::Nfs,
+        wait,
+    )?;
     let disk = artifacts::disks_for(kind, &work, &tree)?;
     let client_initrd = match &opts.initrd {
         Some(p) => p.clone(),
-        None => artifacts::build_image(&opts.profile, &kver, &cluster, &work.join(format!("initrd-{}.img", opts.profile)), &[])?,
+        None => artifacts::build_image(
+            &opts.profile,
+            &kver,
+            &cluster,
+            &work.join(format!("initrd-{}.img", opts.profile)),
+            &[],
+        )?,
     };
     let server_initrd = match kind {
-        RootKind::Nfs => Some(artifacts::build_image("lab-nfs-server", &kver, &cluster, &work.join("initrd-server.img"), &[])?),
+        RootKind::Nfs => Some(artifacts::build_image(
+            "lab-nfs-server",
+            &kver,
+            &cluster,
+            &work.join("initrd-server.img"),
+            &[],
+        )?),
         RootKind::Ext3 => None,
     };
     let (accel, why) = accel::detect_with_reason(&qemu_binary());
@@ -130,7 +154,12 @@ pub fn client_spec(p: &Prepared, opts: &LabOptions, n: &LabNode) -> Result<VmSpe
         mac = format!("52:54:00:77:01:{:02x}", n.id); // not in the cluster description
     }
     spec.nics.push(Nic { mac });
-    let mut args = vec!["console=ttyS0".to_string(), "rd.shell=0".into(), "panic=-1".into(), "rw".into()];
+    let mut args = vec![
+        "console=ttyS0".to_string(),
+        "rd.shell=0".into(),
+        "panic=-1".into(),
+        "rw".into(),
+    ];
     match p.kind {
         RootKind::Nfs => {
             let server = p.server.as_ref().map(|s| s.ip.clone()).unwrap_or_default();
@@ -142,13 +171,27 @@ pub fn client_spec(p: &Prepared, opts: &LabOptions, n: &LabNode) -> Result<VmSpe
                 (false, false) => "/",
             };
             // lookupcache=positive: a node looking for another node's new file asks the server.
-            args.push(format!("root=nfs:{server}:{path}:vers={},lookupcache=positive", opts.nfs_version));
-            args.push(format!("srbuild.mount_timeout={}", scaled(Duration::from_secs(150)).as_secs()));
+            args.push(format!(
+                "root=nfs:{server}:{path}:vers={},lookupcache=positive",
+                opts.nfs_version
+            ));
+            args.push(format!(
+                "srbuild.mount_timeout={}",
+                scaled(Duration::from_secs(150)).as_secs()
+            ));
         }
         RootKind::Ext3 => {
             let overlay = opts.dir.join("artifacts").join(format!("{}.qcow2", n.name));
-            artifacts::overlay(p.base_disk.as_ref().expect("ext3 has a base disk"), &overlay)?;
-            spec.disks.push(Disk { path: overlay, format: DiskFormat::Qcow2, shared: false, readonly: false });
+            artifacts::overlay(
+                p.base_disk.as_ref().expect("ext3 has a base disk"),
+                &overlay,
+            )?;
+            spec.disks.push(Disk {
+                path: overlay,
+                format: DiskFormat::Qcow2,
+                shared: false,
+                readonly: false,
+            });
             args.push("root=LABEL=labroot".into());
             args.push("rootfstype=ext3".into());
         }
@@ -166,10 +209,20 @@ pub fn client_spec(p: &Prepared, opts: &LabOptions, n: &LabNode) -> Result<VmSpe
 /// The VM of the NFS server.
 pub fn server_spec(p: &Prepared, opts: &LabOptions) -> Option<VmSpec> {
     let s = p.server.as_ref()?;
-    let mut spec = VmSpec::new(&s.name, &p.kernel, p.server_initrd.as_ref()?, &opts.dir.join(&s.name));
+    let mut spec = VmSpec::new(
+        &s.name,
+        &p.kernel,
+        p.server_initrd.as_ref()?,
+        &opts.dir.join(&s.name),
+    );
     spec.memory_mb = 512;
     spec.nics.push(Nic { mac: s.mac.clone() });
-    spec.disks.push(Disk { path: p.server_disk.clone()?, format: DiskFormat::Raw, shared: false, readonly: false });
+    spec.disks.push(Disk {
+        path: p.server_disk.clone()?,
+        format: DiskFormat::Raw,
+        shared: false,
+        readonly: false,
+    });
     spec.append = "console=ttyS0 rd.shell=0 panic=-1 srbuild.export=/srv/root srbuild.data=LABEL=labroot srbuild.nfsgrace=10".into();
     Some(spec)
 }
@@ -202,11 +255,16 @@ impl Outcome {
 fn judge(ev: &ConsoleEvent, expect_fail: Option<&str>) -> Option<(bool, String)> {
     match (ev, expect_fail) {
         (ConsoleEvent::Pass, None) => Some((true, "LAB-PASS".into())),
-        (ConsoleEvent::Pass, Some(st)) => Some((false, format!("reached LAB-PASS, expected FAILED stage={st}"))),
+        (ConsoleEvent::Pass, Some(st)) => Some((
+            false,
+            format!("reached LAB-PASS, expected FAILED stage={st}"),
+        )),
         (ConsoleEvent::Failed { stage, why }, Some(st)) if stage == st => {
             Some((true, format!("FAILED stage={stage} as expected: {why}")))
         }
-        (ConsoleEvent::Failed { stage, why }, _) => Some((false, format!("FAILED stage={stage}: {why}"))),
+        (ConsoleEvent::Failed { stage, why }, _) => {
+            Some((false, format!("FAILED stage={stage}: {why}")))
+        }
         (ConsoleEvent::Fail(why), _) => Some((false, format!("LAB-FAIL {why}"))),
         (ConsoleEvent::Panic(why), _) => Some((false, format!("kernel panic: {why}"))),
         _ => None,
@@ -229,12 +287,20 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
             let mut spec = spec.clone();
             spec.detached = opts.detached;
             let vm = Vm::start(&spec, p.accel, Some(hub.dir()))?;
-            println!("lab: started server ({}) log {}", p.server.as_ref().map(|s| s.ip.as_str()).unwrap_or(""), vm.log_path().display());
+            println!(
+                "lab: started server ({}) log {}",
+                p.server.as_ref().map(|s| s.ip.as_str()).unwrap_or(""),
+                vm.log_path().display()
+            );
             *server = Some((vm, ConsoleWatcher::new(&spec.log_path())));
         }
         Ok(())
     };
-    let server_delay = if opts.scenario == Scenario::LateServer { Duration::from_secs(20) } else { Duration::ZERO };
+    let server_delay = if opts.scenario == Scenario::LateServer {
+        Duration::from_secs(20)
+    } else {
+        Duration::ZERO
+    };
     if server_delay.is_zero() {
         start_server(&mut server)?;
     }
@@ -243,7 +309,12 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
         let mut spec = client_spec(&p, opts, n)?;
         spec.detached = opts.detached;
         let vm = Vm::start(&spec, p.accel, Some(hub.dir()))?;
-        println!("lab: started {} ({}) log {}", n.name, n.ip, vm.log_path().display());
+        println!(
+            "lab: started {} ({}) log {}",
+            n.name,
+            n.ip,
+            vm.log_path().display()
+        );
         follows.push(Follow {
             node: n.clone(),
             watch: ConsoleWatcher::new(&spec.log_path()),
@@ -256,7 +327,10 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
     let limit = scaled(Duration::from_secs(240)) + server_delay;
     while follows.iter().any(|f| f.verdict.is_none()) {
         if server.is_none() && server_spec.is_some() && boot_start.elapsed() >= server_delay {
-            println!("lab: starting the server {} s after the clients", server_delay.as_secs());
+            println!(
+                "lab: starting the server {} s after the clients",
+                server_delay.as_secs()
+            );
             start_server(&mut server)?;
         }
         if let Some((vm, watch)) = server.as_mut() {
@@ -269,7 +343,10 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
                         )))
                     }
                     _ if line.contains("LAB-SERVER-READY") => {
-                        println!("[{:6.1}s] server: ready", boot_start.elapsed().as_secs_f64())
+                        println!(
+                            "[{:6.1}s] server: ready",
+                            boot_start.elapsed().as_secs_f64()
+                        )
                     }
                     _ => {}
                 }
@@ -277,12 +354,23 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
         }
         for f in follows.iter_mut().filter(|f| f.verdict.is_none()) {
             for line in f.watch.poll_lines()? {
-                let Some(ev) = crate::console::parse_line(&line) else { continue };
+                let Some(ev) = crate::console::parse_line(&line) else {
+                    continue;
+                };
                 if let ConsoleEvent::Stage { name, t } = &ev {
-                    println!("[{:6.1}s] {}: stage={name} (guest t={t:.2})", boot_start.elapsed().as_secs_f64(), f.node.name);
+                    println!(
+                        "[{:6.1}s] {}: stage={name} (guest t={t:.2})",
+                        boot_start.elapsed().as_secs_f64(),
+                        f.node.name
+                    );
                 }
                 if let Some(v) = judge(&ev, expect_fail) {
-                    println!("[{:6.1}s] {}: {}", boot_start.elapsed().as_secs_f64(), f.node.name, v.1);
+                    println!(
+                        "[{:6.1}s] {}: {}",
+                        boot_start.elapsed().as_secs_f64(),
+                        f.node.name,
+                        v.1
+                    );
                     f.took = f.started.elapsed();
                     f.verdict = Some(v);
                     break;
@@ -298,10 +386,23 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
                         }
                     }
                     f.took = f.started.elapsed();
-                    f.verdict = Some(v.unwrap_or((false, format!("QEMU exited ({st}) before a verdict; last line: {}", f.watch.last_line()))));
+                    f.verdict = Some(v.unwrap_or((
+                        false,
+                        format!(
+                            "QEMU exited ({st}) before a verdict; last line: {}",
+                            f.watch.last_line()
+                        ),
+                    )));
                 } else if f.started.elapsed() > limit {
                     f.took = f.started.elapsed();
-                    f.verdict = Some((false, format!("no verdict within {} s; last line: {}", limit.as_secs(), f.watch.last_line())));
+                    f.verdict = Some((
+                        false,
+                        format!(
+                            "no verdict within {} s; last line: {}",
+                            limit.as_secs(),
+                            f.watch.last_line()
+                        ),
+                    ));
                 }
             }
         }
@@ -330,11 +431,15 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
     if opts.detached {
         let mut state = control::State::default();
         if let (Some((vm, _)), Some(s)) = (server, p.server.as_ref()) {
-            state.nodes.push((s.name.clone(), s.ip.clone(), vm.log_path()));
+            state
+                .nodes
+                .push((s.name.clone(), s.ip.clone(), vm.log_path()));
             vm.detach();
         }
         for f in follows {
-            state.nodes.push((f.node.name.clone(), f.node.ip.clone(), f.vm.log_path()));
+            state
+                .nodes
+                .push((f.node.name.clone(), f.node.ip.clone(), f.vm.log_path()));
             f.vm.detach();
         }
         state.save(&opts.dir)?;
@@ -348,20 +453,35 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
         }
         drop(hub);
     }
-    let junit = opts.junit.clone().unwrap_or_else(|| opts.dir.join("junit.xml"));
+    let junit = opts
+        .junit
+        .clone()
+        .unwrap_or_else(|| opts.dir.join("junit.xml"));
     let suite = format!("srbuild-lab-{}-{:?}", opts.profile, opts.scenario).to_lowercase();
     report::write_junit(&junit, &suite, &results)?;
     let timeline = opts.dir.join("timeline.svg");
     report::write_timeline_svg(&timeline, &results)?;
-    Ok(Outcome { results, junit, timeline, wall: start.elapsed() })
+    Ok(Outcome {
+        results,
+        junit,
+        timeline,
+        wall: start.elapsed(),
+    })
 }
 
 /// The summary table printed after a run.
 pub fn summary(o: &Outcome) -> String {
     let mut s = String::from("node      result  /init    switch   wall     message\n");
     for r in &o.results {
-        let switch = r.stages.iter().find(|(n, _)| n == "switch").map(|(_, t)| *t);
-        let f = |v: Option<f64>| v.map(|t| format!("{t:6.2}s")).unwrap_or_else(|| "     -".into());
+        let switch = r
+            .stages
+            .iter()
+            .find(|(n, _)| n == "switch")
+            .map(|(_, t)| *t);
+        let f = |v: Option<f64>| {
+            v.map(|t| format!("{t:6.2}s"))
+                .unwrap_or_else(|| "     -".into())
+        };
         s.push_str(&format!(
             "{:<9} {:<7} {:<8} {:<8} {:<8} {}\n",
             r.name,

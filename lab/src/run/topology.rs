@@ -110,7 +110,11 @@ pub fn cluster_toml(nodes: &[LabNode]) -> String {
             n.id,
             n.mac,
             n.ip,
-            if n.server { "\nroles = [\"nfs-server\"]" } else { "" }
+            if n.server {
+                "\nroles = [\"nfs-server\"]"
+            } else {
+                ""
+            }
         );
     }
     s
@@ -128,6 +132,9 @@ mod tests {
         assert_eq!(c.nodes.len(), 4);
         assert_eq!(c.node_by_mac("52:54:00:77:00:12").unwrap().name, "node2");
         assert!("late-server".parse::<Scenario>().is_ok());
-        assert!("bogus".parse::<Scenario>().unwrap_err().contains("unknown scenario"));
+        assert!("bogus"
+            .parse::<Scenario>()
+            .unwrap_err()
+            .contains("unknown scenario"));
     }
 }
