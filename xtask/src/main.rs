@@ -154,7 +154,11 @@ fn lab_scenarios(sh: &Shell) -> Result<()> {
         }
     }
     // Every exit path of `lab test` must have killed its QEMUs.
-    let left = cmd!(sh, "pgrep -f qemu-system-x86_64").ignore_status().quiet().read().unwrap_or_default();
+    let left = cmd!(sh, "pgrep -f qemu-system-x86_64")
+        .ignore_status()
+        .quiet()
+        .read()
+        .unwrap_or_default();
     if left.trim().is_empty() {
         passed += 1;
     } else {
