@@ -60,30 +60,6 @@ fn profile_errors_name_file_and_line() {
         &["image", "--profile", "no-such-profile", "-o", o],
         &["unknown profile 'no-such-profile'", "nfs"],
     );
-    let p = write(
-        d.path(),
-        "profiles/syntax.toml",
-        "inherits = \"base\"\nmodules = [\"nfs\"\n",
-    );
-    fails(&["image", "--profile", &p, "-o", o], &["syntax.toml:"]);
-    let p = write(
-        d.path(),
-        "profiles/key.toml",
-        "inherits = \"base\"\nmodulez = [\"nfs\"]\n",
-    );
-    fails(
-        &["image", "--profile", &p, "-o", o],
-        &["key.toml:2:1", "modulez"],
-    );
-    let p = write(
-        d.path(),
-        "profiles/mod.toml",
-        "inherits = \"base\"\nmodules = [\"nfsx\"]\n",
-    );
-    fails(
-        &["image", "--profile", &p, "-o", o],
-        &["unknown module 'nfsx'", "mod.toml:2:"],
-    );
     write(
         d.path(),
         "modules/cyc-a/module.toml",
@@ -94,29 +70,43 @@ fn profile_errors_name_file_and_line() {
         "modules/cyc-b/module.toml",
         "depends = [\"cyc-a\"]\n",
     );
-    let p = write(d.path(), "profiles/cyc.toml", "modules = [\"cyc-a\"]\n");
-    fails(
-        &["image", "--profile", &p, "-o", o],
-        &["cycle", "cyc-a -> cyc-b -> cyc-a"],
-    );
-    let p = write(
-        d.path(),
-        "profiles/bin.toml",
-        "inherits = \"base\"\nbinaries = [\"no-such-binary-xyz\"]\n",
-    );
-    fails(
-        &["image", "--profile", &p, "-o", o],
-        &["no-such-binary-xyz", "bin.toml"],
-    );
-    let p = write(
-        d.path(),
-        "profiles/kmod.toml",
-        "inherits = \"base\"\nkernel_modules = [\"no_such_kmod\"]\n",
-    );
-    fails(
-        &["image", "--profile", &p, "-o", o],
-        &["kernel module 'no_such_kmod'", "kmod.toml"],
-    );
+    // (profile file, its text, what the error must say)
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "syntax.toml",
+            "inherits = \"base\"\nmodules = [\"nfs\"\n",
+            &["syntax.toml:"],
+        ),
+        (
+            "key.toml",
+            "inherits = \"base\"\nmodulez = [\"nfs\"]\n",
+            &["key.toml:2:1", "modulez"],
+        ),
+        (
+            "mod.toml",
+            "inherits = \"base\"\nmodules = [\"nfsx\"]\n",
+            &["unknown module 'nfsx'", "mod.toml:2:"],
+        ),
+        (
+            "cyc.toml",
+            "modules = [\"cyc-a\"]\n",
+            &["cycle", "cyc-a -> cyc-b -> cyc-a"],
+        ),
+        (
+            "bin.toml",
+            "inherits = \"base\"\nbinaries = [\"no-such-binary-xyz\"]\n",
+            &["no-such-binary-xyz", "bin.toml"],
+        ),
+        (
+            "kmod.toml",
+            "inherits = \"base\"\nkernel_modules = [\"no_such_kmod\"]\n",
+            &["kernel module 'no_such_kmod'", "kmod.toml"],
+        ),
+    ];
+    for (file, text, needles) in cases {
+        let p = write(d.path(), &format!("profiles/{file}"), text);
+        fails(&["image", "--profile", &p, "-o", o], needles);
+    }
     fails(
         &["image", "--profile", "nfs", "--kver", "0.0.0-none", "-o", o],
         &["kernel 0.0.0-none is not installed", "installed:"],
@@ -124,13 +114,19 @@ fn profile_errors_name_file_and_line() {
     no_files_in(&out);
 }
 
-#[test]
-fn missing_library_in_a_sysroot_names_who_needs_it() {
-    let d = tempfile::tempdir().unwrap();
-    let root = d.path().join("sysroot");
+/// A minimal sysroot: a fake kernel 9.9.9 with an empty module index.
+fn fake_sysroot(d: &Path) -> std::path::PathBuf {
+    let root = d.join("sysroot");
     std::fs::create_dir_all(root.join("usr/bin")).unwrap();
     std::fs::create_dir_all(root.join("lib/modules/9.9.9")).unwrap();
     std::fs::write(root.join("lib/modules/9.9.9/modules.dep"), "").unwrap();
+    root
+}
+
+#[test]
+fn missing_library_in_a_sysroot_names_who_needs_it() {
+    let d = tempfile::tempdir().unwrap();
+    let root = fake_sysroot(d.path());
     std::fs::copy("/usr/bin/true", root.join("usr/bin/true")).unwrap();
     let p = write(d.path(), "p.toml", "binaries = [\"/usr/bin/true\"]\n");
     let out = d.path().join("out");
@@ -154,10 +150,7 @@ fn missing_library_in_a_sysroot_names_who_needs_it() {
 #[test]
 fn a_sysroot_gives_an_image_of_only_its_own_files() {
     let d = tempfile::tempdir().unwrap();
-    let root = d.path().join("sysroot");
-    std::fs::create_dir_all(root.join("usr/bin")).unwrap();
-    std::fs::create_dir_all(root.join("lib/modules/9.9.9")).unwrap();
-    std::fs::write(root.join("lib/modules/9.9.9/modules.dep"), "").unwrap();
+    let root = fake_sysroot(d.path());
     // A "busybox" that is not the host's: the image must carry these bytes.
     std::fs::write(
         root.join("usr/bin/busybox"),

@@ -104,18 +104,7 @@ pub struct Profile {
     pub kernel_args: Vec<String>,
 }
 
-/// Turns a byte offset into `line:column` (1-based).
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rsplit('\n')
-        .next()
-        .map(|l| l.chars().count())
-        .unwrap_or(0)
-        + 1;
-    (line, col)
-}
+use srbuild_cluster::description::line_col;
 
 fn parse<T: for<'de> Deserialize<'de>>(file: &TextFile) -> Result<T> {
     toml::from_str(&file.text).map_err(|e| {

@@ -222,7 +222,8 @@ pub fn valid_node_name(s: &str) -> bool {
 }
 
 /// Translates a byte offset into 1-based (line, column).
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
+/// 1-based line and column of a byte offset (shared by every TOML error srbuild reports).
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;

@@ -196,7 +196,7 @@ pub fn console(dir: &Path, node: &str) -> Result<()> {
                 break;
             }
         }
-        let _ = w.shutdown(std::net::Shutdown::Both);
+        let _ = w.shutdown(std::net::Shutdown::Write);
     });
     let mut out = std::io::stdout();
     let mut buf = [0u8; 4096];
