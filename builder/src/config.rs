@@ -305,7 +305,6 @@ fn visit(
         )?;
     }
     stack.pop();
-    let _ = &parsed.description;
     order.push((name.to_string(), file, parsed));
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::sysroot::Sysroot;
 use handlebars::Handlebars;
 use serde_json::json;
 use srbuild_archive::Compression;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const INIT_TEMPLATE: &str = include_str!("../templates/init.sh.hbs");
@@ -534,9 +534,4 @@ fn cluster_json(c: &srbuild_cluster::Cluster) -> serde_json::Value {
         })).collect::<Vec<_>>(),
         "node_count": c.nodes.len(),
     })
-}
-
-/// Where a sysroot keeps a kernel's modules (for callers that want to check).
-pub fn modules_dir(sysroot: &Path, kver: &str) -> PathBuf {
-    sysroot.join("lib/modules").join(kver)
 }

@@ -38,7 +38,7 @@ pub struct ExtractArgs {
 }
 
 pub fn extract(a: ExtractArgs) -> Result<()> {
-    // SAFETY-free check: only root can create device nodes.
+    // Device nodes are created only when running as root.
     let root = std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap_or(false);

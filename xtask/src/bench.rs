@@ -43,9 +43,6 @@ pub fn run(sh: &Shell, args: &[String]) -> Result<()> {
             format!("{conf}/initramfs.conf"),
             "MODULES=most\nBUSYBOX=auto\nCOMPRESS=zstd\nBOOT=nfs\n",
         )?;
-        for sub in ["scripts", "hooks", "modules"] {
-            let _ = sub;
-        }
         commands.push((
             "mkinitramfs",
             format!("mkinitramfs -d {conf} -o {dir}/mkinitramfs.img {kver}"),

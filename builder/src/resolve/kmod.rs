@@ -248,9 +248,6 @@ impl ModuleIndex {
             soft.push_str(&line);
             soft.push('\n');
         }
-        let mut builtin: Vec<&String> = self.builtin.iter().collect();
-        builtin.sort();
-        let _ = builtin;
         vec![
             ("modules.dep", dep),
             ("modules.alias", alias),
