@@ -129,19 +129,110 @@ fn newest_kernel() -> Result<String> {
     v.pop().context("no kernel installed")
 }
 
+/// Per-node timings read back from a lab run's console logs and JUnit file.
+#[derive(Default)]
+struct LabTimes {
+    init: Vec<f64>,
+    phase: Vec<f64>,
+    agent: Vec<f64>,
+    pass_wall: Vec<f64>,
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        v[v.len() / 2]
+    }
+}
+
+/// Reads `[ t] Run /init as init process` and `lab-agent: start t=X` from each node's log,
+/// and each testcase's `time` from junit.xml (QEMU start to the verdict).
+fn read_lab(dir: &str, nodes: usize, into: &mut LabTimes) -> Result<()> {
+    for i in 1..=nodes {
+        let log = std::fs::read_to_string(format!("{dir}/node{i}/console.log"))
+            .with_context(|| format!("{dir}/node{i}/console.log"))?;
+        let init = log
+            .lines()
+            .find(|l| l.contains("Run /init as init process"))
+            .and_then(|l| {
+                l.trim_start()
+                    .strip_prefix('[')?
+                    .split(']')
+                    .next()?
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            });
+        let agent = log.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("lab-agent: start t=")?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        });
+        if let (Some(i0), Some(a)) = (init, agent) {
+            into.init.push(i0);
+            into.agent.push(a);
+            into.phase.push(a - i0);
+        }
+    }
+    let junit = std::fs::read_to_string(format!("{dir}/junit.xml")).context("junit.xml")?;
+    for tc in junit.split("<testcase").skip(1) {
+        if let Some(t) = tc.split("time=\"").nth(1).and_then(|r| r.split('"').next()) {
+            if let Ok(t) = t.parse::<f64>() {
+                into.pass_wall.push(t);
+            }
+        }
+    }
+    Ok(())
+}
+
 fn lab(sh: &Shell) -> Result<()> {
     crate::deps(sh)?;
     cmd!(sh, "cargo build --release -p srbuild").run()?;
-    // The summary table of each run gives, per node, the kernel's /init time, the switch_root
-    // time (the end of the initramfs phase) and the wall time from QEMU start to LAB-PASS.
-    for run in 1..=3 {
-        let dir = format!("target/bench/lab/run{run}");
-        println!("xtask: lab bench run {run}");
+    let kver = newest_kernel()?;
+    let dir = "target/bench/lab";
+    sh.create_dir(dir)?;
+    let dracut_img = format!("{dir}/dracut.img");
+    cmd!(sh, "dracut --force --no-hostonly --add \"nfs network-legacy\" --compress zstd --kver {kver} {dracut_img}")
+        .quiet()
+        .run()
+        .context("building the dracut image")?;
+    let nodes = 3;
+    let n = nodes.to_string();
+    let (mut ours, mut theirs) = (LabTimes::default(), LabTimes::default());
+    // Alternate the two so that machine load affects both alike.
+    for round in 1..=2 {
+        let a = format!("{dir}/srbuild-{round}");
         cmd!(
             sh,
-            "target/release/srbuild lab test --profile nfs --nodes 3 --dir {dir}"
+            "target/release/srbuild lab test --profile nfs --nodes {n} --kver {kver} --dir {a}"
         )
         .run()?;
+        read_lab(&a, nodes, &mut ours)?;
+        let b = format!("{dir}/dracut-{round}");
+        cmd!(sh, "target/release/srbuild lab test --profile nfs --nodes {n} --kver {kver} --initrd {dracut_img} --dir {b}").run()?;
+        read_lab(&b, nodes, &mut theirs)?;
     }
+    println!("\nNFS root, server + {nodes} clients, TCG, 2 rounds each, medians over all nodes:\n");
+    println!("| initramfs | kernel runs /init | /init to the root's init | root's init at | QEMU start to LAB-PASS |");
+    println!("|---|---|---|---|---|");
+    for (name, t) in [("srbuild", &ours), ("dracut", &theirs)] {
+        println!(
+            "| {name} | {:.2} s | {:.2} s | {:.2} s | {:.1} s |",
+            median(&t.init),
+            median(&t.phase),
+            median(&t.agent),
+            median(&t.pass_wall)
+        );
+    }
+    println!(
+        "\ninitramfs phase: dracut / srbuild = {:.1}x; QEMU start to LAB-PASS: {:.1}x",
+        median(&theirs.phase) / median(&ours.phase),
+        median(&theirs.pass_wall) / median(&ours.pass_wall)
+    );
     Ok(())
 }

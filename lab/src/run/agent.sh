@@ -12,7 +12,18 @@ fail() {
 	echo "LAB-FAIL $*"
 	hold
 }
-[ -f /run/srbuild/node.env ] && . /run/srbuild/node.env
+[ -r /proc/uptime ] || mount -t proc proc /proc
+echo "lab-agent: start t=$(cut -d' ' -f1 /proc/uptime)"
+foreign=""
+if [ -f /run/srbuild/node.env ]; then
+	. /run/srbuild/node.env
+else
+	# Booted by another initramfs (dracut, say): take the node from the command line.
+	foreign=yes
+	for arg in $(cat /proc/cmdline); do
+		case "$arg" in srbuild.node=*) SRBUILD_NODE=${arg#srbuild.node=} ;; esac
+	done
+fi
 echo "lab-agent: node=$SRBUILD_NODE id=$SRBUILD_NODE_ID addr=$SRBUILD_NODE_ADDR"
 fstype=$(awk '$2 == "/" { t = $3 } END { print t }' /proc/mounts)
 echo "lab-agent: root fstype=$fstype"
@@ -20,8 +31,12 @@ cdsl_src=$(awk '$2 == "/.cdsl.local" { print $1 }' /proc/mounts)
 echo "lab-agent: cdsl=${SRBUILD_CDSL:-none} mounted-from=${cdsl_src:-nothing}"
 [ -n "$SRBUILD_NODE" ] || fail "no node identity in /run/srbuild/node.env"
 host=$(cat /etc/hostname 2>/dev/null)
-[ "$host" = "$SRBUILD_NODE" ] || fail "/etc/hostname (a CDSL) reads '$host', expected '$SRBUILD_NODE'"
-echo "lab-agent: /etc/hostname=$host"
+if [ -n "$foreign" ] && [ -z "$cdsl_src" ]; then
+	echo "lab-agent: not booted by srbuild: no CDSL bind mount, /etc/hostname not checked"
+else
+	[ "$host" = "$SRBUILD_NODE" ] || fail "/etc/hostname (a CDSL) reads '$host', expected '$SRBUILD_NODE'"
+	echo "lab-agent: /etc/hostname=$host"
+fi
 mkdir -p /lab/seen
 echo "$SRBUILD_NODE $(cut -d' ' -f1 /proc/uptime)" >"/lab/seen/$SRBUILD_NODE" || fail "cannot write /lab/seen/$SRBUILD_NODE"
 sync

@@ -109,6 +109,12 @@ pub fn root_tree(
     )?;
     w("lab/wait", &format!("{wait_s}\n"), 0o644)?;
     w("etc/hostname", "unconfigured\n", 0o644)?;
+    // systemd-based initramfs images (dracut) refuse to switch into a root without it.
+    w(
+        "etc/os-release",
+        "NAME=\"srbuild lab root\"\nID=srbuild-lab\nPRETTY_NAME=\"srbuild lab root\"\n",
+        0o644,
+    )?;
     w(
         "etc/cluster.toml",
         &std::fs::read_to_string(cluster).unwrap_or_default(),

@@ -197,9 +197,13 @@ pub fn client_spec(p: &Prepared, opts: &LabOptions, n: &LabNode) -> Result<VmSpe
         }
     }
     if opts.initrd.is_some() {
-        // A foreign image has no cluster description: give it the node and a static address.
+        // A foreign image (dracut, say) has no cluster description: give it the node and a
+        // static address in the kernel's ip= syntax, on a predictable interface name.
+        spec.memory_mb = 1024;
         args.push(format!("srbuild.node={}", n.name));
-        args.push(format!("ip={}:::255.255.255.0:{}::none", n.ip, n.name));
+        args.push("net.ifnames=0".into());
+        args.push(format!("ip={}:::255.255.255.0:{}:eth0:none", n.ip, n.name));
+        args.push("rd.neednet=1".into());
     }
     args.extend(opts.append.iter().cloned());
     spec.append = args.join(" ");
