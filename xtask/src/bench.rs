@@ -197,10 +197,14 @@ fn lab(sh: &Shell) -> Result<()> {
     let dir = "target/bench/lab";
     sh.create_dir(dir)?;
     let dracut_img = format!("{dir}/dracut.img");
-    cmd!(sh, "dracut --force --no-hostonly --add \"nfs network-legacy\" --compress zstd --kver {kver} {dracut_img}")
-        .quiet()
-        .run()
-        .context("building the dracut image")?;
+    let add = "nfs network-legacy";
+    cmd!(
+        sh,
+        "dracut --force --no-hostonly --add {add} --compress zstd --kver {kver} {dracut_img}"
+    )
+    .quiet()
+    .run()
+    .context("building the dracut image")?;
     let nodes = 3;
     let n = nodes.to_string();
     let (mut ours, mut theirs) = (LabTimes::default(), LabTimes::default());
