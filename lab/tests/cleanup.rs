@@ -39,7 +39,17 @@ fn drop_and_panic_kill_qemu() -> TestResult {
     assert_eq!(pid as u32, vm.pid());
     assert!(pid_alive(pid));
     // The serial console can be attached to while the log is written.
-    let mut console = std::os::unix::net::UnixStream::connect(s.dir.join("console.sock"))?;
+    // QEMU may write its pidfile a moment before it creates the console socket.
+    let sock = s.dir.join("console.sock");
+    let deadline =
+        std::time::Instant::now() + srbuild_lab::timeout::scaled(Duration::from_secs(10));
+    let mut console = loop {
+        match std::os::unix::net::UnixStream::connect(&sock) {
+            Ok(c) => break c,
+            Err(e) if std::time::Instant::now() >= deadline => return Err(e.into()),
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
     console.set_read_timeout(Some(srbuild_lab::timeout::scaled(Duration::from_secs(20))))?;
     let mut byte = [0u8; 1];
     std::io::Read::read_exact(&mut console, &mut byte)?;
