@@ -89,62 +89,20 @@ fn lab_scenarios(sh: &Shell) -> Result<()> {
     let out = "target/lab-ci";
     let mut failed = Vec::new();
     let mut passed = 0;
-    let scenarios: &[(&str, &[&str])] = &[
-        (
-            "nfs-3-clients",
-            &["lab", "test", "--profile", "nfs", "--nodes", "3"],
-        ),
-        (
-            "ext3-2-nodes",
-            &["lab", "test", "--profile", "ext3", "--nodes", "2"],
-        ),
-        (
-            "nfs-wrong-root-path",
-            &[
-                "lab",
-                "test",
-                "--profile",
-                "nfs",
-                "--nodes",
-                "1",
-                "--scenario",
-                "wrong-root-path",
-            ],
-        ),
-        (
-            "nfs-unknown-node",
-            &[
-                "lab",
-                "test",
-                "--profile",
-                "nfs",
-                "--nodes",
-                "1",
-                "--scenario",
-                "unknown-node",
-            ],
-        ),
-        (
-            "nfs-late-server",
-            &[
-                "lab",
-                "test",
-                "--profile",
-                "nfs",
-                "--nodes",
-                "2",
-                "--scenario",
-                "late-server",
-            ],
-        ),
+    // (name, profile, client nodes, scenario)
+    let scenarios: &[(&str, &str, &str, &str)] = &[
+        ("nfs-3-clients", "nfs", "3", "normal"),
+        ("ext3-2-nodes", "ext3", "2", "normal"),
+        ("nfs-wrong-root-path", "nfs", "1", "wrong-root-path"),
+        ("nfs-unknown-node", "nfs", "1", "unknown-node"),
+        ("nfs-late-server", "nfs", "2", "late-server"),
     ];
-    for (name, args) in scenarios {
+    for (name, profile, nodes, scenario) in scenarios {
         let dir = format!("{out}/{name}");
         println!("xtask: lab scenario {name}");
         let bin = "target/release/srbuild";
-        let args = args.iter().copied();
         let junit = format!("{dir}/junit.xml");
-        let res = cmd!(sh, "{bin} {args...} --dir {dir} --junit {junit}").run();
+        let res = cmd!(sh, "{bin} lab test --profile {profile} --nodes {nodes} --scenario {scenario} --dir {dir} --junit {junit}").run();
         match res {
             Ok(()) => passed += 1,
             Err(e) => {
