@@ -54,6 +54,9 @@ pub fn run(a: ImageArgs) -> Result<()> {
 }
 
 #[derive(Args)]
+#[command(
+    after_help = "Example:\n  srbuild profiles\n\nProfiles and modules in $SRBUILD_DATA_DIR and /etc/srbuild/{profiles,modules} override the built-in ones."
+)]
 pub struct ProfilesArgs {}
 
 pub fn profiles(_a: ProfilesArgs) -> Result<()> {

@@ -58,17 +58,20 @@ enum LabCommand {
         junit: Option<PathBuf>,
     },
     /// Show the nodes of a running lab
+    #[command(after_help = "Example:\n  srbuild lab status --dir lab")]
     Status {
         #[arg(long, default_value = "lab")]
         dir: PathBuf,
     },
     /// Attach to a node's serial console
+    #[command(after_help = "Example:\n  srbuild lab console node1 --dir lab")]
     Console {
         node: String,
         #[arg(long, default_value = "lab")]
         dir: PathBuf,
     },
     /// Stop a running lab
+    #[command(after_help = "Example:\n  srbuild lab down --dir lab")]
     Down {
         #[arg(long, default_value = "lab")]
         dir: PathBuf,
