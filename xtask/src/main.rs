@@ -96,6 +96,8 @@ fn lab_scenarios(sh: &Shell) -> Result<()> {
         ("nfs-wrong-root-path", "nfs", "1", "wrong-root-path"),
         ("nfs-unknown-node", "nfs", "1", "unknown-node"),
         ("nfs-late-server", "nfs", "2", "late-server"),
+        ("nfs-ip-static", "nfs", "1", "ip-static"),
+        ("nfs-dhcp", "nfs", "2", "dhcp"),
     ];
     for (name, profile, nodes, scenario) in scenarios {
         let dir = format!("{out}/{name}");

@@ -196,6 +196,15 @@ pub fn client_spec(p: &Prepared, opts: &LabOptions, n: &LabNode) -> Result<VmSpe
             args.push("rootfstype=ext3".into());
         }
     }
+    match opts.scenario {
+        Scenario::IpStatic => args.push(format!(
+            "ip={}:::255.255.255.0:{}:eth0:none",
+            topology::static_ip(n),
+            n.name
+        )),
+        Scenario::Dhcp => args.push("ip=dhcp".into()),
+        _ => {}
+    }
     if opts.initrd.is_some() {
         // A foreign image (dracut, say) has no cluster description: give it the node and a
         // static address in the kernel's ip= syntax, on a predictable interface name.
@@ -228,6 +237,9 @@ pub fn server_spec(p: &Prepared, opts: &LabOptions) -> Option<VmSpec> {
         readonly: false,
     });
     spec.append = "console=ttyS0 rd.shell=0 panic=-1 srbuild.export=/srv/root srbuild.data=LABEL=labroot srbuild.nfsgrace=10".into();
+    if opts.scenario == Scenario::Dhcp {
+        spec.append.push_str(" srbuild.dhcp=1");
+    }
     Some(spec)
 }
 
@@ -368,7 +380,16 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
                         f.node.name
                     );
                 }
-                if let Some(v) = judge(&ev, expect_fail) {
+                if let Some(mut v) = judge(&ev, expect_fail) {
+                    if let (true, Some(want)) = (v.0, opts.scenario.expected_line(&f.node)) {
+                        let log = std::fs::read_to_string(f.vm.log_path()).unwrap_or_default();
+                        if !log.contains(&want) {
+                            v = (
+                                false,
+                                format!("{} but the console never said '{want}'", v.1),
+                            );
+                        }
+                    }
                     println!(
                         "[{:6.1}s] {}: {}",
                         boot_start.elapsed().as_secs_f64(),

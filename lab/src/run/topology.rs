@@ -37,6 +37,10 @@ pub enum Scenario {
     UnknownNode,
     /// The NFS server starts 20 s after the clients, which must retry and pass.
     LateServer,
+    /// Clients get their address from `ip=` in the kernel's syntax (not the description).
+    IpStatic,
+    /// Clients get their address with `ip=dhcp` from the server's DHCP service.
+    Dhcp,
 }
 
 impl std::str::FromStr for Scenario {
@@ -47,8 +51,10 @@ impl std::str::FromStr for Scenario {
             "wrong-root-path" => Ok(Scenario::WrongRootPath),
             "unknown-node" => Ok(Scenario::UnknownNode),
             "late-server" => Ok(Scenario::LateServer),
+            "ip-static" => Ok(Scenario::IpStatic),
+            "dhcp" => Ok(Scenario::Dhcp),
             other => Err(format!(
-                "unknown scenario '{other}'; use normal, wrong-root-path, unknown-node or late-server"
+                "unknown scenario '{other}'; use normal, wrong-root-path, unknown-node, late-server, ip-static or dhcp"
             )),
         }
     }
@@ -63,6 +69,20 @@ impl Scenario {
             _ => None,
         }
     }
+
+    /// A console line client `n` must also have printed for a pass to count.
+    pub fn expected_line(self, n: &LabNode) -> Option<String> {
+        match self {
+            Scenario::IpStatic => Some(format!("srbuild: ip {}/24 on eth0", static_ip(n))),
+            Scenario::Dhcp => Some(format!("srbuild: dhcp on eth0: {}/24", n.ip)),
+            _ => None,
+        }
+    }
+}
+
+/// The address the ip-static scenario gives client `n` with `ip=` (not its described one).
+pub fn static_ip(n: &LabNode) -> String {
+    format!("{SUBNET}.{}", 50 + n.id)
 }
 
 /// One lab node.
