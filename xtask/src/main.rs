@@ -135,13 +135,26 @@ fn lab_scenarios(sh: &Shell) -> Result<()> {
 fn demo(sh: &Shell) -> Result<()> {
     deps(sh)?;
     cmd!(sh, "cargo build --release").run()?;
+    // The image on its own, then the lab, which builds its images in-process with the lab's
+    // cluster description built in (identity by MAC) and boots a server + 3 clients.
+    sh.create_dir("target/demo")?;
     cmd!(
         sh,
         "target/release/srbuild image --profile nfs -o target/demo/initrd-nfs.img"
     )
     .run()?;
-    cmd!(sh, "target/release/srbuild lab test --profile nfs --nodes 3 --initrd target/demo/initrd-nfs.img --dir target/demo/lab")
-        .run()?;
+    let listing = cmd!(sh, "target/release/srbuild ls target/demo/initrd-nfs.img")
+        .quiet()
+        .read()?;
+    println!(
+        "xtask: the image holds {} entries (srbuild ls target/demo/initrd-nfs.img)",
+        listing.lines().count()
+    );
+    cmd!(
+        sh,
+        "target/release/srbuild lab test --profile nfs --nodes 3 --dir target/demo/lab"
+    )
+    .run()?;
     println!("xtask: the report is in target/demo/lab (console logs, junit.xml, timeline.svg)");
     Ok(())
 }
