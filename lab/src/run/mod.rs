@@ -13,7 +13,7 @@ use crate::error::{LabError, Result};
 use crate::qemu::{qemu_binary, Disk, DiskFormat, Nic, Vm, VmSpec};
 use crate::report::{self, NodeResult};
 use crate::timeout::scaled;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use topology::{LabNode, RootKind, Scenario};
 
@@ -50,19 +50,6 @@ pub struct Prepared {
     pub accel: Accel,
 }
 
-fn newest_kernel() -> Result<String> {
-    let mut v: Vec<String> = std::fs::read_dir("/lib/modules")
-        .map_err(|e| LabError::io("cannot list kernels in", "/lib/modules", e))?
-        .flatten()
-        .filter(|e| e.path().join("modules.dep").exists())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort_by(|a, b| srbuild_builder::sysroot::version_cmp(a, b));
-    v.pop().ok_or_else(|| {
-        LabError::Setup("no kernel under /lib/modules; install linux-image-amd64".into())
-    })
-}
-
 /// Builds images, the root tree and the disks under `<dir>/artifacts`.
 pub fn prepare(opts: &LabOptions) -> Result<Prepared> {
     let kind = RootKind::for_profile(&opts.profile).ok_or_else(|| {
@@ -79,10 +66,12 @@ pub fn prepare(opts: &LabOptions) -> Result<Prepared> {
     }
     let work = opts.dir.join("artifacts");
     std::fs::create_dir_all(&work).map_err(|e| LabError::io("cannot create", &work, e))?;
-    let kver = match &opts.kver {
-        Some(k) => k.clone(),
-        None => newest_kernel()?,
-    };
+    // The builder's choice: the one asked for (it must be installed) or the newest.
+    let kver = srbuild_builder::image::choose_kernel(
+        &srbuild_builder::sysroot::Sysroot::new("/"),
+        opts.kver.as_deref(),
+    )
+    .map_err(|e| LabError::Setup(e.to_string()))?;
     let kernel = artifacts::kernel_image(&kver)?;
     let clients: Vec<LabNode> = (1..=opts.nodes).map(topology::client).collect();
     let server = (kind == RootKind::Nfs).then(topology::server);
@@ -526,9 +515,4 @@ pub fn summary(o: &Outcome) -> String {
         o.timeline.display()
     ));
     s
-}
-
-/// Path helpers shared with `control`.
-pub fn node_dir(dir: &Path, node: &str) -> PathBuf {
-    dir.join(node)
 }
