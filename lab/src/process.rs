@@ -93,7 +93,13 @@ pub fn kill_pidfile(pidfile: &Path, must_contain: &[&str], grace: Duration) -> R
         let _ = std::fs::remove_file(pidfile);
         return Ok(false);
     }
-    let cmd = cmdline(pid).unwrap_or_default();
+    // A process caught in execve shows an empty command line for a moment: wait briefly.
+    let mut cmd = cmdline(pid).unwrap_or_default();
+    let start = Instant::now();
+    while cmd.is_empty() && pid_alive(pid) && start.elapsed() < Duration::from_millis(500) {
+        std::thread::sleep(Duration::from_millis(10));
+        cmd = cmdline(pid).unwrap_or_default();
+    }
     if let Some(missing) = must_contain.iter().find(|s| !cmd.contains(**s)) {
         return Err(LabError::Pidfile {
             path: pidfile.to_path_buf(),
