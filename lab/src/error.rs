@@ -95,6 +95,10 @@ pub enum LabError {
         source: io::Error,
     },
 
+    /// A host command the lab runs is not installed.
+    #[error("{}", crate::host_tools::not_installed(command))]
+    NotInstalled { command: String },
+
     /// Preparing a lab run (images, root tree, disks) failed.
     #[error("lab setup: {0}")]
     Setup(String),
@@ -105,6 +109,22 @@ pub enum LabError {
 }
 
 impl LabError {
+    /// The error for a host command that could not be started: [`LabError::NotInstalled`]
+    /// when it does not exist, else `other(source)`.
+    pub fn spawn_failed(
+        command: &std::ffi::OsStr,
+        source: io::Error,
+        other: impl FnOnce(io::Error) -> LabError,
+    ) -> LabError {
+        if source.kind() == io::ErrorKind::NotFound {
+            LabError::NotInstalled {
+                command: command.to_string_lossy().into_owned(),
+            }
+        } else {
+            other(source)
+        }
+    }
+
     /// Shorthand for [`LabError::Io`].
     pub fn io(what: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         LabError::Io {

@@ -12,6 +12,7 @@ pub mod accel;
 pub mod cleanup;
 pub mod console;
 pub mod error;
+pub mod host_tools;
 pub mod hub;
 pub mod process;
 pub mod qemu;

@@ -357,10 +357,12 @@ impl Vm {
         unsafe {
             cmd.pre_exec(move || child_setup(detached));
         }
-        let child = cmd.spawn().map_err(|source| LabError::Spawn {
-            node: spec.name.clone(),
-            qemu: spec.qemu.clone(),
-            source,
+        let child = cmd.spawn().map_err(|source| {
+            LabError::spawn_failed(spec.qemu.as_os_str(), source, |source| LabError::Spawn {
+                node: spec.name.clone(),
+                qemu: spec.qemu.clone(),
+                source,
+            })
         })?;
         let mut vm = Vm {
             name: spec.name.clone(),

@@ -2,11 +2,25 @@
 //! `ci` is what `.ci/run` calls; it installs the host packages it needs first.
 
 mod bench;
+mod deps;
+mod leftovers;
 
 use anyhow::{bail, Context, Result};
+use std::process::ExitCode;
 use xshell::{cmd, Shell};
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line with the chain, not a backtrace of xtask itself.
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let sh = Shell::new()?;
     sh.change_dir(project_root());
@@ -29,43 +43,9 @@ fn project_root() -> std::path::PathBuf {
         .to_path_buf()
 }
 
-/// Installs the Debian packages in ci/host-packages.txt that are missing.
+/// `cargo xtask deps` (see [`deps`]).
 pub fn deps(sh: &Shell) -> Result<()> {
-    let list = sh.read_file("ci/host-packages.txt")?;
-    let wanted: Vec<&str> = list
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .collect();
-    let mut missing = Vec::new();
-    for p in &wanted {
-        let fmt = "-f=${Status}";
-        let ok = cmd!(sh, "dpkg-query -W {fmt} {p}")
-            .quiet()
-            .ignore_stderr()
-            .read()
-            .map(|s| s.contains("install ok installed"))
-            .unwrap_or(false);
-        if !ok {
-            missing.push(*p);
-        }
-    }
-    if missing.is_empty() {
-        println!("xtask: host packages present");
-        return Ok(());
-    }
-    println!("xtask: installing {}", missing.join(" "));
-    let _env = sh.push_env("DEBIAN_FRONTEND", "noninteractive");
-    cmd!(sh, "apt-get update -q")
-        .run()
-        .context("apt-get update")?;
-    cmd!(
-        sh,
-        "apt-get install -y -q --no-install-recommends {missing...}"
-    )
-    .run()
-    .context("apt-get install")?;
-    Ok(())
+    deps::run(sh)
 }
 
 fn ci(sh: &Shell) -> Result<()> {
@@ -86,8 +66,11 @@ fn ci(sh: &Shell) -> Result<()> {
 
 /// The end-to-end lab scenarios: real kernels booting real images under QEMU.
 fn lab_scenarios(sh: &Shell) -> Result<()> {
-    let out = "target/lab-ci";
-    let mut failed = Vec::new();
+    // Relative, so the unix socket paths under it stay short.
+    let out = std::path::Path::new("target/lab-ci");
+    let root = project_root();
+    let before = leftovers::qemus_under(&root, out);
+    let mut failed: Vec<String> = Vec::new();
     let mut passed = 0;
     // (name, profile, client nodes, scenario)
     let scenarios: &[(&str, &str, &str, &str)] = &[
@@ -100,34 +83,35 @@ fn lab_scenarios(sh: &Shell) -> Result<()> {
         ("nfs-dhcp", "nfs", "2", "dhcp"),
     ];
     for (name, profile, nodes, scenario) in scenarios {
-        let dir = format!("{out}/{name}");
+        let dir = out.join(name);
         println!("xtask: lab scenario {name}");
         let bin = "target/release/srbuild";
-        let junit = format!("{dir}/junit.xml");
+        let junit = dir.join("junit.xml");
         let res = cmd!(sh, "{bin} lab test --profile {profile} --nodes {nodes} --scenario {scenario} --dir {dir} --junit {junit}").run();
         match res {
             Ok(()) => passed += 1,
-            Err(e) => {
-                eprintln!("xtask: scenario {name} failed: {e}");
-                failed.push(*name);
-            }
+            Err(_) => failed.push(format!("{name} (logs {}/*/console.log)", dir.display())),
         }
     }
-    // Every exit path of `lab test` must have killed its QEMUs.
-    let left = cmd!(sh, "pgrep -f qemu-system-x86_64")
-        .ignore_status()
-        .quiet()
-        .read()
-        .unwrap_or_default();
-    if left.trim().is_empty() {
+    // Every exit path of `lab test` must have killed its QEMUs. Only the QEMUs of this run
+    // count (their command lines name files under target/lab-ci); others are left alone.
+    let left: Vec<String> = leftovers::qemus_under(&root, out)
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .map(|p| p.to_string())
+        .collect();
+    if left.is_empty() {
         passed += 1;
     } else {
-        eprintln!("xtask: qemu processes left behind: {}", left.trim());
-        failed.push("no-qemu-left-behind");
+        eprintln!(
+            "xtask: QEMU processes of this run left behind: pids {}",
+            left.join(" ")
+        );
+        failed.push(format!("no-qemu-left-behind (pids {})", left.join(" ")));
     }
     println!("lab: {passed} passed, {} failed", failed.len());
     if !failed.is_empty() {
-        bail!("lab scenarios failed: {}", failed.join(", "));
+        bail!("lab scenarios failed: {}", failed.join("; "));
     }
     Ok(())
 }

@@ -23,9 +23,12 @@ pub fn kernel_image(kver: &str) -> Result<PathBuf> {
 }
 
 fn run(cmd: &mut Command, what: &str) -> Result<()> {
-    let out = cmd
-        .output()
-        .map_err(|e| LabError::Setup(format!("{what}: cannot run {:?}: {e}", cmd.get_program())))?;
+    let program = cmd.get_program().to_os_string();
+    let out = cmd.output().map_err(|e| {
+        LabError::spawn_failed(&program, e, |e| {
+            LabError::Setup(format!("{what}: cannot run {program:?}: {e}"))
+        })
+    })?;
     if !out.status.success() {
         return Err(LabError::Setup(format!(
             "{what} failed: {}",

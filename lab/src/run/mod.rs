@@ -64,6 +64,17 @@ pub fn prepare(opts: &LabOptions) -> Result<Prepared> {
             opts.nodes
         )));
     }
+    // Fail before building anything when a host tool of the run is missing.
+    crate::host_tools::require(qemu_binary().as_os_str())?;
+    let mkfs = if kind == RootKind::Ext3 {
+        "mkfs.ext3"
+    } else {
+        "mkfs.ext4"
+    };
+    crate::host_tools::require(std::ffi::OsStr::new(mkfs))?;
+    if kind == RootKind::Ext3 {
+        crate::host_tools::require(std::ffi::OsStr::new("qemu-img"))?;
+    }
     let work = opts.dir.join("artifacts");
     std::fs::create_dir_all(&work).map_err(|e| LabError::io("cannot create", &work, e))?;
     // The builder's choice: the one asked for (it must be installed) or the newest.
