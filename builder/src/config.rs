@@ -67,6 +67,9 @@ struct ModuleFile {
     plugin_dirs: Vec<String>,
     #[serde(default)]
     hooks: BTreeMap<String, String>,
+    /// The module renders the cluster's members (a build without `--cluster` is an error).
+    #[serde(default)]
+    needs_cluster: bool,
 }
 
 /// One thing to put in the image, with who asked for it (for error messages).
@@ -102,6 +105,8 @@ pub struct Profile {
     pub plugin_dirs: Vec<Item>,
     pub hooks: Vec<Hook>,
     pub kernel_args: Vec<String>,
+    /// Modules that need a cluster description (`needs_cluster = true`).
+    pub needs_cluster: Vec<String>,
 }
 
 use srbuild_cluster::description::line_col;
@@ -241,6 +246,9 @@ pub fn load_profile(library: &mut Library, name_or_path: &str) -> Result<Profile
                 }
             }
             profile.symlinks.insert(key, (target.clone(), by.clone()));
+        }
+        if m.needs_cluster {
+            profile.needs_cluster.push(mname.clone());
         }
         for (stage, template) in &m.hooks {
             if !STAGES.contains(&stage.as_str()) {

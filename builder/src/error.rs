@@ -85,8 +85,27 @@ pub enum BuildError {
     SymlinkLoop { path: String },
     #[error("template {template}: {message}")]
     Template { template: String, message: String },
-    #[error("cluster description: {0}")]
-    Cluster(String),
+    #[error("cannot write {path}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cluster description")]
+    Cluster(#[source] srbuild_cluster::ClusterError),
+    #[error(
+        "{}: node '{node}' is a cluster member but has no address, and the cluster stack binds \
+         to it; add `addresses = [\"A.B.C.D/PREFIX\"]` to the node, or give it a service role \
+         ({})",
+        cluster.display(),
+        srbuild_cluster::description::SERVICE_ROLES.join(", ")
+    )]
+    MemberWithoutAddress { cluster: PathBuf, node: String },
+    #[error(
+        "profile {profile}: module {module} needs a cluster description (its members go into \
+         the cluster stack's configuration); pass --cluster cluster.toml (see `srbuild cluster --help`)"
+    )]
+    NeedsCluster { profile: String, module: String },
     #[error(transparent)]
     Archive(#[from] srbuild_archive::ArchiveError),
 }

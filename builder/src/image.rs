@@ -2,6 +2,7 @@
 //! Owns the build options, the fixed skeleton every image has, and the summary.
 
 use crate::config::{load_profile, Item, Profile, STAGES};
+use crate::context::{ClusterContext, TemplateContext};
 use crate::error::{BuildError, Result};
 use crate::library::Library;
 use crate::plan::{Plan, Source};
@@ -9,7 +10,6 @@ use crate::resolve::elf::ElfResolver;
 use crate::resolve::kmod::{firmware_of, read_module, ModuleIndex};
 use crate::sysroot::Sysroot;
 use handlebars::Handlebars;
-use serde_json::json;
 use srbuild_archive::Compression;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -35,6 +35,9 @@ pub struct BuildOptions {
     pub kernel_args: Vec<String>,
     /// Extra generated files (image path, content, mode), e.g. from the lab.
     pub extra_files: Vec<(String, Vec<u8>, u32)>,
+    /// Add the boot runtime (`/init`, hooks, `etc/srbuild`, kernel modules, device nodes).
+    /// Without it the plan is just the profile's files: a root tree (see [`crate::tree`]).
+    pub runtime: bool,
 }
 
 impl BuildOptions {
@@ -49,6 +52,7 @@ impl BuildOptions {
             strict: false,
             kernel_args: Vec::new(),
             extra_files: Vec::new(),
+            runtime: true,
         }
     }
 }
@@ -135,13 +139,14 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
     let mut plan = Plan::default();
 
     // The skeleton: device records so the kernel has a console before devtmpfs.
-    for d in [
-        "dev", "proc", "sys", "run", "tmp", "sysroot", "root", "etc", "var",
-    ] {
+    for d in ["dev", "proc", "sys", "run", "tmp", "root", "etc", "var"] {
         plan.insert(d, Source::Dir, 0o755, "skeleton")?;
     }
-    plan.insert("dev/console", Source::CharDev(5, 1), 0o600, "skeleton")?;
-    plan.insert("dev/null", Source::CharDev(1, 3), 0o666, "skeleton")?;
+    if opts.runtime {
+        plan.insert("sysroot", Source::Dir, 0o755, "skeleton")?;
+        plan.insert("dev/console", Source::CharDev(5, 1), 0o600, "skeleton")?;
+        plan.insert("dev/null", Source::CharDev(1, 3), 0o666, "skeleton")?;
+    }
 
     // Declared symlinks first: the image's view of a path wins over the host's.
     for (path, (target, by)) in &profile.symlinks {
@@ -206,20 +211,49 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
         add_glob(&sysroot, &mut plan, &mut elf, p, true, &mut warnings)?;
     }
 
+    let kernel_modules = if opts.runtime {
+        add_runtime(opts, &profile, &sysroot, &kver, &mut plan, &mut warnings)?
+    } else {
+        Vec::new()
+    };
+    for (path, bytes, mode) in &opts.extra_files {
+        plan.insert_bytes(path, bytes.clone(), *mode, "extra file")?;
+    }
+    plan.fill_parents()?;
+    Ok(Planned {
+        plan,
+        profile,
+        kver,
+        kernel_modules,
+        elf_parsed: elf.parsed,
+        warnings,
+    })
+}
+
+/// The boot runtime: kernel modules, the cluster description, the hooks and `/init`.
+/// Returns the kernel modules in load order.
+fn add_runtime(
+    opts: &BuildOptions,
+    profile: &Profile,
+    sysroot: &Sysroot,
+    kver: &str,
+    plan: &mut Plan,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<String>> {
     let kernel_modules = add_kernel_modules(
-        &sysroot,
-        &kver,
+        sysroot,
+        kver,
         &profile.kernel_modules,
-        &mut plan,
+        plan,
         opts.strict,
-        &mut warnings,
+        warnings,
     )?;
 
     // Cluster description.
     let cluster_ctx = match &opts.cluster {
         Some(path) => {
-            let c = srbuild_cluster::Cluster::load(path)
-                .map_err(|e| BuildError::Cluster(e.to_string()))?;
+            let c = srbuild_cluster::Cluster::load(path).map_err(BuildError::Cluster)?;
+            let ctx = ClusterContext::new(&c)?;
             let text = std::fs::read(path).map_err(|e| BuildError::read(path, e))?;
             plan.insert_bytes("etc/srbuild/cluster.toml", text, 0o644, "--cluster")?;
             plan.insert_bytes(
@@ -228,23 +262,29 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
                 0o644,
                 "--cluster",
             )?;
-            cluster_json(&c)
+            Some(ctx)
         }
-        None => serde_json::Value::Null,
+        None => {
+            if let Some(m) = profile.needs_cluster.first() {
+                return Err(BuildError::NeedsCluster {
+                    profile: profile.name.clone(),
+                    module: m.clone(),
+                });
+            }
+            None
+        }
     };
 
     // Hooks and /init.
-    let mut hb = Handlebars::new();
-    hb.set_strict_mode(true);
-    hb.register_escape_fn(handlebars::no_escape);
-    let ctx = json!({
-        "profile": profile.name,
-        "kver": kver,
-        "stages": STAGES,
-        "modules": profile.modules,
-        "kernel_modules": kernel_modules,
-        "cluster": cluster_ctx,
-    });
+    let ctx = TemplateContext {
+        profile: profile.name.clone(),
+        kver: kver.to_string(),
+        stages: STAGES.iter().map(|s| s.to_string()).collect(),
+        modules: profile.modules.clone(),
+        kernel_modules: kernel_modules.clone(),
+        cluster: cluster_ctx,
+    };
+    let hb = handlebars();
     for (i, hook) in profile.hooks.iter().enumerate() {
         let text =
             hb.render_template(&hook.template.text, &ctx)
@@ -285,18 +325,7 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
         0o644,
         "srbuild",
     )?;
-    for (path, bytes, mode) in &opts.extra_files {
-        plan.insert_bytes(path, bytes.clone(), *mode, "extra file")?;
-    }
-    plan.fill_parents()?;
-    Ok(Planned {
-        plan,
-        profile,
-        kver,
-        kernel_modules,
-        elf_parsed: elf.parsed,
-        warnings,
-    })
+    Ok(kernel_modules)
 }
 
 /// Builds and writes an image.
@@ -522,16 +551,11 @@ pub fn nodes_table(c: &srbuild_cluster::Cluster) -> String {
     out
 }
 
-fn cluster_json(c: &srbuild_cluster::Cluster) -> serde_json::Value {
-    json!({
-        "name": c.name,
-        "nodes": c.nodes.iter().map(|n| json!({
-            "name": n.name,
-            "id": n.id,
-            "macs": n.macs,
-            "address": n.addresses.first().map(|a| a.addr.to_string()),
-            "cidr": n.addresses.first().map(|a| a.to_string()),
-        })).collect::<Vec<_>>(),
-        "node_count": c.nodes.len(),
-    })
+/// The template engine for hooks and `/init`: strict (a missing field is an error), and no
+/// HTML escaping (the output is shell).
+pub fn handlebars() -> Handlebars<'static> {
+    let mut hb = Handlebars::new();
+    hb.set_strict_mode(true);
+    hb.register_escape_fn(handlebars::no_escape);
+    hb
 }

@@ -3,12 +3,14 @@
 //! paths, and written as a reproducible compressed cpio by `srbuild-archive`.
 
 pub mod config;
+pub mod context;
 pub mod error;
 pub mod image;
 pub mod library;
 pub mod plan;
 pub mod resolve;
 pub mod sysroot;
+pub mod tree;
 
 pub use error::{BuildError, Result};
 pub use image::{build_image, plan_image, BuildOptions, BuildReport};

@@ -116,7 +116,19 @@ pub struct Node {
     pub roles: Vec<String>,
 }
 
+/// Roles of service nodes that serve the cluster but are not members of its cluster stack
+/// (not rendered into `corosync.conf` or the o2cb `cluster.conf`).
+pub const SERVICE_ROLES: &[&str] = &["nfs-server", "gluster-server", "seed"];
+
 impl Node {
+    /// True unless one of the node's roles is a [`SERVICE_ROLES`] entry.
+    pub fn is_member(&self) -> bool {
+        !self
+            .roles
+            .iter()
+            .any(|r| SERVICE_ROLES.contains(&r.as_str()))
+    }
+
     /// The primary address, if the node has any.
     pub fn primary(&self) -> Option<&Cidr> {
         self.addresses.first()

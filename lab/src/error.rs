@@ -99,9 +99,37 @@ pub enum LabError {
     #[error("{}", crate::host_tools::not_installed(command))]
     NotInstalled { command: String },
 
-    /// Preparing a lab run (images, root tree, disks) failed.
-    #[error("lab setup: {0}")]
-    Setup(String),
+    /// Refused before anything boots: options the lab cannot run, no such lab or node.
+    #[error("{0}")]
+    Invalid(String),
+
+    /// Building an image or a root tree failed.
+    #[error("{what}")]
+    Build {
+        what: String,
+        #[source]
+        source: srbuild_builder::BuildError,
+    },
+
+    /// Writing the test root's CDSLs failed.
+    #[error("{what}")]
+    Cdsl {
+        what: String,
+        #[source]
+        source: srbuild_cluster::ClusterError,
+    },
+
+    /// A host tool (mkfs, qemu-img) ran and failed.
+    #[error("{what} failed: {stderr}")]
+    Tool { what: String, stderr: String },
+
+    /// A service role (server, seed) failed or never got ready; the clients cannot pass.
+    #[error("{node}: {why} (console log {})", log.display())]
+    Role {
+        node: String,
+        why: String,
+        log: PathBuf,
+    },
 
     /// Waiting for console output failed.
     #[error(transparent)]

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use srbuild_lab::run::{self, topology::Scenario, LabOptions};
+use srbuild_lab::run::{self, scenario::Scenario, LabOptions};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -13,12 +13,20 @@ pub struct LabArgs {
 
 #[derive(Args, Clone)]
 struct ClusterOpts {
-    /// Client profile: nfs (a server node + clients on one NFS root) or ext3 (own overlays)
+    /// Root kind: nfs (a server node exports one tree), ext3 (a local overlay per node),
+    /// gfs2 or ocfs2 (one shared disk, a seed VM fills it, every node mounts it)
+    #[arg(long, value_parser = ["nfs", "ext3", "gfs2", "ocfs2"])]
+    root: Option<String>,
+    /// Client profile, a name or a .toml file [default: the root kind's]; without --root,
+    /// its modules choose the kind
     #[arg(long, short)]
-    profile: String,
-    /// Number of client nodes
+    profile: Option<String>,
+    /// Number of client nodes (the cluster's members)
     #[arg(long, short, default_value_t = 3)]
     nodes: usize,
+    /// Journals (gfs2) or node slots (ocfs2) of the shared disk [default: --nodes]
+    #[arg(long)]
+    slots: Option<usize>,
     /// Lab directory: artifacts, one console log per node, junit.xml, timeline.svg
     #[arg(long, default_value = "lab")]
     dir: PathBuf,
@@ -31,7 +39,9 @@ struct ClusterOpts {
     /// NFS version of the root mount (4.2, 4.1, 4, 3)
     #[arg(long, default_value = "4.2")]
     nfs_version: String,
-    /// normal, wrong-root-path, unknown-node or late-server
+    /// normal, wrong-root-path, unknown-node, late-server, ip-static, dhcp (nfs);
+    /// node-dies (gfs2, ocfs2: a node is killed after all passed); lone-node (gfs2: one of
+    /// the members boots alone and must fail for lack of quorum)
     #[arg(long, default_value = "normal")]
     scenario: Scenario,
     /// Extra kernel argument for every client (repeatable)
@@ -43,12 +53,12 @@ struct ClusterOpts {
 enum LabCommand {
     /// Boot a cluster and leave it running
     #[command(
-        after_help = "Example:\n  srbuild lab up --profile nfs --nodes 3 --dir lab\n  srbuild lab status --dir lab\n  srbuild lab console node1 --dir lab\n  srbuild lab down --dir lab"
+        after_help = "Example:\n  srbuild lab up --root gfs2 --nodes 3 --dir lab\n  srbuild lab status --dir lab\n  srbuild lab console node1 --dir lab\n  srbuild lab down --dir lab"
     )]
     Up(ClusterOpts),
     /// Boot, check every node, tear down; exit 0 only if every node passed
     #[command(
-        after_help = "Examples:\n  srbuild lab test --profile nfs --nodes 3\n  srbuild lab test --profile ext3 --nodes 2 --junit ext3.xml\n  srbuild lab test --profile nfs --nodes 2 --scenario late-server\n  srbuild lab test --profile nfs --nodes 1 --initrd dracut.img --append rd.neednet=1"
+        after_help = "Examples:\n  srbuild lab test --root nfs --nodes 3\n  srbuild lab test --root gfs2 --nodes 3\n  srbuild lab test --root ocfs2 --nodes 2 --scenario node-dies\n  srbuild lab test --profile ./my-gfs2.toml --nodes 2\n  srbuild lab test --profile ext3 --nodes 2 --junit ext3.xml\n  srbuild lab test --profile nfs --nodes 2 --scenario late-server\n  srbuild lab test --profile nfs --nodes 1 --initrd dracut.img --append rd.neednet=1"
     )]
     Test {
         #[command(flatten)]
@@ -83,8 +93,10 @@ enum LabCommand {
 
 fn options(o: ClusterOpts, junit: Option<PathBuf>, detached: bool) -> LabOptions {
     LabOptions {
+        root: o.root,
         profile: o.profile,
         nodes: o.nodes,
+        slots: o.slots,
         dir: o.dir,
         initrd: o.initrd,
         junit,

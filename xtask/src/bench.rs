@@ -213,12 +213,12 @@ fn lab(sh: &Shell) -> Result<()> {
         let a = format!("{dir}/srbuild-{round}");
         cmd!(
             sh,
-            "target/release/srbuild lab test --profile nfs --nodes {n} --kver {kver} --dir {a}"
+            "target/release/srbuild lab test --root nfs --nodes {n} --kver {kver} --dir {a}"
         )
         .run()?;
         read_lab(&a, nodes, &mut ours)?;
         let b = format!("{dir}/dracut-{round}");
-        cmd!(sh, "target/release/srbuild lab test --profile nfs --nodes {n} --kver {kver} --initrd {dracut_img} --dir {b}").run()?;
+        cmd!(sh, "target/release/srbuild lab test --root nfs --nodes {n} --kver {kver} --initrd {dracut_img} --dir {b}").run()?;
         read_lab(&b, nodes, &mut theirs)?;
     }
     println!("\nNFS root, server + {nodes} clients, TCG, 2 rounds each, medians over all nodes:\n");

@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask deps | ci | bench [--lab] | demo`.
+//! Project automation: `cargo xtask deps | ci | bench [--lab] | demo | lab [SCENARIO...]`.
 //! `ci` is what `.ci/run` calls; it installs the host packages it needs first.
 
 mod bench;
@@ -6,6 +6,7 @@ mod deps;
 mod leftovers;
 
 use anyhow::{bail, Context, Result};
+use srbuild_lab::run::scenario::{MatrixEntry, MATRIX};
 use std::process::ExitCode;
 use xshell::{cmd, Shell};
 
@@ -29,8 +30,12 @@ fn run() -> Result<()> {
         Some("ci") => ci(&sh),
         Some("bench") => bench::run(&sh, &args[1..]),
         Some("demo") => demo(&sh),
+        Some("lab") => {
+            cmd!(sh, "cargo build --release -p srbuild").run()?;
+            lab_scenarios(&sh, &args[1..])
+        }
         _ => {
-            eprintln!("usage: cargo xtask deps | ci | bench [--lab] | demo");
+            eprintln!("usage: cargo xtask deps | ci | bench [--lab] | demo | lab [SCENARIO...]");
             std::process::exit(2);
         }
     }
@@ -61,33 +66,38 @@ fn ci(sh: &Shell) -> Result<()> {
     cmd!(sh, "cargo test --release --workspace -- --test-threads=2")
         .run()
         .context("cargo test")?;
-    lab_scenarios(sh)
+    lab_scenarios(sh, &[])
 }
 
-/// The end-to-end lab scenarios: real kernels booting real images under QEMU.
-fn lab_scenarios(sh: &Shell) -> Result<()> {
+/// The end-to-end lab scenarios of `srbuild_lab::run::scenario::MATRIX` (all of them, or
+/// those named in `only`): real kernels booting real images under QEMU.
+fn lab_scenarios(sh: &Shell, only: &[String]) -> Result<()> {
     // Relative, so the unix socket paths under it stay short.
     let out = std::path::Path::new("target/lab-ci");
     let root = project_root();
     let before = leftovers::qemus_under(&root, out);
     let mut failed: Vec<String> = Vec::new();
     let mut passed = 0;
-    // (name, profile, client nodes, scenario)
-    let scenarios: &[(&str, &str, &str, &str)] = &[
-        ("nfs-3-clients", "nfs", "3", "normal"),
-        ("ext3-2-nodes", "ext3", "2", "normal"),
-        ("nfs-wrong-root-path", "nfs", "1", "wrong-root-path"),
-        ("nfs-unknown-node", "nfs", "1", "unknown-node"),
-        ("nfs-late-server", "nfs", "2", "late-server"),
-        ("nfs-ip-static", "nfs", "1", "ip-static"),
-        ("nfs-dhcp", "nfs", "2", "dhcp"),
-    ];
-    for (name, profile, nodes, scenario) in scenarios {
+    let chosen: Vec<&MatrixEntry> = MATRIX
+        .iter()
+        .filter(|m| only.is_empty() || only.iter().any(|o| o == m.name))
+        .collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = MATRIX.iter().map(|m| m.name).collect();
+        bail!(
+            "no lab scenario named {}; known: {}",
+            only.join(" "),
+            names.join(" ")
+        );
+    }
+    for m in chosen {
+        let name = m.name;
         let dir = out.join(name);
         println!("xtask: lab scenario {name}");
         let bin = "target/release/srbuild";
         let junit = dir.join("junit.xml");
-        let res = cmd!(sh, "{bin} lab test --profile {profile} --nodes {nodes} --scenario {scenario} --dir {dir} --junit {junit}").run();
+        let (kind, nodes, scenario) = (m.kind, m.nodes.to_string(), m.scenario.name());
+        let res = cmd!(sh, "{bin} lab test --root {kind} --nodes {nodes} --scenario {scenario} --dir {dir} --junit {junit}").run();
         match res {
             Ok(()) => passed += 1,
             Err(_) => failed.push(format!("{name} (logs {}/*/console.log)", dir.display())),
@@ -136,7 +146,7 @@ fn demo(sh: &Shell) -> Result<()> {
     );
     cmd!(
         sh,
-        "target/release/srbuild lab test --profile nfs --nodes 3 --dir target/demo/lab"
+        "target/release/srbuild lab test --root nfs --nodes 3 --dir target/demo/lab"
     )
     .run()?;
     println!("xtask: the report is in target/demo/lab (console logs, junit.xml, timeline.svg)");

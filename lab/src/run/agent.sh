@@ -37,6 +37,40 @@ else
 	[ "$host" = "$SRBUILD_NODE" ] || fail "/etc/hostname (a CDSL) reads '$host', expected '$SRBUILD_NODE'"
 	echo "lab-agent: /etc/hostname=$host"
 fi
+# The root kind's checks (/lab/checks): what must be true after switch_root.
+svc=/run/srbuild/svc
+while read -r check arg; do
+	case "$check" in
+	fstype)
+		# nfs matches nfs and nfs4
+		case "$fstype" in "$arg"*) ;; *) fail "the root is $fstype, expected $arg" ;; esac
+		;;
+	daemon)
+		# A root storage daemon: alive, and argv[0] starts with '@' (systemd spares it).
+		pid=""
+		for d in /proc/[0-9]*; do
+			case "$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)" in
+			"@$arg "* | "@$arg") pid=${d#/proc/} ;;
+			esac
+		done
+		[ -n "$pid" ] || fail "no live @$arg process after switch_root: $(ps -o pid,args | grep -v ' \[' | tr '\n' ';')"
+		echo "lab-agent: daemon @$arg alive pid=$pid"
+		;;
+	quorum)
+		q=$(chroot "$svc" corosync-quorumtool -s 2>&1)
+		echo "$q" | grep -q "Quorate: *Yes" || fail "cluster not quorate after switch_root: $(echo "$q" | tr '\n' ' ')"
+		echo "lab-agent: quorate: $(echo "$q" | grep -E 'Nodes:|Total votes' | tr -s ' \n' ' ')"
+		;;
+	o2cb)
+		hb=$(ls /sys/kernel/config/cluster/"$arg"/heartbeat 2>/dev/null | grep -v dead_threshold | tr '\n' ' ')
+		[ -n "$hb" ] || fail "o2cb cluster $arg has no heartbeat region after switch_root"
+		nodes=$(ls /sys/kernel/config/cluster/"$arg"/node 2>/dev/null | tr '\n' ' ')
+		echo "lab-agent: o2cb $arg heartbeat region $hb nodes $nodes"
+		;;
+	'') ;;
+	*) fail "unknown check '$check' in /lab/checks" ;;
+	esac
+done </lab/checks
 mkdir -p /lab/seen
 echo "$SRBUILD_NODE $(cut -d' ' -f1 /proc/uptime)" >"/lab/seen/$SRBUILD_NODE" || fail "cannot write /lab/seen/$SRBUILD_NODE"
 sync
@@ -56,4 +90,16 @@ if [ "$(cat /lab/mode 2>/dev/null)" = shared ]; then
 	echo "lab-agent: saw every node's file: $(ls /lab/seen | tr '\n' ' ')"
 fi
 echo "LAB-PASS node=$SRBUILD_NODE t=$(cut -d' ' -f1 /proc/uptime)"
+if [ -f /lab/beat ]; then
+	# The node-dies scenario: go on writing to the shared root, one line per write.
+	(
+		n=0
+		while :; do
+			n=$((n + 1))
+			echo "$n" >"/lab/seen/$SRBUILD_NODE.beat" && sync
+			echo "LAB-BEAT node=$SRBUILD_NODE n=$n t=$(cut -d' ' -f1 /proc/uptime)"
+			sleep 1
+		done
+	) &
+fi
 hold

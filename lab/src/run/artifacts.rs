@@ -1,9 +1,10 @@
-//! What a lab run boots: the kernel, the images (built in-process by the builder), the test
-//! root tree (busybox, the agent, per-node `/etc/hostname` as a CDSL) and the disk images
-//! made from it with `mkfs.ext4 -d` / `mkfs.ext3 -d` (no root, loop device or mount).
+//! What a lab run boots: the kernel, the images (built in-process by the builder, warnings
+//! printed), the test root tree (the builder's plan written as a tree, plus the agent, its
+//! checks and a per-node `/etc/hostname` CDSL) and the disk images made from it with
+//! `mkfs.ext4 -d` / `mkfs.ext3 -d`, `qemu-img` and the kinds' own formatters.
 
 use crate::error::{LabError, Result};
-use crate::run::topology::{LabNode, RootKind};
+use crate::run::topology::LabNode;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -15,80 +16,92 @@ pub fn kernel_image(kver: &str) -> Result<PathBuf> {
     if k.exists() {
         Ok(k)
     } else {
-        Err(LabError::Setup(format!(
+        Err(LabError::Invalid(format!(
             "kernel image {} not found; install linux-image-amd64 (or pass --kver)",
             k.display()
         )))
     }
 }
 
-fn run(cmd: &mut Command, what: &str) -> Result<()> {
+/// Runs a host tool; a missing tool names its package, a failure carries its stderr.
+pub fn run_tool(cmd: &mut Command, what: &str) -> Result<()> {
     let program = cmd.get_program().to_os_string();
     let out = cmd.output().map_err(|e| {
-        LabError::spawn_failed(&program, e, |e| {
-            LabError::Setup(format!("{what}: cannot run {program:?}: {e}"))
+        LabError::spawn_failed(&program, e, |e| LabError::Tool {
+            what: what.to_string(),
+            stderr: format!("cannot run {program:?}: {e}"),
         })
     })?;
     if !out.status.success() {
-        return Err(LabError::Setup(format!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(LabError::Tool {
+            what: what.to_string(),
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     Ok(())
 }
 
-/// Builds an image with the builder (in-process) and returns its path.
+/// Builds an image with the builder (in-process), prints its summary and warnings, and
+/// returns its path.
 pub fn build_image(
     profile: &str,
     kver: &str,
-    cluster: &Path,
+    cluster: Option<&Path>,
     output: &Path,
-    extra_args: &[String],
 ) -> Result<PathBuf> {
     let mut opts = srbuild_builder::BuildOptions::new(profile);
     opts.output = Some(output.to_path_buf());
     opts.kver = Some(kver.to_string());
-    opts.cluster = Some(cluster.to_path_buf());
-    opts.kernel_args = extra_args.to_vec();
-    let report = srbuild_builder::build_image(&opts)
-        .map_err(|e| LabError::Setup(format!("building the {profile} image: {e}")))?;
+    opts.cluster = cluster.map(Path::to_path_buf);
+    let report = srbuild_builder::build_image(&opts).map_err(|source| LabError::Build {
+        what: format!("building the {profile} image"),
+        source,
+    })?;
     println!("{}", report.summary());
+    for w in &report.warnings {
+        println!("lab: warning: {profile} image: {w}");
+    }
     Ok(output.to_path_buf())
 }
 
-/// Assembles the test root tree in `tree` for `clients`; `shared` says whether every node
-/// sees one tree (NFS) or its own copy (ext3 overlays).
+/// What the test root's agent is told.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The nodes whose files every node must see (shared roots).
+    pub expect: Vec<String>,
+    pub shared: bool,
+    /// Seconds to wait for the others' files.
+    pub wait_s: u64,
+    /// `/lab/checks`: `fstype T`, `daemon NAME`, `quorum`, `o2cb NAME`.
+    pub checks: Vec<String>,
+    /// After passing, keep writing to the root (`LAB-BEAT` lines) for the fault scenario.
+    pub beat: bool,
+}
+
+/// Assembles the test root tree in `tree` (which is replaced) for `clients`.
 pub fn root_tree(
     tree: &Path,
     kver: &str,
     cluster: &Path,
     clients: &[LabNode],
-    shared: bool,
-    wait_s: u64,
+    agent: &AgentConfig,
 ) -> Result<()> {
     if tree.exists() {
         std::fs::remove_dir_all(tree)
             .map_err(|e| LabError::io("cannot clear the root tree", tree, e))?;
     }
-    let img = tree.with_extension("cpio");
-    // The builder's resolver picks busybox and its links from the host; unpack its plan.
+    // The builder's resolver picks busybox and its links from the host; its plan is written
+    // straight into the tree (no boot runtime, no archive).
     let mut opts = srbuild_builder::BuildOptions::new("lab-root");
-    opts.output = Some(img.clone());
     opts.kver = Some(kver.to_string());
-    opts.compression = srbuild_builder::Compression::None;
-    srbuild_builder::build_image(&opts)
-        .map_err(|e| LabError::Setup(format!("building the root tree: {e}")))?;
-    srbuild_archive::extract_image(&img, tree, false)
-        .map_err(|e| LabError::Setup(format!("unpacking the root tree: {e}")))?;
-    let _ = std::fs::remove_file(&img);
-    for leftover in ["init", "etc/srbuild", "usr/lib/srbuild", "sysroot"] {
-        let p = tree.join(leftover);
-        if p.is_dir() {
-            let _ = std::fs::remove_dir_all(&p);
-        } else {
-            let _ = std::fs::remove_file(&p);
-        }
+    opts.runtime = false;
+    let planned =
+        srbuild_builder::tree::build_tree(&opts, tree).map_err(|source| LabError::Build {
+            what: format!("building the root tree in {}", tree.display()),
+            source,
+        })?;
+    for w in &planned.warnings {
+        println!("lab: warning: root tree: {w}");
     }
     let w = |rel: &str, text: &str, mode: u32| -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
@@ -103,14 +116,17 @@ pub fn root_tree(
     };
     // usr/sbin exists through the builder's merged-/usr links.
     w("usr/sbin/init", AGENT, 0o755)?;
-    let names: Vec<String> = clients.iter().map(|c| c.name.clone()).collect();
-    w("lab/expect", &format!("{}\n", names.join("\n")), 0o644)?;
+    w("lab/expect", &lines(&agent.expect), 0o644)?;
     w(
         "lab/mode",
-        if shared { "shared\n" } else { "local\n" },
+        if agent.shared { "shared\n" } else { "local\n" },
         0o644,
     )?;
-    w("lab/wait", &format!("{wait_s}\n"), 0o644)?;
+    w("lab/wait", &format!("{}\n", agent.wait_s), 0o644)?;
+    w("lab/checks", &lines(&agent.checks), 0o644)?;
+    if agent.beat {
+        w("lab/beat", "1\n", 0o644)?;
+    }
     w("etc/hostname", "unconfigured\n", 0o644)?;
     // systemd-based initramfs images (dracut) refuse to switch into a root without it.
     w(
@@ -118,27 +134,21 @@ pub fn root_tree(
         "NAME=\"srbuild lab root\"\nID=srbuild-lab\nPRETTY_NAME=\"srbuild lab root\"\n",
         0o644,
     )?;
-    w(
-        "etc/cluster.toml",
-        &std::fs::read_to_string(cluster).unwrap_or_default(),
-        0o644,
-    )?;
-    for d in [
-        "proc",
-        "sys",
-        "dev",
-        "run",
-        "tmp",
-        "lab/seen",
-        ".cdsl.local",
-    ] {
+    let description =
+        std::fs::read_to_string(cluster).map_err(|e| LabError::io("cannot read", cluster, e))?;
+    w("etc/cluster.toml", &description, 0o644)?;
+    for d in ["lab/seen", ".cdsl.local"] {
         std::fs::create_dir_all(tree.join(d))
             .map_err(|e| LabError::io("cannot create", tree.join(d), e))?;
     }
     // Per-node /etc/hostname through srbuild's own CDSL tools.
     let ids: Vec<u32> = clients.iter().map(|c| c.id).collect();
-    srbuild_cluster::cdsl::create_hostdependent(tree, "etc/hostname", &ids)
-        .map_err(|e| LabError::Setup(format!("cdsl create etc/hostname: {e}")))?;
+    srbuild_cluster::cdsl::create_hostdependent(tree, "etc/hostname", &ids).map_err(|source| {
+        LabError::Cdsl {
+            what: "cdsl create etc/hostname".into(),
+            source,
+        }
+    })?;
     for c in clients {
         srbuild_cluster::cdsl::write_node_file(
             tree,
@@ -146,20 +156,31 @@ pub fn root_tree(
             "etc/hostname",
             format!("{}\n", c.name).as_bytes(),
         )
-        .map_err(|e| LabError::Setup(format!("cdsl write etc/hostname for {}: {e}", c.name)))?;
+        .map_err(|source| LabError::Cdsl {
+            what: format!("cdsl write etc/hostname for {}", c.name),
+            source,
+        })?;
     }
     Ok(())
 }
 
-/// `mkfs.<fs> -d SRC` into a fresh raw image of `size_mb`.
-pub fn mkfs_from_dir(fs: &str, src: &Path, image: &Path, size_mb: u64, label: &str) -> Result<()> {
+fn lines(v: &[String]) -> String {
+    v.iter().map(|l| format!("{l}\n")).collect()
+}
+
+/// A fresh sparse raw image of `size_mb`.
+pub fn raw_image(image: &Path, size_mb: u64) -> Result<()> {
     let _ = std::fs::remove_file(image);
     let f = std::fs::File::create(image)
         .map_err(|e| LabError::io("cannot create disk image", image, e))?;
     f.set_len(size_mb << 20)
-        .map_err(|e| LabError::io("cannot size disk image", image, e))?;
-    drop(f);
-    run(
+        .map_err(|e| LabError::io("cannot size disk image", image, e))
+}
+
+/// `mkfs.<fs> -d SRC` into a fresh raw image of `size_mb`.
+pub fn mkfs_from_dir(fs: &str, src: &Path, image: &Path, size_mb: u64, label: &str) -> Result<()> {
+    raw_image(image, size_mb)?;
+    run_tool(
         Command::new(format!("mkfs.{fs}"))
             .args(["-q", "-F", "-L", label, "-d"])
             .arg(src)
@@ -172,7 +193,7 @@ pub fn mkfs_from_dir(fs: &str, src: &Path, image: &Path, size_mb: u64, label: &s
 /// A qcow2 overlay over a raw base image (each ext3 node writes only its own copy).
 pub fn overlay(base: &Path, overlay: &Path) -> Result<()> {
     let _ = std::fs::remove_file(overlay);
-    run(
+    run_tool(
         Command::new("qemu-img")
             .args(["create", "-q", "-f", "qcow2", "-F", "raw", "-b"])
             .arg(
@@ -182,25 +203,4 @@ pub fn overlay(base: &Path, overlay: &Path) -> Result<()> {
             .arg(overlay),
         "qemu-img create (overlay)",
     )
-}
-
-/// Root kind's disk layout: the NFS server's data disk holds the tree under `/root`.
-pub fn disks_for(kind: RootKind, work: &Path, tree: &Path) -> Result<PathBuf> {
-    match kind {
-        RootKind::Nfs => {
-            let data = work.join("data");
-            let _ = std::fs::remove_dir_all(&data);
-            std::fs::create_dir_all(&data).map_err(|e| LabError::io("cannot create", &data, e))?;
-            std::fs::rename(tree, data.join("root"))
-                .map_err(|e| LabError::io("cannot move the root tree", tree, e))?;
-            let img = work.join("nfs-data.img");
-            mkfs_from_dir("ext4", &data, &img, 256, "labroot")?;
-            Ok(img)
-        }
-        RootKind::Ext3 => {
-            let img = work.join("ext3-base.img");
-            mkfs_from_dir("ext3", tree, &img, 128, "labroot")?;
-            Ok(img)
-        }
-    }
 }

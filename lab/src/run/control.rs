@@ -59,7 +59,7 @@ impl Net {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        Err(LabError::Setup(format!(
+        Err(LabError::Invalid(format!(
             "the lab hub did not start; see {}",
             dir.join("hub.log").display()
         )))
@@ -103,7 +103,7 @@ impl State {
     pub fn load(dir: &Path) -> Result<State> {
         let p = dir.join(STATE);
         let text = std::fs::read_to_string(&p).map_err(|_| {
-            LabError::Setup(format!(
+            LabError::Invalid(format!(
                 "no running lab in {} (no {STATE}); start one with `srbuild lab up`",
                 dir.display()
             ))
@@ -173,7 +173,7 @@ pub fn console(dir: &Path, node: &str) -> Result<()> {
     let state = State::load(dir)?;
     let Some((_, _, log)) = state.nodes.iter().find(|(n, _, _)| n == node) else {
         let known: Vec<&str> = state.nodes.iter().map(|(n, _, _)| n.as_str()).collect();
-        return Err(LabError::Setup(format!(
+        return Err(LabError::Invalid(format!(
             "no node '{node}' in this lab; nodes: {}",
             known.join(", ")
         )));

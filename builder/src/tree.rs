@@ -1,0 +1,92 @@
+//! Writing a plan as a directory tree instead of an archive: the lab's test roots are built
+//! this way (`BuildOptions::runtime = false`), with no cpio written, unpacked and pruned.
+
+use crate::error::{BuildError, Result};
+use crate::image::{plan_image, BuildOptions, Planned};
+use crate::plan::Source;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// Plans `opts` and writes the result under `dir`, which must not exist yet.
+pub fn build_tree(opts: &BuildOptions, dir: &Path) -> Result<Planned> {
+    let planned = plan_image(opts)?;
+    write_tree(&planned, dir)?;
+    Ok(planned)
+}
+
+/// Writes every entry of `planned` under `dir` (created; it must not exist). Host files are
+/// copied, symlinks made as planned; device nodes are skipped (a root gets devtmpfs).
+pub fn write_tree(planned: &Planned, dir: &Path) -> Result<()> {
+    let io = |p: &Path, e: std::io::Error| BuildError::Write {
+        path: p.to_path_buf(),
+        source: e,
+    };
+    std::fs::create_dir(dir).map_err(|e| io(dir, e))?;
+    // Paths are sorted, so a directory comes before what it holds.
+    for (path, entry) in planned.plan.iter() {
+        let at = dir.join(path);
+        match &entry.source {
+            Source::Dir => std::fs::create_dir(&at).map_err(|e| io(&at, e))?,
+            Source::Symlink(t) => std::os::unix::fs::symlink(t, &at).map_err(|e| io(&at, e))?,
+            Source::Bytes(b) => std::fs::write(&at, b).map_err(|e| io(&at, e))?,
+            Source::Host(src) => {
+                std::fs::copy(src, &at).map_err(|e| BuildError::read(src, e))?;
+            }
+            Source::CharDev(..) => continue,
+        }
+        if !matches!(entry.source, Source::Symlink(_)) {
+            std::fs::set_permissions(&at, std::fs::Permissions::from_mode(entry.mode & 0o7777))
+                .map_err(|e| io(&at, e))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Plan;
+
+    #[test]
+    fn a_plan_becomes_a_tree() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("host-file");
+        std::fs::write(&src, "from the host").unwrap();
+        let mut plan = Plan::default();
+        plan.insert("usr/bin/tool", Source::Host(src), 0o755, "t")
+            .unwrap();
+        plan.insert("bin", Source::Symlink("usr/bin".into()), 0o777, "t")
+            .unwrap();
+        plan.insert_bytes("etc/motd", b"hi\n".to_vec(), 0o644, "t")
+            .unwrap();
+        plan.insert("dev/console", Source::CharDev(5, 1), 0o600, "t")
+            .unwrap();
+        plan.fill_parents().unwrap();
+        let planned = Planned {
+            plan,
+            profile: Default::default(),
+            kver: "k".into(),
+            kernel_modules: vec![],
+            elf_parsed: 0,
+            warnings: vec![],
+        };
+        let out = d.path().join("tree");
+        write_tree(&planned, &out).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(out.join("bin/tool")).unwrap(),
+            "from the host"
+        );
+        let mode = std::fs::metadata(out.join("usr/bin/tool"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+        assert_eq!(
+            std::fs::read_to_string(out.join("etc/motd")).unwrap(),
+            "hi\n"
+        );
+        assert!(out.join("dev").is_dir() && !out.join("dev/console").exists());
+        // An existing directory is refused, not merged into.
+        assert!(write_tree(&planned, &out).is_err());
+    }
+}

@@ -1,0 +1,24 @@
+//! The ext3 root: one base image made from the tree, a copy-on-write overlay per node (a
+//! local root, so the nodes do not see each other's writes).
+
+use super::{RootArgs, RootKind, Storage};
+use crate::run::scenario::Scenario;
+
+pub const KIND: RootKind = RootKind {
+    name: "ext3",
+    module: "ext3",
+    client_profile: "ext3",
+    client_memory_mb: 384,
+    fstype: "ext3",
+    shared: false,
+    storage: Storage::Overlay,
+    seed: None,
+    server: None,
+    checks: &[],
+    scenarios: &[Scenario::Normal, Scenario::UnknownNode],
+    root_args,
+};
+
+fn root_args(_: &RootArgs) -> Vec<String> {
+    vec!["root=LABEL=labroot".into(), "rootfstype=ext3".into()]
+}

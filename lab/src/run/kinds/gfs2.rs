@@ -1,0 +1,62 @@
+//! The GFS2 root: one raw disk shared by every node, formatted on the host with a journal
+//! per node, filled by a seed VM (lock_nolock), and mounted by every node with lock_dlm under
+//! corosync and dlm_controld, which the initramfs starts and which outlive `switch_root`.
+
+use super::{RootArgs, RootKind, SharedFormat, Storage};
+use crate::error::Result;
+use crate::run::artifacts::run_tool;
+use crate::run::scenario::Scenario;
+use crate::timeout::scaled;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+pub const KIND: RootKind = RootKind {
+    name: "gfs2",
+    module: "gfs2",
+    client_profile: "gfs2",
+    client_memory_mb: 512,
+    fstype: "gfs2",
+    shared: true,
+    storage: Storage::Shared {
+        size_mb: 384,
+        format,
+    },
+    seed: Some(super::SEED),
+    server: None,
+    checks: &["daemon corosync", "daemon dlm_controld", "quorum"],
+    scenarios: &[
+        Scenario::Normal,
+        Scenario::UnknownNode,
+        Scenario::NodeDies,
+        Scenario::LoneNode,
+    ],
+    root_args,
+};
+
+fn format(disk: &Path, f: &SharedFormat) -> Result<()> {
+    run_tool(
+        Command::new("mkfs.gfs2")
+            .args(["-O", "-q", "-p", "lock_dlm", "-J", "16", "-t"])
+            .arg(format!("{}:root", f.cluster))
+            .arg("-j")
+            .arg(f.slots.to_string())
+            .arg(disk),
+        "mkfs.gfs2 (the shared disk)",
+    )
+}
+
+fn root_args(a: &RootArgs) -> Vec<String> {
+    let quorum = match a.scenario {
+        // One of three members alone never gets quorum: fail fast and say so.
+        Scenario::LoneNode => scaled(Duration::from_secs(25)),
+        _ => scaled(Duration::from_secs(150)),
+    };
+    vec![
+        "root=/dev/vda".into(),
+        "rootfstype=gfs2".into(),
+        // The lab has no fence devices; a real site keeps fencing on (see the README).
+        "srbuild.fencing=0".into(),
+        format!("srbuild.quorum_timeout={}", quorum.as_secs()),
+    ]
+}

@@ -1,0 +1,44 @@
+//! The OCFS2 root: one raw disk shared by every node, formatted on the host with a slot per
+//! node for the o2cb stack, filled by a seed VM, and mounted by every node with o2cb and
+//! local disk heartbeat.
+
+use super::{RootArgs, RootKind, SharedFormat, Storage};
+use crate::error::Result;
+use crate::run::artifacts::run_tool;
+use crate::run::scenario::Scenario;
+use std::path::Path;
+use std::process::Command;
+
+pub const KIND: RootKind = RootKind {
+    name: "ocfs2",
+    module: "ocfs2",
+    client_profile: "ocfs2",
+    client_memory_mb: 384,
+    fstype: "ocfs2",
+    shared: true,
+    storage: Storage::Shared {
+        size_mb: 256,
+        format,
+    },
+    seed: Some(super::SEED),
+    server: None,
+    checks: &["o2cb lab"],
+    scenarios: &[Scenario::Normal, Scenario::UnknownNode, Scenario::NodeDies],
+    root_args,
+};
+
+fn format(disk: &Path, f: &SharedFormat) -> Result<()> {
+    run_tool(
+        Command::new("mkfs.ocfs2")
+            .args(["-q", "-F", "-L", "labroot", "--cluster-stack=o2cb"])
+            .arg(format!("--cluster-name={}", f.cluster))
+            .arg("-N")
+            .arg(f.slots.to_string())
+            .arg(disk),
+        "mkfs.ocfs2 (the shared disk)",
+    )
+}
+
+fn root_args(_: &RootArgs) -> Vec<String> {
+    vec!["root=/dev/vda".into(), "rootfstype=ocfs2".into()]
+}

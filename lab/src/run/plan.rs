@@ -1,0 +1,496 @@
+//! One lab plan: the root kind, then phases of nodes (seed → servers → clients), each node
+//! with its VM, its kernel command line and what its console must show. Everything a run
+//! boots is decided here, before anything boots; [`crate::run::runner`] only follows it.
+
+use crate::accel::{self, Accel};
+use crate::error::{LabError, Result};
+use crate::qemu::{qemu_binary, Disk, DiskFormat, Nic, VmSpec};
+use crate::run::artifacts::{self, AgentConfig};
+use crate::run::kinds::{self, Role, RootArgs, RootKind, SharedFormat, Storage};
+use crate::run::scenario::Scenario;
+use crate::run::topology::{self, LabNode, CLUSTER};
+use crate::run::LabOptions;
+use crate::timeout::scaled;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// What a node's console must show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// A service role: the `marker` line. A role that is `stopped` (the seed) is stopped
+    /// once it printed it.
+    Ready { marker: &'static str, stopped: bool },
+    /// A client: `LAB-PASS`, or `FAILED stage=<fail_stage>`; `line` must also be there.
+    Verdict {
+        fail_stage: Option<&'static str>,
+        line: Option<String>,
+    },
+}
+
+/// One node of the plan.
+#[derive(Debug, Clone)]
+pub struct NodePlan {
+    pub node: LabNode,
+    pub spec: VmSpec,
+    pub expect: Expect,
+}
+
+/// Nodes started together.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    pub name: &'static str,
+    /// Started this long after the phases before it allow it.
+    pub delay: Duration,
+    /// The phases after this one start only once all of its nodes are ready.
+    pub blocking: bool,
+    pub nodes: Vec<NodePlan>,
+}
+
+/// Everything a run boots, in order.
+#[derive(Debug)]
+pub struct LabPlan {
+    pub kind: &'static RootKind,
+    pub accel: Accel,
+    pub phases: Vec<Phase>,
+    /// The node killed once every client passed (the node-dies scenario).
+    pub victim: Option<String>,
+}
+
+const BASE_ARGS: [&str; 3] = ["console=ttyS0", "rd.shell=0", "panic=-1"];
+
+/// The kind a run boots: `--root`, or the one the profile's modules make.
+pub fn choose_kind(opts: &LabOptions) -> Result<&'static RootKind> {
+    match (&opts.root, &opts.profile) {
+        (Some(r), _) => kinds::by_name(r),
+        (None, Some(p)) => {
+            let mut library = srbuild_builder::library::Library::standard();
+            let profile =
+                srbuild_builder::config::load_profile(&mut library, p).map_err(|source| {
+                    LabError::Build {
+                        what: format!("reading profile {p}"),
+                        source,
+                    }
+                })?;
+            kinds::for_modules(p, &profile.modules)
+        }
+        (None, None) => Err(LabError::Invalid(
+            "say what to boot: --root nfs|ext3|gfs2|ocfs2 or --profile NAME".into(),
+        )),
+    }
+}
+
+/// The clients' kernel command line.
+pub fn client_append(kind: &RootKind, opts: &LabOptions, n: &LabNode, server_ip: &str) -> String {
+    let mut args: Vec<String> = BASE_ARGS.iter().map(|s| s.to_string()).collect();
+    args.push("rw".into());
+    args.extend((kind.root_args)(&RootArgs {
+        scenario: opts.scenario,
+        server_ip,
+        nfs_version: &opts.nfs_version,
+    }));
+    match opts.scenario {
+        Scenario::IpStatic => args.push(format!(
+            "ip={}:::255.255.255.0:{}:eth0:none",
+            topology::static_ip(n),
+            n.name
+        )),
+        Scenario::Dhcp => args.push("ip=dhcp".into()),
+        _ => {}
+    }
+    if opts.initrd.is_some() {
+        // A foreign image (dracut, say) has no cluster description: give it the node and a
+        // static address in the kernel's ip= syntax, on a predictable interface name.
+        args.push(format!("srbuild.node={}", n.name));
+        args.push("net.ifnames=0".into());
+        args.push(format!("ip={}:::255.255.255.0:{}:eth0:none", n.ip, n.name));
+        args.push("rd.neednet=1".into());
+    }
+    args.extend(opts.append.iter().cloned());
+    args.join(" ")
+}
+
+/// A service role's kernel command line.
+pub fn role_append(kind: &RootKind, role: &Role, scenario: Scenario) -> String {
+    let mut args: Vec<String> = BASE_ARGS.iter().map(|s| s.to_string()).collect();
+    args.extend(role.append.iter().map(|s| s.to_string()));
+    if role.node == "seed" {
+        args.push(format!("srbuild.seed={}", kind.fstype));
+        args.push(format!("srbuild.seed.cluster={CLUSTER}"));
+    }
+    if scenario == Scenario::Dhcp && role.described {
+        args.push("srbuild.dhcp=1".into());
+    }
+    args.join(" ")
+}
+
+/// What client `n`'s console must show.
+pub fn client_expect(scenario: Scenario, n: &LabNode) -> Expect {
+    let line = match scenario {
+        Scenario::IpStatic => Some(format!("srbuild: ip {}/24 on eth0", topology::static_ip(n))),
+        Scenario::Dhcp => Some(format!("srbuild: dhcp on eth0: {}/24", n.ip)),
+        Scenario::LoneNode => Some("srbuild: FAILED stage=cluster: no quorum".into()),
+        _ => None,
+    };
+    Expect::Verdict {
+        fail_stage: scenario.expected_failure(),
+        line,
+    }
+}
+
+fn disk(path: &Path, format: DiskFormat, shared: bool, readonly: bool) -> Disk {
+    Disk {
+        path: path.to_path_buf(),
+        format,
+        shared,
+        readonly,
+    }
+}
+
+/// Builds images, the root tree and the disks under `<dir>/artifacts`, and plans the run.
+pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
+    let kind = choose_kind(opts)?;
+    let slots = opts.slots.unwrap_or(opts.nodes);
+    kind.check(opts.scenario, opts.nodes, slots)?;
+    // Fail before building anything when a host tool of the run is missing.
+    crate::host_tools::require(qemu_binary().as_os_str())?;
+    crate::host_tools::require(OsStr::new("mkfs.ext4"))?;
+    if let Storage::Overlay = kind.storage {
+        crate::host_tools::require(OsStr::new("mkfs.ext3"))?;
+        crate::host_tools::require(OsStr::new("qemu-img"))?;
+    }
+    let work = opts.dir.join("artifacts");
+    std::fs::create_dir_all(&work).map_err(|e| LabError::io("cannot create", &work, e))?;
+    let kver = srbuild_builder::image::choose_kernel(
+        &srbuild_builder::sysroot::Sysroot::new("/"),
+        opts.kver.as_deref(),
+    )
+    .map_err(|source| LabError::Build {
+        what: "choosing the kernel".into(),
+        source,
+    })?;
+    let kernel = artifacts::kernel_image(&kver)?;
+    let started = Instant::now();
+
+    // The nodes: the described clients (only the first boots alone in lone-node), the
+    // server (described: it needs an identity) and the seed (not described: no network).
+    let described: Vec<LabNode> = (1..=opts.nodes).map(topology::client).collect();
+    let booted: Vec<LabNode> = match opts.scenario {
+        Scenario::LoneNode => described[..1].to_vec(),
+        _ => described.clone(),
+    };
+    let server = kind
+        .server
+        .map(|r| (r, topology::service(0, r.node, "nfs-server")));
+    let seed = kind.seed.map(|r| (r, topology::service(1, r.node, "seed")));
+    let mut in_description: Vec<LabNode> = server
+        .iter()
+        .filter(|(r, _)| r.described)
+        .map(|(_, n)| n.clone())
+        .collect();
+    in_description.extend(described.iter().cloned());
+    let cluster = work.join("cluster.toml");
+    std::fs::write(&cluster, topology::cluster_toml(&in_description))
+        .map_err(|e| LabError::io("cannot write", &cluster, e))?;
+
+    let mut checks = vec![format!("fstype {}", kind.fstype)];
+    checks.extend(kind.checks.iter().map(|c| c.to_string()));
+    let tree = work.join("root");
+    artifacts::root_tree(
+        &tree,
+        &kver,
+        &cluster,
+        &described,
+        &AgentConfig {
+            expect: booted.iter().map(|n| n.name.clone()).collect(),
+            shared: kind.shared,
+            wait_s: scaled(Duration::from_secs(120)).as_secs(),
+            checks,
+            beat: opts.scenario == Scenario::NodeDies,
+        },
+    )?;
+
+    // Where the root lives: the disks of the roles and of every client.
+    let mut role_disks: Vec<Disk> = Vec::new();
+    let mut client_disks: Vec<Disk> = Vec::new();
+    match kind.storage {
+        Storage::ServerExport => {
+            let data = work.join("data");
+            let _ = std::fs::remove_dir_all(&data);
+            std::fs::create_dir_all(&data).map_err(|e| LabError::io("cannot create", &data, e))?;
+            std::fs::rename(&tree, data.join("root"))
+                .map_err(|e| LabError::io("cannot move the root tree", &tree, e))?;
+            let img = work.join("server-data.img");
+            artifacts::mkfs_from_dir("ext4", &data, &img, 256, "labroot")?;
+            role_disks.push(disk(&img, DiskFormat::Raw, false, false));
+        }
+        Storage::Overlay => {
+            let base = work.join("ext3-base.img");
+            artifacts::mkfs_from_dir("ext3", &tree, &base, 128, "labroot")?;
+            client_disks.push(disk(&base, DiskFormat::Raw, false, false));
+        }
+        Storage::Shared { size_mb, format } => {
+            let src = work.join("seed-source.img");
+            artifacts::mkfs_from_dir("ext4", &tree, &src, 128, "labsrc")?;
+            let shared = work.join("shared.img");
+            artifacts::raw_image(&shared, size_mb)?;
+            format(
+                &shared,
+                &SharedFormat {
+                    cluster: CLUSTER.into(),
+                    slots,
+                },
+            )?;
+            role_disks.push(disk(&src, DiskFormat::Raw, false, true));
+            role_disks.push(disk(&shared, DiskFormat::Raw, true, false));
+            client_disks.push(disk(&shared, DiskFormat::Raw, true, false));
+        }
+    }
+
+    let profile = opts.profile.as_deref().unwrap_or(kind.client_profile);
+    let client_initrd = match &opts.initrd {
+        Some(p) => p.clone(),
+        None => artifacts::build_image(
+            profile,
+            &kver,
+            Some(&cluster),
+            &work.join("initrd-client.img"),
+        )?,
+    };
+    let (accel, why) = accel::detect_with_reason(&qemu_binary());
+
+    let mut phases = Vec::new();
+    let role_spec = |r: &Role, n: &LabNode, initrd: &Path| -> VmSpec {
+        let mut spec = VmSpec::new(&n.name, &kernel, initrd, &opts.dir.join(&n.name));
+        spec.memory_mb = r.memory_mb;
+        spec.append = role_append(kind, r, opts.scenario);
+        spec.disks = role_disks.clone();
+        spec.detached = opts.detached;
+        spec
+    };
+    if let Some((r, n)) = &seed {
+        let initrd = artifacts::build_image(r.profile, &kver, None, &work.join("initrd-seed.img"))?;
+        phases.push(Phase {
+            name: "seed",
+            delay: Duration::ZERO,
+            blocking: true,
+            nodes: vec![NodePlan {
+                node: n.clone(),
+                spec: role_spec(r, n, &initrd),
+                expect: Expect::Ready {
+                    marker: r.ready,
+                    stopped: true,
+                },
+            }],
+        });
+    }
+    if let Some((r, n)) = &server {
+        let initrd = artifacts::build_image(
+            r.profile,
+            &kver,
+            Some(&cluster),
+            &work.join("initrd-server.img"),
+        )?;
+        let mut spec = role_spec(r, n, &initrd);
+        spec.nics.push(Nic { mac: n.mac.clone() });
+        phases.push(Phase {
+            name: "server",
+            delay: if opts.scenario == Scenario::LateServer {
+                Duration::from_secs(20)
+            } else {
+                Duration::ZERO
+            },
+            blocking: false,
+            nodes: vec![NodePlan {
+                node: n.clone(),
+                spec,
+                expect: Expect::Ready {
+                    marker: r.ready,
+                    stopped: false,
+                },
+            }],
+        });
+    }
+    let server_ip = server.as_ref().map(|(_, n)| n.ip.as_str()).unwrap_or("");
+    let mut clients = Vec::new();
+    for n in &booted {
+        let dir = opts.dir.join(&n.name);
+        let mut spec = VmSpec::new(&n.name, &kernel, &client_initrd, &dir);
+        spec.memory_mb = if opts.initrd.is_some() {
+            1024
+        } else {
+            kind.client_memory_mb
+        };
+        let mac = if opts.scenario == Scenario::UnknownNode {
+            format!("52:54:00:77:01:{:02x}", n.id) // not in the cluster description
+        } else {
+            n.mac.clone()
+        };
+        spec.nics.push(Nic { mac });
+        for d in &client_disks {
+            if let Storage::Overlay = kind.storage {
+                let own = work.join(format!("{}.qcow2", n.name));
+                artifacts::overlay(&d.path, &own)?;
+                spec.disks.push(disk(&own, DiskFormat::Qcow2, false, false));
+            } else {
+                spec.disks.push(d.clone());
+            }
+        }
+        spec.append = client_append(kind, opts, n, server_ip);
+        spec.detached = opts.detached;
+        clients.push(NodePlan {
+            node: n.clone(),
+            spec,
+            expect: client_expect(opts.scenario, n),
+        });
+    }
+    let victim = (opts.scenario == Scenario::NodeDies)
+        .then(|| booted.last().map(|n| n.name.clone()))
+        .flatten();
+    phases.push(Phase {
+        name: "clients",
+        delay: Duration::ZERO,
+        blocking: false,
+        nodes: clients,
+    });
+    println!(
+        "lab: {} root, {} client(s), scenario {}; artifacts ready in {:.1} s under {}; accelerator {} ({why})",
+        kind.name,
+        booted.len(),
+        opts.scenario,
+        started.elapsed().as_secs_f64(),
+        work.display(),
+        accel.as_str()
+    );
+    Ok(LabPlan {
+        kind,
+        accel,
+        phases,
+        victim,
+    })
+}
+
+/// `<dir>/<node>/console.log` of every node a plan boots.
+pub fn logs(plan: &LabPlan) -> Vec<PathBuf> {
+    plan.phases
+        .iter()
+        .flat_map(|p| p.nodes.iter().map(|n| n.spec.log_path()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(scenario: Scenario) -> LabOptions {
+        LabOptions {
+            root: None,
+            profile: None,
+            nodes: 3,
+            slots: None,
+            dir: PathBuf::from("lab"),
+            initrd: None,
+            junit: None,
+            scenario,
+            nfs_version: "4.2".into(),
+            kver: None,
+            append: vec!["quiet".into()],
+            detached: false,
+        }
+    }
+
+    #[test]
+    fn client_command_lines_name_the_root_of_each_kind() {
+        let n = topology::client(2);
+        let nfs = kinds::by_name("nfs").unwrap();
+        let a = client_append(nfs, &opts(Scenario::Normal), &n, "10.77.0.1");
+        assert!(
+            a.starts_with("console=ttyS0 rd.shell=0 panic=-1 rw "),
+            "{a}"
+        );
+        assert!(
+            a.contains("root=nfs:10.77.0.1:/:vers=4.2,lookupcache=positive"),
+            "{a}"
+        );
+        assert!(a.ends_with(" quiet"), "{a}");
+        let a = client_append(nfs, &opts(Scenario::WrongRootPath), &n, "10.77.0.1");
+        assert!(a.contains("root=nfs:10.77.0.1:/srv/no-such-export:"), "{a}");
+        let a = client_append(nfs, &opts(Scenario::IpStatic), &n, "10.77.0.1");
+        assert!(
+            a.contains("ip=10.77.0.52:::255.255.255.0:node2:eth0:none"),
+            "{a}"
+        );
+
+        let gfs2 = kinds::by_name("gfs2").unwrap();
+        let a = client_append(gfs2, &opts(Scenario::Normal), &n, "");
+        assert!(
+            a.contains("root=/dev/vda rootfstype=gfs2 srbuild.fencing=0"),
+            "{a}"
+        );
+        let lone = client_append(gfs2, &opts(Scenario::LoneNode), &n, "");
+        let q = |s: &str| -> u64 {
+            s.split_whitespace()
+                .find_map(|w| w.strip_prefix("srbuild.quorum_timeout="))
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert!(
+            q(&lone) < q(&a),
+            "a lone node gives up on quorum sooner: {lone}"
+        );
+
+        let ocfs2 = kinds::by_name("ocfs2").unwrap();
+        let a = client_append(ocfs2, &opts(Scenario::Normal), &n, "");
+        assert!(a.contains("root=/dev/vda rootfstype=ocfs2"), "{a}");
+        let ext3 = kinds::by_name("ext3").unwrap();
+        let mut o = opts(Scenario::Normal);
+        o.initrd = Some(PathBuf::from("dracut.img"));
+        let a = client_append(ext3, &o, &n, "");
+        assert!(a.contains("root=LABEL=labroot rootfstype=ext3 srbuild.node=node2 net.ifnames=0 ip=10.77.0.12:::255.255.255.0:node2:eth0:none rd.neednet=1"), "{a}");
+    }
+
+    #[test]
+    fn role_command_lines() {
+        let nfs = kinds::by_name("nfs").unwrap();
+        let server = nfs.server.unwrap();
+        let a = role_append(nfs, &server, Scenario::Dhcp);
+        assert!(
+            a.contains("srbuild.export=/srv/root") && a.ends_with("srbuild.dhcp=1"),
+            "{a}"
+        );
+        assert!(!role_append(nfs, &server, Scenario::Normal).contains("dhcp"));
+        let gfs2 = kinds::by_name("gfs2").unwrap();
+        let a = role_append(gfs2, &gfs2.seed.unwrap(), Scenario::Normal);
+        assert!(
+            a.contains("srbuild.seed.dst=/dev/vdb srbuild.seed=gfs2"),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn expectations_follow_the_scenario() {
+        let n = topology::client(1);
+        assert_eq!(
+            client_expect(Scenario::Normal, &n),
+            Expect::Verdict {
+                fail_stage: None,
+                line: None
+            }
+        );
+        assert_eq!(
+            client_expect(Scenario::LoneNode, &n),
+            Expect::Verdict {
+                fail_stage: Some("cluster"),
+                line: Some("srbuild: FAILED stage=cluster: no quorum".into())
+            }
+        );
+        assert_eq!(
+            client_expect(Scenario::Dhcp, &n),
+            Expect::Verdict {
+                fail_stage: None,
+                line: Some("srbuild: dhcp on eth0: 10.77.0.11/24".into())
+            }
+        );
+    }
+}

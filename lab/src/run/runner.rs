@@ -1,0 +1,323 @@
+//! Running a [`LabPlan`]: phases start in order (a blocking phase, the seed, holds the ones
+//! after it until it is done; a delay holds just its own phase), service roles must get
+//! ready, every client gets a verdict, and in the node-dies scenario one node is killed and
+//! the survivors must go on writing to the shared root.
+
+use crate::console::{ConsoleEvent, ConsoleWatcher};
+use crate::error::{LabError, Result};
+use crate::qemu::Vm;
+use crate::report::NodeResult;
+use crate::run::plan::{Expect, LabPlan, NodePlan};
+use crate::run::verdict::{self, RoleLine, Verdict};
+use crate::timeout::scaled;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// One started node.
+pub struct Running {
+    pub plan: NodePlan,
+    pub vm: Vm,
+    watch: ConsoleWatcher,
+    started: Instant,
+    pub verdict: Option<Verdict>,
+    pub took: Duration,
+    /// A service role printed its marker.
+    ready: bool,
+}
+
+impl Running {
+    fn start(plan: &NodePlan, accel: crate::Accel, hub: &Path, t0: Instant) -> Result<Running> {
+        let hub = (!plan.spec.nics.is_empty()).then_some(hub);
+        let vm = Vm::start(&plan.spec, accel, hub)?;
+        println!(
+            "[{:6.1}s] lab: started {} ({}) log {}",
+            t0.elapsed().as_secs_f64(),
+            plan.node.name,
+            if plan.spec.nics.is_empty() {
+                "no network"
+            } else {
+                plan.node.ip.as_str()
+            },
+            vm.log_path().display()
+        );
+        Ok(Running {
+            watch: ConsoleWatcher::new(&plan.spec.log_path()),
+            plan: plan.clone(),
+            vm,
+            started: Instant::now(),
+            verdict: None,
+            took: Duration::ZERO,
+            ready: false,
+        })
+    }
+
+    fn role_error(&self, why: String) -> LabError {
+        LabError::Role {
+            node: self.plan.node.name.clone(),
+            why,
+            log: self.vm.log_path(),
+        }
+    }
+
+    pub fn result(&self) -> NodeResult {
+        let (passed, message) = self.verdict.clone().unwrap_or((false, "no verdict".into()));
+        let message = if passed {
+            message
+        } else {
+            format!("{message} (log {})", self.vm.log_path().display())
+        };
+        NodeResult {
+            name: self.plan.node.name.clone(),
+            passed,
+            message,
+            log: self.vm.log_path(),
+            duration: self.took,
+            stages: self.watch.stages(),
+            kernel_init: self.watch.kernel_init(),
+        }
+    }
+}
+
+/// Everything a run started: service roles still running, and the clients.
+pub struct Started {
+    pub services: Vec<Running>,
+    pub clients: Vec<Running>,
+}
+
+/// Boots the plan and follows it until every client has a verdict.
+pub fn run(plan: &LabPlan, hub: &Path) -> Result<Started> {
+    let t0 = Instant::now();
+    let mut services: Vec<Running> = Vec::new();
+    let mut clients: Vec<Running> = Vec::new();
+    let mut started = vec![false; plan.phases.len()];
+    let max_delay = plan
+        .phases
+        .iter()
+        .map(|p| p.delay)
+        .max()
+        .unwrap_or_default();
+    let limit = scaled(Duration::from_secs(240)) + max_delay;
+    let role_limit = scaled(Duration::from_secs(180));
+    loop {
+        // Start what the phases allow: a blocking phase holds every later one until all of
+        // its nodes are ready; a delay counts from when the phase was allowed to start.
+        let mut gate = Some(t0);
+        for (i, phase) in plan.phases.iter().enumerate() {
+            let Some(since) = gate else { break };
+            if !started[i] && since.elapsed() >= phase.delay {
+                if !phase.delay.is_zero() {
+                    println!(
+                        "[{:6.1}s] lab: starting {} {} s late",
+                        t0.elapsed().as_secs_f64(),
+                        phase.name,
+                        phase.delay.as_secs()
+                    );
+                }
+                for n in &phase.nodes {
+                    let r = Running::start(n, plan.accel, hub, t0)?;
+                    match n.expect {
+                        Expect::Ready { .. } => services.push(r),
+                        Expect::Verdict { .. } => clients.push(r),
+                    }
+                }
+                started[i] = true;
+            }
+            if phase.blocking {
+                let names: Vec<&str> = phase.nodes.iter().map(|n| n.node.name.as_str()).collect();
+                let done = started[i]
+                    && services
+                        .iter()
+                        .filter(|s| names.contains(&s.plan.node.name.as_str()))
+                        .all(|s| s.ready);
+                gate = done.then(|| {
+                    services
+                        .iter()
+                        .filter(|s| names.contains(&s.plan.node.name.as_str()))
+                        .map(|s| s.started + s.took)
+                        .max()
+                        .unwrap_or(t0)
+                });
+            }
+        }
+        for s in services.iter_mut() {
+            follow_service(s, t0, role_limit)?;
+        }
+        for c in clients.iter_mut().filter(|c| c.verdict.is_none()) {
+            follow_client(c, t0, limit)?;
+        }
+        let all_started = started.iter().all(|s| *s);
+        if all_started && clients.iter().all(|c| c.verdict.is_some()) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    services.retain(|s| !matches!(s.plan.expect, Expect::Ready { stopped: true, .. }));
+    Ok(Started { services, clients })
+}
+
+fn follow_service(s: &mut Running, t0: Instant, limit: Duration) -> Result<()> {
+    let Expect::Ready { marker, stopped } = s.plan.expect else {
+        return Ok(());
+    };
+    for line in s.watch.poll_lines()? {
+        match verdict::role_line(&line, marker) {
+            Some(RoleLine::Failed(why)) => return Err(s.role_error(why)),
+            Some(RoleLine::Ready) if !s.ready => {
+                s.ready = true;
+                s.took = s.started.elapsed();
+                println!(
+                    "[{:6.1}s] {}: ready ({marker})",
+                    t0.elapsed().as_secs_f64(),
+                    s.plan.node.name
+                );
+                if stopped {
+                    let _ = s.vm.kill();
+                }
+            }
+            _ => {}
+        }
+    }
+    if s.ready {
+        return Ok(());
+    }
+    if let Ok(Some(st)) = s.vm.try_wait() {
+        return Err(s.role_error(format!(
+            "QEMU exited ({st}) before {marker}; last line: {}",
+            s.watch.last_line()
+        )));
+    }
+    if s.started.elapsed() > limit {
+        return Err(s.role_error(format!(
+            "no {marker} within {} s; last line: {}",
+            limit.as_secs(),
+            s.watch.last_line()
+        )));
+    }
+    Ok(())
+}
+
+fn follow_client(f: &mut Running, t0: Instant, limit: Duration) -> Result<()> {
+    for line in f.watch.poll_lines()? {
+        let Some(ev) = crate::console::parse_line(&line) else {
+            continue;
+        };
+        if let ConsoleEvent::Stage { name, t } = &ev {
+            println!(
+                "[{:6.1}s] {}: stage={name} (guest t={t:.2})",
+                t0.elapsed().as_secs_f64(),
+                f.plan.node.name
+            );
+        }
+        let log = std::fs::read_to_string(f.vm.log_path()).unwrap_or_default();
+        if let Some(v) = verdict::judge(&ev, &f.plan.expect, &log) {
+            println!(
+                "[{:6.1}s] {}: {}",
+                t0.elapsed().as_secs_f64(),
+                f.plan.node.name,
+                v.1
+            );
+            f.took = f.started.elapsed();
+            f.verdict = Some(v);
+            return Ok(());
+        }
+    }
+    if let Ok(Some(st)) = f.vm.try_wait() {
+        // Final output may hold the verdict (a FAILED line right before reboot).
+        let log = std::fs::read_to_string(f.vm.log_path()).unwrap_or_default();
+        let mut v = None;
+        for line in f.watch.poll_lines()? {
+            if let Some(ev) = crate::console::parse_line(&line) {
+                v = v.or_else(|| verdict::judge(&ev, &f.plan.expect, &log));
+            }
+        }
+        f.took = f.started.elapsed();
+        f.verdict = Some(v.unwrap_or((
+            false,
+            format!(
+                "QEMU exited ({st}) before a verdict; last line: {}",
+                f.watch.last_line()
+            ),
+        )));
+    } else if f.started.elapsed() > limit {
+        f.took = f.started.elapsed();
+        f.verdict = Some((
+            false,
+            format!(
+                "no verdict within {} s; last line: {}",
+                limit.as_secs(),
+                f.watch.last_line()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The node-dies scenario: kill `victim`'s QEMU, then every survivor must write to the
+/// shared root twice more (the agent's `LAB-BEAT` lines; the second write started after the
+/// kill). Each survivor's verdict gets the measured time, or fails after `bound`.
+pub fn kill_one(clients: &mut [Running], victim: &str, bound: Duration) -> Result<()> {
+    for c in clients.iter_mut() {
+        c.watch.poll_lines()?; // what was written before the kill does not count
+    }
+    let Some(v) = clients.iter_mut().find(|c| c.plan.node.name == victim) else {
+        return Ok(());
+    };
+    let _ = v.vm.kill();
+    if let Some(verdict) = v.verdict.as_mut() {
+        verdict.1.push_str("; then killed (node-dies)");
+    }
+    let killed = Instant::now();
+    println!("lab: node-dies: killed {victim}; the survivors must go on writing to the root");
+    let mut beats: Vec<(usize, Option<Duration>)> = vec![(0, None); clients.len()];
+    loop {
+        let mut waiting = false;
+        for (i, c) in clients.iter_mut().enumerate() {
+            if c.plan.node.name == victim || beats[i].1.is_some() {
+                continue;
+            }
+            for line in c.watch.poll_lines()? {
+                if verdict::beat(&line).is_some() {
+                    beats[i].0 += 1;
+                    if beats[i].0 == 2 {
+                        let after = killed.elapsed();
+                        beats[i].1 = Some(after);
+                        println!(
+                            "lab: node-dies: {} wrote to the root again {:.1} s after {victim} died",
+                            c.plan.node.name,
+                            after.as_secs_f64()
+                        );
+                        break;
+                    }
+                }
+            }
+            waiting |= beats[i].1.is_none();
+        }
+        if !waiting || killed.elapsed() > bound {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        if c.plan.node.name == victim {
+            continue;
+        }
+        let Some((passed, msg)) = c.verdict.as_mut() else {
+            continue;
+        };
+        match beats[i].1 {
+            Some(after) => msg.push_str(&format!(
+                "; went on writing {:.1} s after {victim} died",
+                after.as_secs_f64()
+            )),
+            None => {
+                *passed = false;
+                msg.push_str(&format!(
+                    "; no write to the shared root within {} s after {victim} died; last line: {}",
+                    bound.as_secs(),
+                    c.watch.last_line()
+                ));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,146 @@
+//! Judging consoles: a client's verdict from its console events, a service role's
+//! readiness, and the agent's `LAB-BEAT` lines in the fault scenario. Pure functions.
+
+use crate::console::ConsoleEvent;
+use crate::run::plan::Expect;
+
+/// A verdict: passed, and why.
+pub type Verdict = (bool, String);
+
+/// The verdict a client's console event gives, if any. `log` is the whole console so far
+/// (for the expected extra line).
+pub fn judge(ev: &ConsoleEvent, expect: &Expect, log: &str) -> Option<Verdict> {
+    let Expect::Verdict { fail_stage, line } = expect else {
+        return None;
+    };
+    let v = match (ev, fail_stage) {
+        (ConsoleEvent::Pass, None) => (true, "LAB-PASS".to_string()),
+        (ConsoleEvent::Pass, Some(st)) => (
+            false,
+            format!("reached LAB-PASS, expected FAILED stage={st}"),
+        ),
+        (ConsoleEvent::Failed { stage, why }, Some(st)) if stage == st => {
+            (true, format!("FAILED stage={stage} as expected: {why}"))
+        }
+        (ConsoleEvent::Failed { stage, why }, _) => (false, format!("FAILED stage={stage}: {why}")),
+        (ConsoleEvent::Fail(why), _) => (false, format!("LAB-FAIL {why}")),
+        (ConsoleEvent::Panic(why), _) => (false, format!("kernel panic: {why}")),
+        _ => return None,
+    };
+    match line {
+        Some(want) if v.0 && !log.contains(want.as_str()) => Some((
+            false,
+            format!("{} but the console never said '{want}'", v.1),
+        )),
+        _ => Some(v),
+    }
+}
+
+/// What a service role's console line means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleLine {
+    Ready,
+    Failed(String),
+}
+
+/// Reads one line of a service role's console.
+pub fn role_line(line: &str, marker: &str) -> Option<RoleLine> {
+    match crate::console::parse_line(line) {
+        Some(ConsoleEvent::Failed { stage, why }) => {
+            Some(RoleLine::Failed(format!("FAILED stage={stage}: {why}")))
+        }
+        Some(ConsoleEvent::Panic(why)) => Some(RoleLine::Failed(format!("kernel panic: {why}"))),
+        _ if line.trim_end().ends_with(marker) => Some(RoleLine::Ready),
+        _ => None,
+    }
+}
+
+/// `LAB-BEAT node=N n=K`: the agent wrote its K-th beat file to the shared root.
+pub fn beat(line: &str) -> Option<u64> {
+    let rest = line.trim().strip_prefix("LAB-BEAT ")?;
+    rest.split_whitespace()
+        .find_map(|w| w.strip_prefix("n="))
+        .and_then(|n| n.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pass() -> Expect {
+        Expect::Verdict {
+            fail_stage: None,
+            line: None,
+        }
+    }
+
+    #[test]
+    fn clients_pass_fail_and_fail_as_expected() {
+        assert_eq!(
+            judge(&ConsoleEvent::Pass, &pass(), ""),
+            Some((true, "LAB-PASS".into()))
+        );
+        let failed = ConsoleEvent::Failed {
+            stage: "cluster".into(),
+            why: "no quorum after 25 s".into(),
+        };
+        assert!(!judge(&failed, &pass(), "").unwrap().0);
+        let lone = Expect::Verdict {
+            fail_stage: Some("cluster"),
+            line: Some("srbuild: FAILED stage=cluster: no quorum".into()),
+        };
+        let log = "srbuild: FAILED stage=cluster: no quorum after 25 s: Nodes: 1\n";
+        assert!(judge(&failed, &lone, log).unwrap().0);
+        // The right stage for another reason does not count.
+        let other = ConsoleEvent::Failed {
+            stage: "cluster".into(),
+            why: "corosync did not start".into(),
+        };
+        let v = judge(
+            &other,
+            &lone,
+            "srbuild: FAILED stage=cluster: corosync did not start",
+        )
+        .unwrap();
+        assert!(!v.0 && v.1.contains("never said"), "{v:?}");
+        let v = judge(&ConsoleEvent::Pass, &lone, "").unwrap();
+        assert!(!v.0 && v.1.contains("expected FAILED stage=cluster"));
+        assert_eq!(
+            judge(
+                &ConsoleEvent::Stage {
+                    name: "x".into(),
+                    t: 1.0
+                },
+                &pass(),
+                ""
+            ),
+            None
+        );
+        let ready = Expect::Ready {
+            marker: "X",
+            stopped: false,
+        };
+        assert_eq!(judge(&ConsoleEvent::Pass, &ready, ""), None);
+    }
+
+    #[test]
+    fn role_lines_and_beats() {
+        assert_eq!(
+            role_line("LAB-SEED-DONE", "LAB-SEED-DONE"),
+            Some(RoleLine::Ready)
+        );
+        assert_eq!(
+            role_line(
+                "[ 3.1] srbuild: FAILED stage=cluster: seed: cannot mount",
+                "LAB-SEED-DONE"
+            ),
+            Some(RoleLine::Failed(
+                "FAILED stage=cluster: seed: cannot mount".into()
+            ))
+        );
+        assert_eq!(role_line("srbuild: stage=network t=1.0", "X"), None);
+        assert_eq!(beat("LAB-BEAT node=node1 n=7 t=33.2"), Some(7));
+        assert_eq!(beat("lab-agent: LAB-BEAT n=7"), None);
+        assert_eq!(beat("LAB-BEAT node=node1"), None);
+    }
+}
