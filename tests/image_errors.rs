@@ -327,3 +327,67 @@ fn extract_refuses_an_entry_escaping_through_a_symlink() {
         "extract wrote outside its directory"
     );
 }
+
+#[test]
+fn cluster_profiles_need_a_cluster_description_with_member_addresses() {
+    if !have_kernel() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = out.join("x.img");
+    let o = o.to_str().unwrap();
+    for (profile, module) in [("gfs2", "cluster-stack"), ("ocfs2", "ocfs2")] {
+        fails(
+            &["image", "--profile", profile, "-o", o],
+            &[module, "needs a cluster description", "--cluster"],
+        );
+    }
+    // node2 is a member (no service role) without an address: corosync cannot bind it.
+    let c = write(
+        d.path(),
+        "cluster.toml",
+        "[cluster]\nname = \"c\"\n\n[[node]]\nname = \"node1\"\nid = 1\nmacs = [\"52:54:00:00:00:01\"]\naddresses = [\"10.0.0.1/24\"]\n\n[[node]]\nname = \"node2\"\nid = 2\nmacs = [\"52:54:00:00:00:02\"]\n",
+    );
+    let err = fails(
+        &["image", "--profile", "gfs2", "--cluster", &c, "-o", o],
+        &["node 'node2'", "no address", "cluster.toml"],
+    );
+    assert!(err.contains("addresses"), "{err}");
+    no_files_in(&out);
+}
+
+#[test]
+fn the_lab_refuses_what_it_cannot_run_before_booting() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("lab");
+    let dir = dir.to_str().unwrap();
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["--root", "gfs2", "--nodes", "3", "--slots", "2"],
+            &["--nodes 3", "2 journals"],
+        ),
+        (
+            &["--root", "ocfs2", "--nodes", "3", "--slots", "2"],
+            &["2 node slots"],
+        ),
+        (
+            &["--root", "ext3", "--scenario", "wrong-root-path"],
+            &["ext3 root does not support the wrong-root-path scenario"],
+        ),
+        (
+            &["--root", "ocfs2", "--nodes", "3", "--scenario", "lone-node"],
+            &["does not support the lone-node scenario"],
+        ),
+        (&["--root", "nfs", "--nodes", "17"], &["out of range"]),
+        (&["--profile", "base"], &["none of the modules", "--root"]),
+    ];
+    for (args, needles) in cases {
+        let mut a = vec!["lab", "test", "--dir", dir];
+        a.extend_from_slice(args);
+        fails(&a, needles);
+        // Refused before anything was built or booted.
+        assert!(!Path::new(dir).join("artifacts").exists(), "{args:?}");
+    }
+}

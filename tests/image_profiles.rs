@@ -52,6 +52,12 @@ fn expect(profile: &str) -> &'static [&'static str] {
             "usr/sbin/exportfs",
             "kernel/fs/nfsd/nfsd.ko",
         ],
+        "lab-seed" => &[
+            "usr/sbin/mount.ocfs2",
+            "kernel/fs/gfs2/gfs2.ko",
+            "kernel/fs/ocfs2/ocfs2.ko",
+            "usr/lib/srbuild/hooks/cluster/01-lab-seed.sh",
+        ],
         _ => unreachable!(),
     }
 }
@@ -69,6 +75,7 @@ fn all_five_profiles_build_with_their_tools_and_modules() {
         "glusterfs",
         "ext3",
         "lab-nfs-server",
+        "lab-seed",
     ] {
         let img = build(profile, dir.path(), &[]);
         let paths = listed_paths(&img);

@@ -159,10 +159,16 @@ addresses = ["10.77.0.12/24"]
                         hook.template.name
                     );
                     // Only members are rendered, never the server or the seed.
-                    if out.contains("nodelist {") || out.contains("node_count =") {
+                    if hook.template.text.contains("{{#each cluster.nodes}}") {
                         corosync += 1;
-                        assert!(!out.contains("name: server") && !out.contains("name = server"));
-                        assert!(!out.contains("seed"), "{}", hook.template.name);
+                        for service in ["srv", "server", "seed"] {
+                            assert!(
+                                !out.contains(&format!("name: {service}\n"))
+                                    && !out.contains(&format!("name = {service}\n")),
+                                "{}: {service} rendered as a member",
+                                hook.template.name
+                            );
+                        }
                         assert_eq!(
                             out.matches("nodeid: ").count() + out.matches("number = ").count(),
                             members

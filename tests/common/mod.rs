@@ -39,10 +39,29 @@ pub fn kver() -> String {
     v.pop().unwrap()
 }
 
-/// Builds `profile` into `dir` and returns the image path; panics with srbuild's stderr.
+/// A 2-member cluster description (plus an NFS server) in `dir`.
+pub fn sample_cluster(dir: &Path) -> PathBuf {
+    let p = dir.join("sample-cluster.toml");
+    std::fs::write(
+        &p,
+        "[cluster]\nname = \"t\"\n\n[[network]]\nname = \"n\"\ncidr = \"10.9.0.0/24\"\n\n\
+         [[node]]\nname = \"srv\"\nid = 100\nmacs = [\"52:54:00:09:00:64\"]\naddresses = [\"10.9.0.100/24\"]\nroles = [\"nfs-server\"]\n\n\
+         [[node]]\nname = \"n1\"\nid = 1\nmacs = [\"52:54:00:09:00:01\"]\naddresses = [\"10.9.0.1/24\"]\n\n\
+         [[node]]\nname = \"n2\"\nid = 2\nmacs = [\"52:54:00:09:00:02\"]\naddresses = [\"10.9.0.2/24\"]\n",
+    )
+    .unwrap();
+    p
+}
+
+/// Builds `profile` into `dir` with [`sample_cluster`] built in (unless `extra` names
+/// another) and returns the image path; panics with srbuild's stderr.
 pub fn build(profile: &str, dir: &Path, extra: &[&str]) -> PathBuf {
     let out = dir.join(format!("{profile}.img"));
+    let cluster = sample_cluster(dir);
     let mut args = vec!["image", "--profile", profile, "-o", out.to_str().unwrap()];
+    if !extra.contains(&"--cluster") {
+        args.extend_from_slice(&["--cluster", cluster.to_str().unwrap()]);
+    }
     args.extend_from_slice(extra);
     let o = run(&args);
     assert!(o.status.success(), "build {profile} failed: {}", stderr(&o));

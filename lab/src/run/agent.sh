@@ -62,7 +62,7 @@ while read -r check arg; do
 		echo "lab-agent: quorate: $(echo "$q" | grep -E 'Nodes:|Total votes' | tr -s ' \n' ' ')"
 		;;
 	o2cb)
-		hb=$(ls /sys/kernel/config/cluster/"$arg"/heartbeat 2>/dev/null | grep -v dead_threshold | tr '\n' ' ')
+		hb=$(ls /sys/kernel/config/cluster/"$arg"/heartbeat 2>/dev/null | grep -E '^[0-9A-F]{32}$' | tr '\n' ' ')
 		[ -n "$hb" ] || fail "o2cb cluster $arg has no heartbeat region after switch_root"
 		nodes=$(ls /sys/kernel/config/cluster/"$arg"/node 2>/dev/null | tr '\n' ' ')
 		echo "lab-agent: o2cb $arg heartbeat region $hb nodes $nodes"
@@ -96,7 +96,12 @@ if [ -f /lab/beat ]; then
 		n=0
 		while :; do
 			n=$((n + 1))
-			echo "$n" >"/lab/seen/$SRBUILD_NODE.beat" && sync
+			# Read every node's beat file (a dead node held its own exclusively, so this
+			# waits for the cluster to recover it), then write ours and a shared one.
+			cat /lab/seen/*.beat >/dev/null 2>&1
+			echo "$n" >"/lab/seen/$SRBUILD_NODE.beat" || continue
+			echo "$SRBUILD_NODE $n" >>/lab/beats || continue
+			sync
 			echo "LAB-BEAT node=$SRBUILD_NODE n=$n t=$(cut -d' ' -f1 /proc/uptime)"
 			sleep 1
 		done

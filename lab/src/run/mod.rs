@@ -76,6 +76,7 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
             runner::kill_one(
                 &mut started.clients,
                 victim,
+                plan.kind.death_seen,
                 scaled(Duration::from_secs(180)),
             )?;
         }

@@ -252,10 +252,16 @@ fn follow_client(f: &mut Running, t0: Instant, limit: Duration) -> Result<()> {
     Ok(())
 }
 
-/// The node-dies scenario: kill `victim`'s QEMU, then every survivor must write to the
-/// shared root twice more (the agent's `LAB-BEAT` lines; the second write started after the
-/// kill). Each survivor's verdict gets the measured time, or fails after `bound`.
-pub fn kill_one(clients: &mut [Running], victim: &str, bound: Duration) -> Result<()> {
+/// The node-dies scenario: kill `victim`'s QEMU. Every survivor must then show on its
+/// console that it noticed (`death_seen`, a kernel line) and write to the shared root after
+/// that (an agent `LAB-BEAT` line; each beat first reads every node's beat file, which the
+/// dead node may have held). Each survivor's verdict gets both times, or fails after `bound`.
+pub fn kill_one(
+    clients: &mut [Running],
+    victim: &str,
+    death_seen: &str,
+    bound: Duration,
+) -> Result<()> {
     for c in clients.iter_mut() {
         c.watch.poll_lines()?; // what was written before the kill does not count
     }
@@ -267,30 +273,30 @@ pub fn kill_one(clients: &mut [Running], victim: &str, bound: Duration) -> Resul
         verdict.1.push_str("; then killed (node-dies)");
     }
     let killed = Instant::now();
-    println!("lab: node-dies: killed {victim}; the survivors must go on writing to the root");
-    let mut beats: Vec<(usize, Option<Duration>)> = vec![(0, None); clients.len()];
+    println!("lab: node-dies: killed {victim}; the survivors must notice and go on writing");
+    // Per survivor: when it noticed, when it wrote after that.
+    let mut seen: Vec<(Option<Duration>, Option<Duration>)> = vec![(None, None); clients.len()];
     loop {
         let mut waiting = false;
         for (i, c) in clients.iter_mut().enumerate() {
-            if c.plan.node.name == victim || beats[i].1.is_some() {
+            if c.plan.node.name == victim || seen[i].1.is_some() {
                 continue;
             }
             for line in c.watch.poll_lines()? {
-                if verdict::beat(&line).is_some() {
-                    beats[i].0 += 1;
-                    if beats[i].0 == 2 {
-                        let after = killed.elapsed();
-                        beats[i].1 = Some(after);
-                        println!(
-                            "lab: node-dies: {} wrote to the root again {:.1} s after {victim} died",
-                            c.plan.node.name,
-                            after.as_secs_f64()
-                        );
-                        break;
-                    }
+                if seen[i].0.is_none() && line.contains(death_seen) {
+                    seen[i].0 = Some(killed.elapsed());
+                } else if seen[i].0.is_some() && verdict::beat(&line).is_some() {
+                    seen[i].1 = Some(killed.elapsed());
+                    println!(
+                        "lab: node-dies: {} noticed after {:.1} s and wrote to the root {:.1} s after {victim} died",
+                        c.plan.node.name,
+                        seen[i].0.unwrap_or_default().as_secs_f64(),
+                        killed.elapsed().as_secs_f64()
+                    );
+                    break;
                 }
             }
-            waiting |= beats[i].1.is_none();
+            waiting |= seen[i].1.is_none();
         }
         if !waiting || killed.elapsed() > bound {
             break;
@@ -304,15 +310,20 @@ pub fn kill_one(clients: &mut [Running], victim: &str, bound: Duration) -> Resul
         let Some((passed, msg)) = c.verdict.as_mut() else {
             continue;
         };
-        match beats[i].1 {
-            Some(after) => msg.push_str(&format!(
-                "; went on writing {:.1} s after {victim} died",
-                after.as_secs_f64()
+        match seen[i] {
+            (Some(noticed), Some(wrote)) => msg.push_str(&format!(
+                "; noticed {victim}'s death after {:.1} s, wrote again after {:.1} s",
+                noticed.as_secs_f64(),
+                wrote.as_secs_f64()
             )),
-            None => {
+            (noticed, _) => {
                 *passed = false;
+                let what = match noticed {
+                    None => format!("never printed '{death_seen}'"),
+                    Some(_) => "never wrote to the shared root again".into(),
+                };
                 msg.push_str(&format!(
-                    "; no write to the shared root within {} s after {victim} died; last line: {}",
+                    "; {what} within {} s after {victim} died; last line: {}",
                     bound.as_secs(),
                     c.watch.last_line()
                 ));

@@ -16,6 +16,7 @@ pub const KIND: RootKind = RootKind {
     server: None,
     checks: &[],
     scenarios: &[Scenario::Normal, Scenario::UnknownNode],
+    death_seen: "",
     root_args,
 };
 

@@ -31,6 +31,7 @@ pub const KIND: RootKind = RootKind {
         Scenario::NodeDies,
         Scenario::LoneNode,
     ],
+    death_seen: "dlm: closing connection to node",
     root_args,
 };
 

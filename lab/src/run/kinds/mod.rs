@@ -100,6 +100,9 @@ pub struct RootKind {
     /// (`daemon NAME`, `quorum`, `o2cb NAME`); `fstype` is always checked.
     pub checks: &'static [&'static str],
     pub scenarios: &'static [Scenario],
+    /// A kernel console line (a fragment of it) by which a survivor shows that it noticed a
+    /// dead node (node-dies); a write must follow it.
+    pub death_seen: &'static str,
     /// The clients' root arguments (`root=`, `rootfstype=`, …).
     pub root_args: fn(&RootArgs) -> Vec<String>,
 }

@@ -35,6 +35,7 @@ pub const KIND: RootKind = RootKind {
         Scenario::IpStatic,
         Scenario::Dhcp,
     ],
+    death_seen: "",
     root_args,
 };
 
