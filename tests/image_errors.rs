@@ -391,3 +391,32 @@ fn the_lab_refuses_what_it_cannot_run_before_booting() {
         assert!(!Path::new(dir).join("artifacts").exists(), "{args:?}");
     }
 }
+
+#[test]
+fn a_missing_lab_tool_is_named_with_its_package() {
+    let d = tempfile::tempdir().unwrap();
+    let bin = d.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    // Everything the ext3 lab runs except qemu-img.
+    for tool in ["mkfs.ext4", "mkfs.ext3"] {
+        std::os::unix::fs::symlink(format!("/usr/sbin/{tool}"), bin.join(tool)).unwrap();
+    }
+    let dir = d.path().join("lab");
+    let o = srbuild()
+        .args(["lab", "test", "--root", "ext3", "--nodes", "1", "--dir"])
+        .arg(&dir)
+        .env("PATH", &bin)
+        .env("SRBUILD_LAB_QEMU", "/usr/bin/qemu-system-x86_64")
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("qemu-img (package qemu-utils) is not installed; run `cargo xtask deps`"),
+        "{err}"
+    );
+    assert!(
+        !dir.join("artifacts").exists(),
+        "refused before building anything"
+    );
+}

@@ -211,6 +211,14 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
         add_glob(&sysroot, &mut plan, &mut elf, p, true, &mut warnings)?;
     }
 
+    if !opts.runtime && (opts.cluster.is_some() || !opts.kernel_args.is_empty()) {
+        return Err(BuildError::Config {
+            location: profile.source.clone(),
+            message: "a root tree (no boot runtime) takes no cluster description or kernel \
+                      arguments; build an image for those"
+                .into(),
+        });
+    }
     let kernel_modules = if opts.runtime {
         add_runtime(opts, &profile, &sysroot, &kver, &mut plan, &mut warnings)?
     } else {

@@ -22,8 +22,36 @@ pub fn write_tree(planned: &Planned, dir: &Path) -> Result<()> {
         source: e,
     };
     std::fs::create_dir(dir).map_err(|e| io(dir, e))?;
+    let mut dirs = Vec::new();
     // Paths are sorted, so a directory comes before what it holds.
     for (path, entry) in planned.plan.iter() {
+        // Never write through `..` or through a symlink made earlier (an absolute link such
+        // as var/run -> /run would point at the build host).
+        let rel = Path::new(path);
+        if rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(io(
+                &dir.join(path),
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "not a plain relative path",
+                ),
+            ));
+        }
+        if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let meta = std::fs::symlink_metadata(dir.join(parent));
+            if !meta.is_ok_and(|m| m.is_dir()) {
+                return Err(io(
+                    &dir.join(path),
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "its parent is not a directory of the tree (a symlink?)",
+                    ),
+                ));
+            }
+        }
         let at = dir.join(path);
         match &entry.source {
             Source::Dir => std::fs::create_dir(&at).map_err(|e| io(&at, e))?,
@@ -34,10 +62,19 @@ pub fn write_tree(planned: &Planned, dir: &Path) -> Result<()> {
             }
             Source::CharDev(..) => continue,
         }
-        if !matches!(entry.source, Source::Symlink(_)) {
-            std::fs::set_permissions(&at, std::fs::Permissions::from_mode(entry.mode & 0o7777))
-                .map_err(|e| io(&at, e))?;
+        match entry.source {
+            Source::Symlink(_) => {}
+            // Directory modes last: a read-only directory must still take its entries.
+            Source::Dir => dirs.push((at, entry.mode)),
+            _ => {
+                std::fs::set_permissions(&at, std::fs::Permissions::from_mode(entry.mode & 0o7777))
+                    .map_err(|e| io(&at, e))?
+            }
         }
+    }
+    for (at, mode) in dirs.iter().rev() {
+        std::fs::set_permissions(at, std::fs::Permissions::from_mode(mode & 0o7777))
+            .map_err(|e| io(at, e))?;
     }
     Ok(())
 }
@@ -88,5 +125,23 @@ mod tests {
         assert!(out.join("dev").is_dir() && !out.join("dev/console").exists());
         // An existing directory is refused, not merged into.
         assert!(write_tree(&planned, &out).is_err());
+
+        // Nothing is written through a planned symlink, even one to a directory outside.
+        let outside = d.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        let mut plan = Plan::default();
+        plan.insert(
+            "run",
+            Source::Symlink(outside.display().to_string()),
+            0o777,
+            "t",
+        )
+        .unwrap();
+        plan.insert_bytes("run/escaped", b"x".to_vec(), 0o644, "t")
+            .unwrap();
+        let planned = Planned { plan, ..planned };
+        let err = write_tree(&planned, &d.path().join("tree2")).unwrap_err();
+        assert!(err.to_string().contains("run/escaped"), "{err}");
+        assert!(!outside.join("escaped").exists());
     }
 }

@@ -19,7 +19,7 @@ const TAIL_LINES: usize = 50;
 /// Something meaningful seen on a console.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConsoleEvent {
-    /// `srbuild: stage=<name> t=<seconds>`.
+    /// `srbuild: stage=<name> t=<seconds>`, or `srbuild: mark=<name> t=<seconds>`.
     Stage { name: String, t: f64 },
     /// `srbuild: FAILED stage=<name>: <why>`.
     Failed { stage: String, why: String },
@@ -60,7 +60,11 @@ pub fn parse_line(line: &str) -> Option<ConsoleEvent> {
                 why: why.trim().to_string(),
             });
         }
-        if let Some(stage) = rest.strip_prefix("stage=") {
+        // `mark=<name> t=<t>`: a point inside a stage (quorum, say), drawn like a stage.
+        if let Some(stage) = rest
+            .strip_prefix("stage=")
+            .or_else(|| rest.strip_prefix("mark="))
+        {
             let mut words = stage.split_whitespace();
             let name = words.next()?.to_string();
             let t = words
@@ -350,6 +354,13 @@ mod tests {
             Some(ConsoleEvent::Failed {
                 stage: "nfs".into(),
                 why: "mount 10.0.0.1:/srv timed out".into()
+            })
+        );
+        assert_eq!(
+            parse_line("srbuild: mark=quorate t=14.50"),
+            Some(ConsoleEvent::Stage {
+                name: "quorate".into(),
+                t: 14.5
             })
         );
         assert_eq!(parse_line("srbuild: stage=x t=abc"), None);

@@ -3,8 +3,9 @@
 //! Every node gets a directory holding `console.log` (serial output),
 //! `console.sock` (serial console to attach to later), `qmp.sock`,
 //! `qemu.pid` and `qemu.stderr`.  A started QEMU runs in its own process
-//! group; unless detached it also gets `PR_SET_PDEATHSIG=SIGKILL`, is
-//! registered with [`crate::cleanup`] and is killed when its [`Vm`] drops.
+//! group; unless its spec is detached it also gets `PR_SET_PDEATHSIG=SIGKILL`. Every VM is
+//! registered with [`crate::cleanup`] and killed when its [`Vm`] drops, until
+//! [`Vm::detach`] leaves it running.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -349,10 +350,11 @@ impl Vm {
             .map_err(|e| LabError::io("cannot reopen", &stderr_path, e))?;
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
 
+        // A detached spec only shapes the process (own session, no PDEATHSIG); the Vm is
+        // still killed on drop and by the signal handlers until `detach()` says it stays,
+        // so a `lab up` that fails half-way leaves nothing running.
         let detached = spec.detached;
-        if !detached {
-            cleanup::install_signal_handlers()?;
-        }
+        cleanup::install_signal_handlers()?;
         // SAFETY: the closure only makes async-signal-safe syscalls.
         unsafe {
             cmd.pre_exec(move || child_setup(detached));
@@ -368,12 +370,10 @@ impl Vm {
             name: spec.name.clone(),
             child,
             dir: dir.clone(),
-            detached,
+            detached: false,
             status: None,
         };
-        if !detached {
-            cleanup::register(vm.pid() as i32);
-        }
+        cleanup::register(vm.pid() as i32);
         vm.wait_for_pidfile(&stderr_path)?;
         Ok(vm)
     }

@@ -82,11 +82,21 @@ fn detached_vm_survives_drop_until_killed_by_pidfile() -> TestResult {
     let tmp = tempfile::tempdir()?;
     let initrd = tmp.path().join("initrd.cpio");
     build_initramfs(&host, &initrd)?;
+    // A detached spec that is dropped before `detach()` (a `lab up` failing half-way) dies.
+    let mut early = spec(&host, &initrd, tmp.path(), "early");
+    early.detached = true;
+    let vm = Vm::start(&early, accel_for(&host), None)?;
+    let early_pid = vm.pid() as i32;
+    drop(vm);
+    assert!(
+        !pid_alive(early_pid),
+        "a detached-spec QEMU outlived its Vm before detach()"
+    );
+
     let mut s = spec(&host, &initrd, tmp.path(), "detached");
     s.detached = true;
     let vm = Vm::start(&s, accel_for(&host), None)?;
-    let pid = vm.pid() as i32;
-    drop(vm);
+    let pid = vm.detach() as i32;
     std::thread::sleep(Duration::from_millis(200));
     let alive = pid_alive(pid);
     let killed = kill_from_pidfile(&s.dir)?;

@@ -30,7 +30,8 @@ pub fn blockers(apt_output: &str) -> Vec<String> {
         .skip(1)
         .filter_map(|l| {
             let (name, _) = l.split_once(" : ")?;
-            let name = name.trim();
+            // "libfoo:amd64" is the package "libfoo".
+            let name = name.trim().split(':').next().unwrap_or("");
             (!name.is_empty() && !name.contains(' ')).then(|| name.to_string())
         })
         .collect()
@@ -198,7 +199,7 @@ The following information may help to resolve the situation:
 
 The following packages have unmet dependencies:
  qemu-utils : Breaks: qemu-system-common (< 1:8.0+dfsg-5~) but 1:7.2 is to be installed
- corosync : Depends: libknet1 but it is not going to be installed
+ corosync:amd64 : Depends: libknet1 but it is not going to be installed
 E: Unable to correct problems, you have held broken packages.
 ";
         assert_eq!(blockers(said), ["qemu-utils", "corosync"]);

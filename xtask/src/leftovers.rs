@@ -7,6 +7,8 @@ use std::path::Path;
 /// The pids of live `qemu-system-*` processes whose arguments name a path under `dir`,
 /// either absolute or relative to `root` (then the process must run in `root`).
 pub fn qemus_under(root: &Path, dir: &Path) -> Vec<u32> {
+    // /proc/PID/cwd is canonical; so must the root be (a symlinked checkout).
+    let root = &root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let abs = root.join(dir);
     let mut pids = Vec::new();
     let Ok(procs) = std::fs::read_dir("/proc") else {

@@ -99,8 +99,11 @@ if [ -f /lab/beat ]; then
 			# Read every node's beat file (a dead node held its own exclusively, so this
 			# waits for the cluster to recover it), then write ours and a shared one.
 			cat /lab/seen/*.beat >/dev/null 2>&1
-			echo "$n" >"/lab/seen/$SRBUILD_NODE.beat" || continue
-			echo "$SRBUILD_NODE $n" >>/lab/beats || continue
+			if ! echo "$n" >"/lab/seen/$SRBUILD_NODE.beat" || ! echo "$SRBUILD_NODE $n" >>/lab/beats; then
+				echo "lab-agent: write $n to the shared root failed"
+				sleep 1
+				continue
+			fi
 			sync
 			echo "LAB-BEAT node=$SRBUILD_NODE n=$n t=$(cut -d' ' -f1 /proc/uptime)"
 			sleep 1

@@ -72,13 +72,22 @@ impl Net {
     }
 
     /// Leaves a daemon hub running (a thread hub stops with the process).
-    pub fn detach(self) {}
+    pub fn detach(self) {
+        std::mem::forget(self);
+    }
 }
 
 impl Drop for Net {
+    /// A thread hub's sockets are removed; a daemon hub that was not detached (a `lab up`
+    /// that failed) is stopped.
     fn drop(&mut self) {
-        if let Net::Thread(_, d) = self {
-            let _ = std::fs::remove_dir_all(d);
+        match self {
+            Net::Thread(_, d) => {
+                let _ = std::fs::remove_dir_all(d);
+            }
+            Net::Daemon(d) => {
+                let _ = crate::hub::kill_from_pidfile(d);
+            }
         }
     }
 }

@@ -132,8 +132,9 @@ pub fn summary(o: &Outcome) -> String {
             r.name,
             if r.passed { "PASS" } else { "FAIL" },
             f(r.kernel_init),
-            f(at("cluster")),
-            f(at("mount-root")),
+            f(at("quorate")),
+            // The root is mounted when the next stage (cdsl) starts.
+            f(at("cdsl")),
             f(at("switch")),
             format!("{:.1}s", r.duration.as_secs_f64()),
             r.message

@@ -154,10 +154,8 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     kind.check(opts.scenario, opts.nodes, slots)?;
     // Fail before building anything when a host tool of the run is missing.
     crate::host_tools::require(qemu_binary().as_os_str())?;
-    crate::host_tools::require(OsStr::new("mkfs.ext4"))?;
-    if let Storage::Overlay = kind.storage {
-        crate::host_tools::require(OsStr::new("mkfs.ext3"))?;
-        crate::host_tools::require(OsStr::new("qemu-img"))?;
+    for tool in ["mkfs.ext4"].iter().chain(kind.tools) {
+        crate::host_tools::require(OsStr::new(tool))?;
     }
     let work = opts.dir.join("artifacts");
     std::fs::create_dir_all(&work).map_err(|e| LabError::io("cannot create", &work, e))?;

@@ -96,7 +96,9 @@ pub fn run(plan: &LabPlan, hub: &Path) -> Result<Started> {
         .map(|p| p.delay)
         .max()
         .unwrap_or_default();
-    let limit = scaled(Duration::from_secs(240)) + max_delay;
+    // Above the guests' own waits (quorum or mount 150 s, then the agent's 120 s for its
+    // peers), so a slow node reports its own reason rather than "no verdict".
+    let limit = scaled(Duration::from_secs(330)) + max_delay;
     let role_limit = scaled(Duration::from_secs(180));
     loop {
         // Start what the phases allow: a blocking phase holds every later one until all of
@@ -123,20 +125,16 @@ pub fn run(plan: &LabPlan, hub: &Path) -> Result<Started> {
                 started[i] = true;
             }
             if phase.blocking {
+                // Done when each of its nodes is ready (a role) or has a verdict (a client).
                 let names: Vec<&str> = phase.nodes.iter().map(|n| n.node.name.as_str()).collect();
-                let done = started[i]
-                    && services
-                        .iter()
-                        .filter(|s| names.contains(&s.plan.node.name.as_str()))
-                        .all(|s| s.ready);
-                gate = done.then(|| {
+                let of_phase = || {
                     services
                         .iter()
-                        .filter(|s| names.contains(&s.plan.node.name.as_str()))
-                        .map(|s| s.started + s.took)
-                        .max()
-                        .unwrap_or(t0)
-                });
+                        .chain(clients.iter())
+                        .filter(|r| names.contains(&r.plan.node.name.as_str()))
+                };
+                let done = started[i] && of_phase().all(|r| r.ready || r.verdict.is_some());
+                gate = done.then(|| of_phase().map(|r| r.started + r.took).max().unwrap_or(t0));
             }
         }
         for s in services.iter_mut() {

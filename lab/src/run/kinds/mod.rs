@@ -103,6 +103,8 @@ pub struct RootKind {
     /// A kernel console line (a fragment of it) by which a survivor shows that it noticed a
     /// dead node (node-dies); a write must follow it.
     pub death_seen: &'static str,
+    /// Host commands preparing this kind runs (checked before anything is built).
+    pub tools: &'static [&'static str],
     /// The clients' root arguments (`root=`, `rootfstype=`, …).
     pub root_args: fn(&RootArgs) -> Vec<String>,
 }
