@@ -52,6 +52,13 @@ fn expect(profile: &str) -> &'static [&'static str] {
             "usr/sbin/exportfs",
             "kernel/fs/nfsd/nfsd.ko",
         ],
+        "lab-gluster-server" => &[
+            "usr/sbin/glusterfsd",
+            "usr/sbin/gluster",
+            "xlator/mgmt/glusterd.so",
+            "xlator/storage/posix.so",
+            "etc/glusterfs/glusterd.vol",
+        ],
         "lab-seed" => &[
             "usr/sbin/mount.ocfs2",
             "kernel/fs/gfs2/gfs2.ko",
@@ -76,6 +83,7 @@ fn all_five_profiles_build_with_their_tools_and_modules() {
         "ext3",
         "lab-nfs-server",
         "lab-seed",
+        "lab-gluster-server",
     ] {
         let img = build(profile, dir.path(), &[]);
         let paths = listed_paths(&img);

@@ -76,7 +76,8 @@ pub const TOOLS: &[Tool] = &[
     t("o2cb", "ocfs2-tools", "the ocfs2 profile"),
     t("glusterfs", "glusterfs-client", "the glusterfs profile"),
     t("glusterd", "glusterfs-server", "the glusterfs lab server"),
-    t("gluster", "glusterfs-server", "the glusterfs lab server"),
+    t("gluster", "glusterfs-cli", "the glusterfs lab server"),
+    t("cc", "gcc", "the lab (glusterfs mmap check helper)"),
     t("dracut", "dracut-core", "the benchmarks (peer)"),
     t(
         "mkinitramfs",

@@ -14,8 +14,9 @@ pub struct LabArgs {
 #[derive(Args, Clone)]
 struct ClusterOpts {
     /// Root kind: nfs (a server node exports one tree), ext3 (a local overlay per node),
-    /// gfs2 or ocfs2 (one shared disk, a seed VM fills it, every node mounts it)
-    #[arg(long, value_parser = ["nfs", "ext3", "gfs2", "ocfs2"])]
+    /// gfs2 or ocfs2 (one shared disk, a seed VM fills it, every node mounts it),
+    /// glusterfs (a glusterd server node, clients over FUSE)
+    #[arg(long, value_parser = ["nfs", "ext3", "gfs2", "ocfs2", "glusterfs"])]
     root: Option<String>,
     /// Client profile, a name or a .toml file [default: the root kind's]; without --root,
     /// its modules choose the kind

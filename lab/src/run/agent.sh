@@ -67,6 +67,11 @@ while read -r check arg; do
 		nodes=$(ls /sys/kernel/config/cluster/"$arg"/node 2>/dev/null | tr '\n' ' ')
 		echo "lab-agent: o2cb $arg heartbeat region $hb nodes $nodes"
 		;;
+	mmap)
+		# Writable shared mmap on the root (FUSE roots may lack it).
+		out=$(lab-mmap "/lab/seen/$SRBUILD_NODE.mmap" 2>&1) || fail "writable shared mmap on / failed: $out"
+		echo "lab-agent: mmap $out"
+		;;
 	'') ;;
 	*) fail "unknown check '$check' in /lab/checks" ;;
 	esac

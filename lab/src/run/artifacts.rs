@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const AGENT: &str = include_str!("agent.sh");
+const MMAP_CHECK: &str = include_str!("mmap-check.c");
 
 /// The kernel image for `kver` (from `/boot`, as Debian installs it).
 pub fn kernel_image(kver: &str) -> Result<PathBuf> {
@@ -124,6 +125,18 @@ pub fn root_tree(
     )?;
     w("lab/wait", &format!("{}\n", agent.wait_s), 0o644)?;
     w("lab/checks", &lines(&agent.checks), 0o644)?;
+    if agent.checks.iter().any(|c| c == "mmap") {
+        // A static helper for the writable shared mmap check (busybox has none).
+        let src = tree.join("lab/mmap-check.c");
+        w("lab/mmap-check.c", MMAP_CHECK, 0o644)?;
+        run_tool(
+            Command::new("cc")
+                .args(["-static", "-Os", "-o"])
+                .arg(tree.join("usr/bin/lab-mmap"))
+                .arg(&src),
+            "cc -static lab-mmap",
+        )?;
+    }
     if agent.beat {
         w("lab/beat", "1\n", 0o644)?;
     }

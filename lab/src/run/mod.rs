@@ -120,7 +120,7 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
 /// The summary table printed after a run.
 pub fn summary(o: &Outcome) -> String {
     let mut s =
-        String::from("node      result  /init    cluster  mount    switch   wall     message\n");
+        String::from("node      result  /init    quorate  mounted  switch   wall     message\n");
     for r in &o.results {
         let at = |stage: &str| r.stages.iter().find(|(n, _)| n == stage).map(|(_, t)| *t);
         let f = |v: Option<f64>| {

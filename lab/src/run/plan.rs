@@ -75,7 +75,7 @@ pub fn choose_kind(opts: &LabOptions) -> Result<&'static RootKind> {
             kinds::for_modules(p, &profile.modules)
         }
         (None, None) => Err(LabError::Invalid(
-            "say what to boot: --root nfs|ext3|gfs2|ocfs2 or --profile NAME".into(),
+            "say what to boot: --root nfs|ext3|gfs2|ocfs2|glusterfs or --profile NAME".into(),
         )),
     }
 }
@@ -118,7 +118,7 @@ pub fn role_append(kind: &RootKind, role: &Role, scenario: Scenario) -> String {
         args.push(format!("srbuild.seed={}", kind.fstype));
         args.push(format!("srbuild.seed.cluster={CLUSTER}"));
     }
-    if scenario == Scenario::Dhcp && role.described {
+    if scenario == Scenario::Dhcp && role.role.is_some() {
         args.push("srbuild.dhcp=1".into());
     }
     args.join(" ")
@@ -179,11 +179,14 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     };
     let server = kind
         .server
-        .map(|r| (r, topology::service(0, r.node, "nfs-server")));
-    let seed = kind.seed.map(|r| (r, topology::service(1, r.node, "seed")));
+        .map(|r| (r, topology::service(0, r.node, r.role.unwrap_or("server"))));
+    let seed = kind
+        .seed
+        .map(|r| (r, topology::service(1, r.node, r.role.unwrap_or("seed"))));
     let mut in_description: Vec<LabNode> = server
         .iter()
-        .filter(|(r, _)| r.described)
+        .chain(seed.iter())
+        .filter(|(r, _)| r.role.is_some())
         .map(|(_, n)| n.clone())
         .collect();
     in_description.extend(described.iter().cloned());

@@ -114,6 +114,7 @@ pub const MATRIX: &[MatrixEntry] = &[
     e("gfs2-node-dies", "gfs2", Scenario::NodeDies, 3),
     e("ocfs2-node-dies", "ocfs2", Scenario::NodeDies, 2),
     e("gfs2-lone-node", "gfs2", Scenario::LoneNode, 3),
+    e("glusterfs-3-clients", "glusterfs", Scenario::Normal, 3),
     e("nfs-wrong-root-path", "nfs", Scenario::WrongRootPath, 1),
     e("nfs-unknown-node", "nfs", Scenario::UnknownNode, 1),
     e("nfs-late-server", "nfs", Scenario::LateServer, 2),

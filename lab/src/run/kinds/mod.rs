@@ -7,6 +7,7 @@
 
 mod ext3;
 mod gfs2;
+mod glusterfs;
 mod nfs;
 mod ocfs2;
 
@@ -15,7 +16,13 @@ use crate::run::scenario::Scenario;
 use std::path::Path;
 
 /// Every root kind the lab can boot.
-pub const KINDS: &[&RootKind] = &[&nfs::KIND, &ext3::KIND, &gfs2::KIND, &ocfs2::KIND];
+pub const KINDS: &[&RootKind] = &[
+    &nfs::KIND,
+    &ext3::KIND,
+    &gfs2::KIND,
+    &ocfs2::KIND,
+    &glusterfs::KIND,
+];
 
 /// Where the clients' root lives.
 #[derive(Debug, Clone, Copy)]
@@ -52,8 +59,9 @@ pub struct Role {
     pub append: &'static [&'static str],
     /// The console line that says the role did its job.
     pub ready: &'static str,
-    /// The role is in the cluster description (it needs an identity and an address).
-    pub described: bool,
+    /// Its role in the cluster description (it needs an identity and an address there;
+    /// a service role is never a cluster-stack member), or `None`: not described.
+    pub role: Option<&'static str>,
 }
 
 /// The seed: mounts the shared disk alone (gfs2 with lock_nolock, ocfs2 as the only node of
@@ -64,7 +72,7 @@ pub const SEED: Role = Role {
     memory_mb: 384,
     append: &["srbuild.seed.src=/dev/vda", "srbuild.seed.dst=/dev/vdb"],
     ready: "LAB-SEED-DONE",
-    described: false,
+    role: None,
 };
 
 /// What the clients' root arguments depend on.

@@ -24,7 +24,7 @@ pub const KIND: RootKind = RootKind {
             "srbuild.nfsgrace=10",
         ],
         ready: "LAB-SERVER-READY",
-        described: true,
+        role: Some("nfs-server"),
     }),
     checks: &[],
     scenarios: &[
