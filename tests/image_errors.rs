@@ -420,3 +420,47 @@ fn a_missing_lab_tool_is_named_with_its_package() {
         "refused before building anything"
     );
 }
+
+#[test]
+fn a_volfile_naming_a_missing_xlator_names_it_and_its_line() {
+    if !have_kernel() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = out.join("x.img");
+    let vol = write(
+        d.path(),
+        "client.vol",
+        "volume a\n    type protocol/client\nend-volume\nvolume b\n    type performance/no-such-cache\n    subvolumes a\nend-volume\n",
+    );
+    let cluster = common::sample_cluster(d.path());
+    fails(
+        &[
+            "image",
+            "--profile",
+            "glusterfs",
+            "--cluster",
+            cluster.to_str().unwrap(),
+            "--gluster-volfile",
+            &vol,
+            "-o",
+            o.to_str().unwrap(),
+        ],
+        &["client.vol:5", "performance/no-such-cache is not installed"],
+    );
+    fails(
+        &[
+            "image",
+            "--profile",
+            "nfs",
+            "--gluster-volfile",
+            &vol,
+            "-o",
+            o.to_str().unwrap(),
+        ],
+        &["glusterfs module"],
+    );
+    no_files_in(&out);
+}

@@ -307,3 +307,53 @@ fn regular_files(img: &std::path::Path) -> Vec<String> {
         .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
         .collect()
 }
+
+#[test]
+fn a_gluster_volfile_chooses_the_client_xlators() {
+    let dir = tempfile::tempdir().unwrap();
+    let vol = dir.path().join("client.vol");
+    std::fs::write(
+        &vol,
+        "volume root-client-0\n    type protocol/client\n    option transport-type tcp\nend-volume\n\
+         volume root-dht\n    type cluster/distribute\n    subvolumes root-client-0\nend-volume\n\
+         volume root-write-behind\n    type performance/write-behind\n    subvolumes root-dht\nend-volume\n",
+    )
+    .unwrap();
+    let default = listed_paths(&build("glusterfs", dir.path(), &[]));
+    let img = dir.path().join("vol.img");
+    let o = run(&[
+        "image",
+        "--profile",
+        "glusterfs",
+        "--cluster",
+        sample_cluster(dir.path()).to_str().unwrap(),
+        "--gluster-volfile",
+        vol.to_str().unwrap(),
+        "-o",
+        img.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let chosen = listed_paths(&img);
+    let has = |paths: &[String], x: &str| paths.iter().any(|p| p.ends_with(x));
+    for x in [
+        "xlator/protocol/client.so",
+        "xlator/cluster/distribute.so",
+        "xlator/performance/write-behind.so",
+        "xlator/mount/fuse.so",
+        "xlator/meta.so",
+        "rpc-transport/socket.so",
+    ] {
+        assert!(has(&chosen, x), "{x} missing from the volfile image");
+    }
+    // The default set has more than this volfile asks for; those stay out.
+    for x in [
+        "xlator/performance/nl-cache.so",
+        "xlator/performance/io-threads.so",
+    ] {
+        assert!(has(&default, x), "{x} is in the default set");
+        assert!(
+            !has(&chosen, x),
+            "{x} is not in the volfile but in the image"
+        );
+    }
+}

@@ -91,6 +91,12 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{}{}: {message}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
+    Volfile {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("cluster description")]
     Cluster(#[source] srbuild_cluster::ClusterError),
     #[error(

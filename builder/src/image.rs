@@ -35,6 +35,8 @@ pub struct BuildOptions {
     pub kernel_args: Vec<String>,
     /// Extra generated files (image path, content, mode), e.g. from the lab.
     pub extra_files: Vec<(String, Vec<u8>, u32)>,
+    /// A GlusterFS client volfile: take the xlators it names instead of the default set.
+    pub gluster_volfile: Option<PathBuf>,
     /// Add the boot runtime (`/init`, hooks, `etc/srbuild`, kernel modules, device nodes).
     /// Without it the plan is just the profile's files: a root tree (see [`crate::tree`]).
     pub runtime: bool,
@@ -52,6 +54,7 @@ impl BuildOptions {
             strict: false,
             kernel_args: Vec::new(),
             extra_files: Vec::new(),
+            gluster_volfile: None,
             runtime: true,
         }
     }
@@ -132,8 +135,11 @@ pub fn choose_kernel(sysroot: &Sysroot, kver: Option<&str>) -> Result<String> {
 /// Builds the plan for an image without writing anything.
 pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
     let mut library = Library::standard();
-    let profile = load_profile(&mut library, &opts.profile)?;
+    let mut profile = load_profile(&mut library, &opts.profile)?;
     let sysroot = Sysroot::new(&opts.sysroot);
+    if let Some(v) = &opts.gluster_volfile {
+        crate::resolve::gluster::apply_volfile(&mut profile, &sysroot, v)?;
+    }
     let kver = choose_kernel(&sysroot, opts.kver.as_deref())?;
     let mut warnings = Vec::new();
     let mut plan = Plan::default();

@@ -34,6 +34,10 @@ pub struct ImageArgs {
     /// Extra default kernel argument baked into the image (repeatable)
     #[arg(long = "kernel-arg", value_name = "ARG")]
     kernel_args: Vec<String>,
+    /// GlusterFS client volfile (`gluster system:: getspec VOLUME`): take only the xlators
+    /// its `type` lines name, instead of the glusterfs module's default client set
+    #[arg(long, value_name = "FILE")]
+    gluster_volfile: Option<PathBuf>,
 }
 
 pub fn run(a: ImageArgs) -> Result<()> {
@@ -45,6 +49,7 @@ pub fn run(a: ImageArgs) -> Result<()> {
     opts.cluster = a.cluster;
     opts.strict = a.strict;
     opts.kernel_args = a.kernel_args;
+    opts.gluster_volfile = a.gluster_volfile;
     let report = build_image(&opts)?;
     for w in &report.warnings {
         eprintln!("srbuild: warning: {w}");

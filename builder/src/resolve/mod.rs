@@ -2,5 +2,6 @@
 //! libraries, the loader's search path, and kernel modules with firmware.
 
 pub mod elf;
+pub mod gluster;
 pub mod kmod;
 pub mod ldconf;

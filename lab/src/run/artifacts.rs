@@ -65,6 +65,60 @@ pub fn build_image(
     Ok(output.to_path_buf())
 }
 
+/// The lines between `LAB-VOLFILE-BEGIN` and `LAB-VOLFILE-END` on a console, without the
+/// kernel's messages that may be interleaved (`[   12.345678] …`).
+pub fn volfile_from_console(log: &str) -> Option<String> {
+    let mut lines = log.lines().map(|l| l.trim_end_matches('\r'));
+    lines
+        .by_ref()
+        .find(|l| l.trim_end().ends_with("LAB-VOLFILE-BEGIN"))?;
+    let mut out = String::new();
+    for l in lines {
+        if l.trim_end().ends_with("LAB-VOLFILE-END") {
+            return Some(out);
+        }
+        if crate::console::split_timestamp(l).0.is_none() {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    None
+}
+
+/// Builds the clients' image from the volfile their server printed.
+pub fn image_from_volfile(i: &crate::run::plan::VolfileImage) -> Result<()> {
+    let log = std::fs::read_to_string(&i.server_log)
+        .map_err(|e| LabError::io("cannot read", &i.server_log, e))?;
+    let text = volfile_from_console(&log).ok_or_else(|| LabError::Role {
+        node: "server".into(),
+        why: "it said it was ready but printed no client volfile (LAB-VOLFILE-BEGIN … END)".into(),
+        log: i.server_log.clone(),
+    })?;
+    std::fs::write(&i.volfile, text).map_err(|e| LabError::io("cannot write", &i.volfile, e))?;
+    let mut opts = srbuild_builder::BuildOptions::new(&i.profile);
+    opts.output = Some(i.output.clone());
+    opts.kver = Some(i.kver.clone());
+    opts.cluster = Some(i.cluster.clone());
+    opts.gluster_volfile = Some(i.volfile.clone());
+    let report = srbuild_builder::build_image(&opts).map_err(|source| LabError::Build {
+        what: format!(
+            "building the {} image from the server's volfile {}",
+            i.profile,
+            i.volfile.display()
+        ),
+        source,
+    })?;
+    println!(
+        "{} (xlators from {})",
+        report.summary(),
+        i.volfile.display()
+    );
+    for w in &report.warnings {
+        println!("lab: warning: {} image: {w}", i.profile);
+    }
+    Ok(())
+}
+
 /// What the test root's agent is told.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {
@@ -175,6 +229,23 @@ pub fn root_tree(
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_volfile_is_cut_from_the_console_without_kernel_lines() {
+        let log = "srbuild: gluster-server: client volfile names 2 xlators\r\nLAB-VOLFILE-BEGIN\r\nvolume a\r\n    type protocol/client\r\n[   12.345678] random: crng init done\r\nend-volume\r\nLAB-VOLFILE-END\r\nLAB-SERVER-READY\r\n";
+        assert_eq!(
+            super::volfile_from_console(log).unwrap(),
+            "volume a\n    type protocol/client\nend-volume\n"
+        );
+        assert_eq!(
+            super::volfile_from_console("LAB-VOLFILE-BEGIN\nvolume a\n"),
+            None
+        );
+        assert_eq!(super::volfile_from_console("nothing"), None);
+    }
 }
 
 fn lines(v: &[String]) -> String {

@@ -36,10 +36,26 @@ pub struct NodePlan {
     pub expect: Expect,
 }
 
+/// A client image built during the run, from the client volfile a server printed.
+#[derive(Debug, Clone)]
+pub struct VolfileImage {
+    pub profile: String,
+    pub kver: String,
+    pub cluster: PathBuf,
+    /// The image the phase's nodes boot.
+    pub output: PathBuf,
+    /// Where the volfile is written.
+    pub volfile: PathBuf,
+    /// The console log of the server that prints it.
+    pub server_log: PathBuf,
+}
+
 /// Nodes started together.
 #[derive(Debug, Clone)]
 pub struct Phase {
     pub name: &'static str,
+    /// Built before the phase's nodes start (their initrd).
+    pub image: Option<VolfileImage>,
     /// Started this long after the phases before it allow it.
     pub delay: Duration,
     /// The phases after this one start only once all of its nodes are ready.
@@ -249,14 +265,13 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     }
 
     let profile = opts.profile.as_deref().unwrap_or(kind.client_profile);
+    let client_initrd = work.join("initrd-client.img");
+    // The clients' image: now, or once the server printed its client volfile.
+    let from_volfile = kind.client_volfile && opts.initrd.is_none() && server.is_some();
     let client_initrd = match &opts.initrd {
         Some(p) => p.clone(),
-        None => artifacts::build_image(
-            profile,
-            &kver,
-            Some(&cluster),
-            &work.join("initrd-client.img"),
-        )?,
+        None if from_volfile => client_initrd,
+        None => artifacts::build_image(profile, &kver, Some(&cluster), &client_initrd)?,
     };
     let (accel, why) = accel::detect_with_reason(&qemu_binary());
 
@@ -273,6 +288,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         let initrd = artifacts::build_image(r.profile, &kver, None, &work.join("initrd-seed.img"))?;
         phases.push(Phase {
             name: "seed",
+            image: None,
             delay: Duration::ZERO,
             blocking: true,
             nodes: vec![NodePlan {
@@ -296,12 +312,14 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         spec.nics.push(Nic { mac: n.mac.clone() });
         phases.push(Phase {
             name: "server",
+            image: None,
             delay: if opts.scenario == Scenario::LateServer {
                 Duration::from_secs(20)
             } else {
                 Duration::ZERO
             },
-            blocking: false,
+            // Clients built from the server's volfile wait for it.
+            blocking: from_volfile,
             nodes: vec![NodePlan {
                 node: n.clone(),
                 spec,
@@ -348,8 +366,20 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     let victim = (opts.scenario == Scenario::NodeDies)
         .then(|| booted.last().map(|n| n.name.clone()))
         .flatten();
+    let image = from_volfile.then(|| VolfileImage {
+        profile: profile.to_string(),
+        kver: kver.clone(),
+        cluster: cluster.clone(),
+        output: client_initrd.clone(),
+        volfile: work.join("client.vol"),
+        server_log: opts
+            .dir
+            .join(kind.server.map(|r| r.node).unwrap_or("server"))
+            .join(crate::qemu::CONSOLE_LOG),
+    });
     phases.push(Phase {
         name: "clients",
+        image,
         delay: Duration::ZERO,
         blocking: false,
         nodes: clients,

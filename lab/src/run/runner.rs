@@ -115,6 +115,9 @@ pub fn run(plan: &LabPlan, hub: &Path) -> Result<Started> {
                         phase.delay.as_secs()
                     );
                 }
+                if let Some(image) = &phase.image {
+                    crate::run::artifacts::image_from_volfile(image)?;
+                }
                 for n in &phase.nodes {
                     let r = Running::start(n, plan.accel, hub, t0)?;
                     match n.expect {

@@ -17,6 +17,7 @@ pub const KIND: RootKind = RootKind {
     checks: &[],
     scenarios: &[Scenario::Normal, Scenario::UnknownNode],
     death_seen: "",
+    client_volfile: false,
     tools: &["mkfs.ext3", "qemu-img"],
     root_args,
 };

@@ -32,6 +32,7 @@ pub const KIND: RootKind = RootKind {
         Scenario::LoneNode,
     ],
     death_seen: "dlm: closing connection to node",
+    client_volfile: false,
     tools: &["mkfs.gfs2"],
     root_args,
 };

@@ -31,6 +31,7 @@ pub const KIND: RootKind = RootKind {
         Scenario::LateServer,
     ],
     death_seen: "",
+    client_volfile: true,
     tools: &[],
     root_args,
 };

@@ -111,6 +111,9 @@ pub struct RootKind {
     /// A kernel console line (a fragment of it) by which a survivor shows that it noticed a
     /// dead node (node-dies); a write must follow it.
     pub death_seen: &'static str,
+    /// The client image is built from the client volfile the server prints (between
+    /// `LAB-VOLFILE-BEGIN` and `LAB-VOLFILE-END`), once the server is ready.
+    pub client_volfile: bool,
     /// Host commands preparing this kind runs (checked before anything is built).
     pub tools: &'static [&'static str],
     /// The clients' root arguments (`root=`, `rootfstype=`, …).

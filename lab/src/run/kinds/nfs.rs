@@ -36,6 +36,7 @@ pub const KIND: RootKind = RootKind {
         Scenario::Dhcp,
     ],
     death_seen: "",
+    client_volfile: false,
     tools: &[],
     root_args,
 };

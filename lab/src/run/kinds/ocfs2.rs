@@ -25,6 +25,7 @@ pub const KIND: RootKind = RootKind {
     checks: &["o2cb lab"],
     scenarios: &[Scenario::Normal, Scenario::UnknownNode, Scenario::NodeDies],
     death_seen: "o2dlm has evicted node",
+    client_volfile: false,
     tools: &["mkfs.ocfs2"],
     root_args,
 };
