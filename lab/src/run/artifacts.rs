@@ -231,23 +231,6 @@ pub fn root_tree(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_volfile_is_cut_from_the_console_without_kernel_lines() {
-        let log = "srbuild: gluster-server: client volfile names 2 xlators\r\nLAB-VOLFILE-BEGIN\r\nvolume a\r\n    type protocol/client\r\n[   12.345678] random: crng init done\r\nend-volume\r\nLAB-VOLFILE-END\r\nLAB-SERVER-READY\r\n";
-        assert_eq!(
-            super::volfile_from_console(log).unwrap(),
-            "volume a\n    type protocol/client\nend-volume\n"
-        );
-        assert_eq!(
-            super::volfile_from_console("LAB-VOLFILE-BEGIN\nvolume a\n"),
-            None
-        );
-        assert_eq!(super::volfile_from_console("nothing"), None);
-    }
-}
-
 fn lines(v: &[String]) -> String {
     v.iter().map(|l| format!("{l}\n")).collect()
 }
@@ -287,4 +270,21 @@ pub fn overlay(base: &Path, overlay: &Path) -> Result<()> {
             .arg(overlay),
         "qemu-img create (overlay)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_volfile_is_cut_from_the_console_without_kernel_lines() {
+        let log = "srbuild: gluster-server: client volfile names 2 xlators\r\nLAB-VOLFILE-BEGIN\r\nvolume a\r\n    type protocol/client\r\n[   12.345678] random: crng init done\r\nend-volume\r\nLAB-VOLFILE-END\r\nLAB-SERVER-READY\r\n";
+        assert_eq!(
+            super::volfile_from_console(log).unwrap(),
+            "volume a\n    type protocol/client\nend-volume\n"
+        );
+        assert_eq!(
+            super::volfile_from_console("LAB-VOLFILE-BEGIN\nvolume a\n"),
+            None
+        );
+        assert_eq!(super::volfile_from_console("nothing"), None);
+    }
 }
