@@ -67,6 +67,21 @@ while read -r check arg; do
 		nodes=$(ls /sys/kernel/config/cluster/"$arg"/node 2>/dev/null | tr '\n' ' ')
 		echo "lab-agent: o2cb $arg heartbeat region $hb nodes $nodes"
 		;;
+	mountro)
+		# mountro PATH FSTYPE: PATH is its own read-only mount of that type (hybrid roots).
+		set -- $arg
+		line=$(awk -v p="$1" '$2 == p { l = $3 " " $4 } END { print l }' /proc/mounts)
+		case "$line" in
+		"$2"*" ro,"* | "$2"*" ro") echo "lab-agent: $1 is $line" ;;
+		*) fail "$1 should be a read-only $2 mount, /proc/mounts says: ${line:-not mounted}" ;;
+		esac
+		;;
+	ram)
+		# What a root in RAM costs: the tmpfs in use and the memory left.
+		used=$(df -k / | awk 'NR == 2 { print $3 " kB used of " $2 " kB" }')
+		avail=$(awk '/^MemAvailable:/ { print $2 " kB" }' /proc/meminfo)
+		echo "lab-agent: ram: tmpfs / $used; MemAvailable $avail"
+		;;
 	mmap)
 		# Writable shared mmap on the root (FUSE roots may lack it).
 		out=$(lab-mmap "/lab/seen/$SRBUILD_NODE.mmap" 2>&1) || fail "writable shared mmap on / failed: $out"

@@ -74,7 +74,7 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
             .all(|c| c.verdict.as_ref().is_some_and(|v| v.0))
         {
             runner::kill_one(
-                &mut started.clients,
+                &mut started,
                 victim,
                 plan.kind.death_seen,
                 scaled(Duration::from_secs(180)),

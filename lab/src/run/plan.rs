@@ -21,9 +21,11 @@ pub enum Expect {
     /// A service role: the `marker` line. A role that is `stopped` (the seed) is stopped
     /// once it printed it.
     Ready { marker: &'static str, stopped: bool },
-    /// A client: `LAB-PASS`, or `FAILED stage=<fail_stage>`; `line` must also be there.
+    /// A client: `LAB-PASS`, or `FAILED stage=<fail_stage>` whose reason has every one of
+    /// `why_has`; `line` must also be on the console.
     Verdict {
         fail_stage: Option<&'static str>,
+        why_has: Vec<String>,
         line: Option<String>,
     },
 }
@@ -114,6 +116,7 @@ pub fn client_append(kind: &RootKind, opts: &LabOptions, n: &LabNode, server_ip:
         Scenario::Dhcp => args.push("ip=dhcp".into()),
         _ => {}
     }
+    args.extend(scenario_args(opts.scenario));
     if opts.initrd.is_some() {
         // A foreign image (dracut, say) has no cluster description: give it the node and a
         // static address in the kernel's ip= syntax, on a predictable interface name.
@@ -141,17 +144,72 @@ pub fn role_append(kind: &RootKind, role: &Role, scenario: Scenario) -> String {
 }
 
 /// What client `n`'s console must show.
-pub fn client_expect(scenario: Scenario, n: &LabNode) -> Expect {
+pub fn client_expect(scenario: Scenario, n: &LabNode, server_ip: &str) -> Expect {
     let line = match scenario {
         Scenario::IpStatic => Some(format!("srbuild: ip {}/24 on eth0", topology::static_ip(n))),
         Scenario::Dhcp => Some(format!("srbuild: dhcp on eth0: {}/24", n.ip)),
-        Scenario::LoneNode => Some("srbuild: FAILED stage=cluster: no quorum".into()),
+        Scenario::RamRoot | Scenario::HybridRoot => Some("srbuild: root in RAM (mode ".into()),
         _ => None,
+    };
+    let why_has = match scenario {
+        Scenario::LoneNode => vec!["no quorum".to_string()],
+        Scenario::ServerDown => vec![server_ip.to_string(), "gave up".into()],
+        Scenario::BadRootmode => vec!["srbuild.rootmode=bogus".into()],
+        Scenario::RamTooSmall => vec!["more than srbuild.ramsize=1M".into()],
+        Scenario::HybridMissingPath => vec!["srbuild.hybrid: /no-such-dir".into()],
+        _ => vec![],
     };
     Expect::Verdict {
         fail_stage: scenario.expected_failure(),
+        why_has,
         line,
     }
+}
+
+/// Kernel arguments a scenario adds to the clients' (after the kind's own).
+pub fn scenario_args(scenario: Scenario) -> Vec<String> {
+    let v: &[&str] = match scenario {
+        // Give up soon: nothing will answer.
+        Scenario::ServerDown => &["srbuild.mount_timeout=30"],
+        Scenario::RamRoot => &["srbuild.rootmode=ram", "srbuild.ramsize=160M"],
+        Scenario::HybridRoot => &[
+            "srbuild.rootmode=hybrid",
+            "srbuild.hybrid=/usr",
+            "srbuild.ramsize=160M",
+        ],
+        Scenario::BadRootmode => &["srbuild.rootmode=bogus"],
+        Scenario::RamTooSmall => &["srbuild.rootmode=ram", "srbuild.ramsize=1M"],
+        Scenario::HybridMissingPath => &[
+            "srbuild.rootmode=hybrid",
+            "srbuild.hybrid=/usr,/no-such-dir",
+        ],
+        _ => &[],
+    };
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+/// The agent's checks for `kind` in `scenario`: `/` is a tmpfs in RAM modes, the hybrid
+/// paths stay read-only on the network, and a daemon that serves the network root is gone
+/// in full RAM mode.
+pub fn agent_checks(kind: &RootKind, scenario: Scenario) -> Vec<String> {
+    let ram = matches!(scenario, Scenario::RamRoot | Scenario::HybridRoot);
+    let mut checks = vec![format!(
+        "fstype {}",
+        if ram { "tmpfs" } else { kind.fstype }
+    )];
+    if scenario == Scenario::HybridRoot {
+        checks.push(format!("mountro /usr {}", kind.fstype));
+    }
+    checks.extend(
+        kind.checks
+            .iter()
+            .filter(|c| !(scenario == Scenario::RamRoot && c.starts_with("daemon ")))
+            .map(|c| c.to_string()),
+    );
+    if ram {
+        checks.push("ram".into());
+    }
+    checks
 }
 
 fn disk(path: &Path, format: DiskFormat, shared: bool, readonly: bool) -> Disk {
@@ -210,8 +268,8 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     std::fs::write(&cluster, topology::cluster_toml(&in_description))
         .map_err(|e| LabError::io("cannot write", &cluster, e))?;
 
-    let mut checks = vec![format!("fstype {}", kind.fstype)];
-    checks.extend(kind.checks.iter().map(|c| c.to_string()));
+    let checks = agent_checks(kind, opts.scenario);
+    let ram = matches!(opts.scenario, Scenario::RamRoot | Scenario::HybridRoot);
     let tree = work.join("root");
     artifacts::root_tree(
         &tree,
@@ -220,10 +278,11 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         &described,
         &AgentConfig {
             expect: booted.iter().map(|n| n.name.clone()).collect(),
-            shared: kind.shared,
+            // A root in RAM is each node's own.
+            shared: kind.shared && !ram,
             wait_s: scaled(Duration::from_secs(120)).as_secs(),
             checks,
-            beat: opts.scenario == Scenario::NodeDies,
+            beat: matches!(opts.scenario, Scenario::NodeDies | Scenario::RamRoot),
         },
     )?;
 
@@ -267,7 +326,8 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     let profile = opts.profile.as_deref().unwrap_or(kind.client_profile);
     let client_initrd = work.join("initrd-client.img");
     // The clients' image: now, or once the server printed its client volfile.
-    let from_volfile = kind.client_volfile && opts.initrd.is_none() && server.is_some();
+    let server_runs = server.is_some() && opts.scenario != Scenario::ServerDown;
+    let from_volfile = kind.client_volfile && opts.initrd.is_none() && server_runs;
     let client_initrd = match &opts.initrd {
         Some(p) => p.clone(),
         None if from_volfile => client_initrd,
@@ -301,7 +361,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
             }],
         });
     }
-    if let Some((r, n)) = &server {
+    if let Some((r, n)) = server.as_ref().filter(|_| server_runs) {
         let initrd = artifacts::build_image(
             r.profile,
             &kver,
@@ -360,12 +420,15 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         clients.push(NodePlan {
             node: n.clone(),
             spec,
-            expect: client_expect(opts.scenario, n),
+            expect: client_expect(opts.scenario, n, server_ip),
         });
     }
-    let victim = (opts.scenario == Scenario::NodeDies)
-        .then(|| booted.last().map(|n| n.name.clone()))
-        .flatten();
+    let victim = match opts.scenario {
+        Scenario::NodeDies => booted.last().map(|n| n.name.clone()),
+        // A root in RAM outlives its server.
+        Scenario::RamRoot => server.as_ref().map(|(_, n)| n.name.clone()),
+        _ => None,
+    };
     let image = from_volfile.then(|| VolfileImage {
         profile: profile.to_string(),
         kver: kver.clone(),
@@ -500,26 +563,67 @@ mod tests {
     }
 
     #[test]
+    fn ram_scenarios_change_the_command_line_and_the_checks() {
+        let n = topology::client(1);
+        let nfs = kinds::by_name("nfs").unwrap();
+        let a = client_append(nfs, &opts(Scenario::HybridRoot), &n, "10.77.0.1");
+        assert!(a.contains("root=nfs:10.77.0.1:/"), "{a}");
+        assert!(
+            a.contains("srbuild.rootmode=hybrid srbuild.hybrid=/usr"),
+            "{a}"
+        );
+        assert_eq!(
+            agent_checks(nfs, Scenario::HybridRoot),
+            ["fstype tmpfs", "mountro /usr nfs", "ram"]
+        );
+        let gluster = kinds::by_name("glusterfs").unwrap();
+        let daemon = "daemon glusterfs".to_string();
+        // In full RAM mode the FUSE client is gone; in hybrid mode it still serves /usr.
+        assert!(!agent_checks(gluster, Scenario::RamRoot).contains(&daemon));
+        assert!(agent_checks(gluster, Scenario::HybridRoot).contains(&daemon));
+        assert_eq!(
+            agent_checks(gluster, Scenario::Normal)[0],
+            "fstype fuse.glusterfs"
+        );
+        let a = client_append(gluster, &opts(Scenario::ServerDown), &n, "10.77.0.1");
+        assert!(
+            a.ends_with("srbuild.mount_timeout=30 quiet"),
+            "the scenario's timeout comes last and wins: {a}"
+        );
+        assert_eq!(
+            client_expect(Scenario::ServerDown, &n, "10.77.0.1"),
+            Expect::Verdict {
+                fail_stage: Some("mount-root"),
+                why_has: vec!["10.77.0.1".into(), "gave up".into()],
+                line: None
+            }
+        );
+    }
+
+    #[test]
     fn expectations_follow_the_scenario() {
         let n = topology::client(1);
         assert_eq!(
-            client_expect(Scenario::Normal, &n),
+            client_expect(Scenario::Normal, &n, ""),
             Expect::Verdict {
                 fail_stage: None,
+                why_has: vec![],
                 line: None
             }
         );
         assert_eq!(
-            client_expect(Scenario::LoneNode, &n),
+            client_expect(Scenario::LoneNode, &n, ""),
             Expect::Verdict {
                 fail_stage: Some("cluster"),
-                line: Some("srbuild: FAILED stage=cluster: no quorum".into())
+                why_has: vec!["no quorum".into()],
+                line: None
             }
         );
         assert_eq!(
-            client_expect(Scenario::Dhcp, &n),
+            client_expect(Scenario::Dhcp, &n, ""),
             Expect::Verdict {
                 fail_stage: None,
+                why_has: vec![],
                 line: Some("srbuild: dhcp on eth0: 10.77.0.11/24".into())
             }
         );

@@ -253,20 +253,26 @@ fn follow_client(f: &mut Running, t0: Instant, limit: Duration) -> Result<()> {
     Ok(())
 }
 
-/// The node-dies scenario: kill `victim`'s QEMU. Every survivor must then show on its
-/// console that it noticed (`death_seen`, a kernel line) and write to the shared root after
-/// that (an agent `LAB-BEAT` line; each beat first reads every node's beat file, which the
-/// dead node may have held). Each survivor's verdict gets both times, or fails after `bound`.
+/// The node-dies and ram-root scenarios: kill `victim`'s QEMU (a client, or the server).
+/// Every surviving client must then show on its console that it noticed (`death_seen`, a
+/// kernel line; empty: any line) and write to its root after that (an agent `LAB-BEAT`
+/// line; each beat first reads every node's beat file, which a dead node may have held).
+/// Each survivor's verdict gets both times, or fails after `bound`.
 pub fn kill_one(
-    clients: &mut [Running],
+    started: &mut Started,
     victim: &str,
     death_seen: &str,
     bound: Duration,
 ) -> Result<()> {
+    let clients = &mut started.clients;
     for c in clients.iter_mut() {
         c.watch.poll_lines()?; // what was written before the kill does not count
     }
-    let Some(v) = clients.iter_mut().find(|c| c.plan.node.name == victim) else {
+    let Some(v) = clients
+        .iter_mut()
+        .chain(started.services.iter_mut())
+        .find(|c| c.plan.node.name == victim)
+    else {
         return Ok(());
     };
     let _ = v.vm.kill();
@@ -312,6 +318,10 @@ pub fn kill_one(
             continue;
         };
         match seen[i] {
+            (_, Some(wrote)) if death_seen.is_empty() => msg.push_str(&format!(
+                "; went on writing {:.1} s after {victim} died",
+                wrote.as_secs_f64()
+            )),
             (Some(noticed), Some(wrote)) => msg.push_str(&format!(
                 "; noticed {victim}'s death after {:.1} s, wrote again after {:.1} s",
                 noticed.as_secs_f64(),

@@ -21,6 +21,21 @@ pub enum Scenario {
     NodeDies,
     /// Only the first of the described members boots: `FAILED stage=cluster` (no quorum).
     LoneNode,
+    /// The server never starts: the clients retry, then `FAILED stage=mount-root` naming it.
+    ServerDown,
+    /// `srbuild.rootmode=ram`: the root is copied into a tmpfs; once every node passed, the
+    /// server is stopped and the nodes must go on writing.
+    RamRoot,
+    /// `srbuild.rootmode=hybrid srbuild.hybrid=/usr`: all but /usr in RAM, /usr read-only
+    /// from the network.
+    HybridRoot,
+    /// `srbuild.rootmode=bogus`: `FAILED stage=cmdline` naming it.
+    BadRootmode,
+    /// `srbuild.rootmode=ram srbuild.ramsize=1M`: `FAILED stage=mount-root` before copying.
+    RamTooSmall,
+    /// `srbuild.rootmode=hybrid srbuild.hybrid=/no-such-dir`: `FAILED stage=mount-root`
+    /// naming the path.
+    HybridMissingPath,
 }
 
 /// Every scenario, in the order `--help` lists them.
@@ -33,6 +48,12 @@ pub const ALL: &[Scenario] = &[
     Scenario::Dhcp,
     Scenario::NodeDies,
     Scenario::LoneNode,
+    Scenario::ServerDown,
+    Scenario::RamRoot,
+    Scenario::HybridRoot,
+    Scenario::BadRootmode,
+    Scenario::RamTooSmall,
+    Scenario::HybridMissingPath,
 ];
 
 impl Scenario {
@@ -47,6 +68,12 @@ impl Scenario {
             Scenario::Dhcp => "dhcp",
             Scenario::NodeDies => "node-dies",
             Scenario::LoneNode => "lone-node",
+            Scenario::ServerDown => "server-down",
+            Scenario::RamRoot => "ram-root",
+            Scenario::HybridRoot => "hybrid-root",
+            Scenario::BadRootmode => "bad-rootmode",
+            Scenario::RamTooSmall => "ram-too-small",
+            Scenario::HybridMissingPath => "hybrid-missing-path",
         }
     }
 
@@ -56,6 +83,9 @@ impl Scenario {
             Scenario::WrongRootPath => Some("mount-root"),
             Scenario::UnknownNode => Some("identity"),
             Scenario::LoneNode => Some("cluster"),
+            Scenario::ServerDown => Some("mount-root"),
+            Scenario::BadRootmode => Some("cmdline"),
+            Scenario::RamTooSmall | Scenario::HybridMissingPath => Some("mount-root"),
             _ => None,
         }
     }
@@ -115,6 +145,23 @@ pub const MATRIX: &[MatrixEntry] = &[
     e("ocfs2-node-dies", "ocfs2", Scenario::NodeDies, 2),
     e("gfs2-lone-node", "gfs2", Scenario::LoneNode, 3),
     e("glusterfs-3-clients", "glusterfs", Scenario::Normal, 3),
+    e(
+        "glusterfs-server-down",
+        "glusterfs",
+        Scenario::ServerDown,
+        1,
+    ),
+    e("nfs-ram-root", "nfs", Scenario::RamRoot, 2),
+    e("nfs-hybrid-root", "nfs", Scenario::HybridRoot, 2),
+    e("glusterfs-ram-root", "glusterfs", Scenario::RamRoot, 2),
+    e("nfs-bad-rootmode", "nfs", Scenario::BadRootmode, 1),
+    e("nfs-ram-too-small", "nfs", Scenario::RamTooSmall, 1),
+    e(
+        "nfs-hybrid-missing-path",
+        "nfs",
+        Scenario::HybridMissingPath,
+        1,
+    ),
     e("nfs-wrong-root-path", "nfs", Scenario::WrongRootPath, 1),
     e("nfs-unknown-node", "nfs", Scenario::UnknownNode, 1),
     e("nfs-late-server", "nfs", Scenario::LateServer, 2),

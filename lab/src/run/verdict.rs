@@ -10,7 +10,12 @@ pub type Verdict = (bool, String);
 /// The verdict a client's console event gives, if any. `log` is the whole console so far
 /// (for the expected extra line).
 pub fn judge(ev: &ConsoleEvent, expect: &Expect, log: &str) -> Option<Verdict> {
-    let Expect::Verdict { fail_stage, line } = expect else {
+    let Expect::Verdict {
+        fail_stage,
+        why_has,
+        line,
+    } = expect
+    else {
         return None;
     };
     let v = match (ev, fail_stage) {
@@ -20,7 +25,13 @@ pub fn judge(ev: &ConsoleEvent, expect: &Expect, log: &str) -> Option<Verdict> {
             format!("reached LAB-PASS, expected FAILED stage={st}"),
         ),
         (ConsoleEvent::Failed { stage, why }, Some(st)) if stage == st => {
-            (true, format!("FAILED stage={stage} as expected: {why}"))
+            match why_has.iter().find(|w| !why.contains(w.as_str())) {
+                None => (true, format!("FAILED stage={stage} as expected: {why}")),
+                Some(w) => (
+                    false,
+                    format!("FAILED stage={stage} as expected, but not naming '{w}': {why}"),
+                ),
+            }
         }
         (ConsoleEvent::Failed { stage, why }, _) => (false, format!("FAILED stage={stage}: {why}")),
         (ConsoleEvent::Fail(why), _) => (false, format!("LAB-FAIL {why}")),
@@ -70,6 +81,7 @@ mod tests {
     fn pass() -> Expect {
         Expect::Verdict {
             fail_stage: None,
+            why_has: vec![],
             line: None,
         }
     }
@@ -87,7 +99,8 @@ mod tests {
         assert!(!judge(&failed, &pass(), "").unwrap().0);
         let lone = Expect::Verdict {
             fail_stage: Some("cluster"),
-            line: Some("srbuild: FAILED stage=cluster: no quorum".into()),
+            why_has: vec!["no quorum".into()],
+            line: None,
         };
         let log = "srbuild: FAILED stage=cluster: no quorum after 25 s: Nodes: 1\n";
         assert!(judge(&failed, &lone, log).unwrap().0);
@@ -96,13 +109,24 @@ mod tests {
             stage: "cluster".into(),
             why: "corosync did not start".into(),
         };
-        let v = judge(
-            &other,
-            &lone,
-            "srbuild: FAILED stage=cluster: corosync did not start",
-        )
-        .unwrap();
+        let v = judge(&other, &lone, "").unwrap();
+        assert!(!v.0 && v.1.contains("not naming 'no quorum'"), "{v:?}");
+        let ip = Expect::Verdict {
+            fail_stage: None,
+            why_has: vec![],
+            line: Some("srbuild: ip 10.77.0.51/24 on eth0".into()),
+        };
+        let v = judge(&ConsoleEvent::Pass, &ip, "srbuild: node=node1").unwrap();
         assert!(!v.0 && v.1.contains("never said"), "{v:?}");
+        assert!(
+            judge(
+                &ConsoleEvent::Pass,
+                &ip,
+                "srbuild: ip 10.77.0.51/24 on eth0"
+            )
+            .unwrap()
+            .0
+        );
         let v = judge(&ConsoleEvent::Pass, &lone, "").unwrap();
         assert!(!v.0 && v.1.contains("expected FAILED stage=cluster"));
         assert_eq!(

@@ -28,7 +28,9 @@ pub const KIND: RootKind = RootKind {
     scenarios: &[
         Scenario::Normal,
         Scenario::UnknownNode,
-        Scenario::LateServer,
+        Scenario::ServerDown,
+        Scenario::RamRoot,
+        Scenario::HybridRoot,
     ],
     death_seen: "",
     client_volfile: true,
