@@ -47,6 +47,11 @@ fn usage_errors_exit_2() {
     let o = run(&["image", "--profile", "nfs", "--compress", "bzip9"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bzip9"));
+    for bad in ["999", "17777", "rw-r--r--"] {
+        let o = run(&["image", "--profile", "nfs", "--mode", bad]);
+        assert_eq!(o.status.code(), Some(2), "--mode {bad}");
+        assert!(stderr(&o).contains("octal file mode"), "{}", stderr(&o));
+    }
 }
 
 #[test]

@@ -1,5 +1,9 @@
 //! Atomic creation of the image file ([`write_image`]): temporary file next
-//! to the output, compress + write, fsync, chmod 0644, rename over the target.
+//! to the output, compress + write, fsync, chmod, rename over the target.
+//!
+//! The mode is 0600 for a new image (an image can carry a cluster's identity and keys;
+//! dracut writes with umask 077 for the same reason), the mode of the image it replaces, or
+//! the one asked for.
 
 use std::fs::{self, File, Permissions};
 use std::io::{BufWriter, Write};
@@ -36,12 +40,26 @@ fn at_output(output: &Path, err: ArchiveError) -> ArchiveError {
 /// included) compressed with `compression`, atomically to `output`.
 ///
 /// On failure the previous file at `output` (if any) is left untouched and
-/// no temporary file remains.
+/// no temporary file remains. The mode is that of the file it replaces, or 0600.
 pub fn write_image(
     output: &Path,
     entries: &[Entry],
     compression: Compression,
     mtime: u32,
+) -> Result<WriteStats, ArchiveError> {
+    write_image_with_mode(output, entries, compression, mtime, None)
+}
+
+/// The mode a new image gets when none is asked for and none is replaced.
+pub const DEFAULT_MODE: u32 = 0o600;
+
+/// [`write_image`] with an explicit mode (`None`: keep the replaced file's, or 0600).
+pub fn write_image_with_mode(
+    output: &Path,
+    entries: &[Entry],
+    compression: Compression,
+    mtime: u32,
+    mode: Option<u32>,
 ) -> Result<WriteStats, ArchiveError> {
     if output.is_dir() {
         return Err(ArchiveError::OutputIsDir {
@@ -73,7 +91,13 @@ pub fn write_image(
     counted.flush().map_err(out_err)?;
     let compressed = counted.count;
     drop(counted.into_inner());
-    file.set_permissions(Permissions::from_mode(0o644))
+    let mode = mode.unwrap_or_else(|| {
+        fs::metadata(output)
+            .ok()
+            .filter(|m| m.is_file())
+            .map_or(DEFAULT_MODE, |m| m.permissions().mode() & 0o7777)
+    });
+    file.set_permissions(Permissions::from_mode(mode & 0o7777))
         .map_err(out_err)?;
     file.sync_all().map_err(out_err)?;
     tmp.persist(output).map_err(|e| out_err(e.error))?;

@@ -35,6 +35,8 @@ pub struct BuildOptions {
     pub kernel_args: Vec<String>,
     /// Extra generated files (image path, content, mode), e.g. from the lab.
     pub extra_files: Vec<(String, Vec<u8>, u32)>,
+    /// The image's file mode; `None` keeps the mode of the image it replaces, or 0600.
+    pub mode: Option<u32>,
     /// A GlusterFS client volfile: take the xlators it names instead of the default set.
     pub gluster_volfile: Option<PathBuf>,
     /// Add the boot runtime (`/init`, hooks, `etc/srbuild`, kernel modules, device nodes).
@@ -55,6 +57,7 @@ impl BuildOptions {
             kernel_args: Vec::new(),
             extra_files: Vec::new(),
             gluster_volfile: None,
+            mode: None,
             runtime: true,
         }
     }
@@ -354,7 +357,13 @@ pub fn build_image(opts: &BuildOptions) -> Result<BuildReport> {
     });
     let entries = planned.plan.to_entries()?;
     let mtime = source_date_epoch();
-    let stats = srbuild_archive::write_image(&output, &entries, opts.compression, mtime)?;
+    let stats = srbuild_archive::write_image_with_mode(
+        &output,
+        &entries,
+        opts.compression,
+        mtime,
+        opts.mode,
+    )?;
     let files = entries
         .iter()
         .filter(|e| {

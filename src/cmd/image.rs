@@ -38,6 +38,9 @@ pub struct ImageArgs {
     /// its `type` lines name, instead of the glusterfs module's default client set
     #[arg(long, value_name = "FILE")]
     gluster_volfile: Option<PathBuf>,
+    /// File mode of the image, in octal [default: the mode of the image it replaces, or 0600]
+    #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
+    mode: Option<u32>,
 }
 
 pub fn run(a: ImageArgs) -> Result<()> {
@@ -50,6 +53,7 @@ pub fn run(a: ImageArgs) -> Result<()> {
     opts.strict = a.strict;
     opts.kernel_args = a.kernel_args;
     opts.gluster_volfile = a.gluster_volfile;
+    opts.mode = a.mode;
     let report = build_image(&opts)?;
     for w in &report.warnings {
         eprintln!("srbuild: warning: {w}");
@@ -69,4 +73,14 @@ pub fn profiles(_a: ProfilesArgs) -> Result<()> {
     println!("profiles: {}", lib.profile_names().join(" "));
     println!("modules:  {}", lib.module_names().join(" "));
     Ok(())
+}
+
+/// `--mode`: an octal file mode such as 600 or 0644.
+fn parse_mode(s: &str) -> std::result::Result<u32, String> {
+    match u32::from_str_radix(s, 8) {
+        Ok(m) if m <= 0o7777 => Ok(m),
+        _ => Err(format!(
+            "'{s}' is not an octal file mode such as 600 or 0644"
+        )),
+    }
 }

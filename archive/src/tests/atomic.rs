@@ -174,3 +174,19 @@ fn non_regular_source_is_refused_without_blocking() {
     }
     assert_eq!(dir_names(tmp.path()), ["fifo"]);
 }
+
+#[test]
+fn new_images_are_0600_replaced_ones_keep_their_mode_and_a_mode_can_be_asked_for() {
+    use crate::write_image_with_mode;
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x.img");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    write_image(&out, &[bytes("a", b"1")], Compression::Zstd, 0).unwrap();
+    assert_eq!(mode(&out), 0o600, "a new image is private");
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o640)).unwrap();
+    write_image(&out, &[bytes("a", b"2")], Compression::Zstd, 0).unwrap();
+    assert_eq!(mode(&out), 0o640, "a replaced image keeps its mode");
+    write_image_with_mode(&out, &[bytes("a", b"3")], Compression::Zstd, 0, Some(0o644)).unwrap();
+    assert_eq!(mode(&out), 0o644, "--mode wins");
+}

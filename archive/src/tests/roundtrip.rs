@@ -42,10 +42,10 @@ fn round_trip_every_compression() {
             format_listing(by("lib64")),
             "lrwxrwxrwx        9 lib64 -> usr/lib64"
         );
-        // Final permissions of the image file.
+        // A new image is private (it can carry a cluster's identity and keys).
         use std::os::unix::fs::PermissionsExt;
         let perm = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
-        assert_eq!(perm, 0o644);
+        assert_eq!(perm, 0o600);
     }
 }
 
