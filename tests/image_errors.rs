@@ -360,6 +360,12 @@ fn cluster_profiles_need_a_cluster_description_with_member_addresses() {
         &["node 'node2'", "no address", "cluster.toml"],
     );
     assert!(err.contains("addresses"), "{err}");
+    // No member at all: corosync.conf would get an empty nodelist.
+    let z = write(d.path(), "zero.toml", "[cluster]\nname = \"c\"\n");
+    fails(
+        &["image", "--profile", "gfs2", "--cluster", &z, "-o", o],
+        &["zero.toml", "no member nodes"],
+    );
     no_files_in(&out);
 }
 
@@ -467,5 +473,37 @@ fn a_volfile_naming_a_missing_xlator_names_it_and_its_line() {
         ],
         &["glusterfs module"],
     );
+    no_files_in(&out);
+}
+
+#[test]
+fn names_and_arguments_that_would_inject_shell_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let o = out.join("x.img");
+    let o = o.to_str().unwrap();
+    let p = write(d.path(), "y$(touch PWNED).toml", "inherits = \"base\"\n");
+    fails(
+        &["image", "--profile", &p, "-o", o],
+        &["profile name", "not a usable name"],
+    );
+    fails(
+        &["image", "--profile", "nfs", "--kver", "../../..", "-o", o],
+        &["--kver", "not a usable name"],
+    );
+    fails(
+        &[
+            "image",
+            "--profile",
+            "nfs",
+            "--kernel-arg",
+            "quiet\nrm -rf /",
+            "-o",
+            o,
+        ],
+        &["--kernel-arg", "'\\n'"],
+    );
+    assert!(!d.path().join("PWNED").exists() && !Path::new("PWNED").exists());
     no_files_in(&out);
 }

@@ -25,6 +25,8 @@ pub struct ClusterContext {
     /// The cluster-stack members only: these go into `corosync.conf` and the o2cb
     /// `cluster.conf`. Service nodes (an NFS server, a seed) are left out.
     pub nodes: Vec<MemberContext>,
+    /// The members' names, separated by spaces (for shell: `{{sh cluster.member_names}}`).
+    pub member_names: String,
     /// `nodes.len()`.
     pub node_count: usize,
     /// Exactly two members: votequorum's `two_node: 1`, so one survivor keeps quorum.
@@ -47,8 +49,29 @@ pub struct MemberContext {
 impl ClusterContext {
     /// The members of `c`. A member needs an address: the cluster stack binds to it.
     pub fn new(c: &Cluster) -> Result<ClusterContext> {
+        // These go into config files (corosync.conf, cluster.conf) inside quoted heredocs,
+        // where no quoting applies: they must be plain words. The cluster crate checks them
+        // when it parses; this holds for a Cluster made any other way too.
+        let plain = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        };
+        if !plain(&c.name) {
+            return Err(BuildError::Config {
+                location: c.source.display().to_string(),
+                message: format!("cluster name {:?} is not a plain word", c.name),
+            });
+        }
         let mut nodes = Vec::new();
         for n in c.nodes.iter().filter(|n| n.is_member()) {
+            if !plain(&n.name) {
+                return Err(BuildError::Config {
+                    location: c.source.display().to_string(),
+                    message: format!("node name {:?} is not a plain word", n.name),
+                });
+            }
             let a = n
                 .primary()
                 .ok_or_else(|| BuildError::MemberWithoutAddress {
@@ -66,6 +89,11 @@ impl ClusterContext {
         }
         Ok(ClusterContext {
             name: c.name.clone(),
+            member_names: nodes
+                .iter()
+                .map(|n| n.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
             node_count: nodes.len(),
             two_node: nodes.len() == 2,
             nodes,
@@ -183,6 +211,115 @@ addresses = ["10.77.0.12/24"]
             }
         }
         assert!(corosync >= 4, "the gfs2 and ocfs2 hooks were rendered");
+    }
+
+    const HOSTILE: &[&str] = &[
+        "y$(touch PWNED)",
+        "a'b\"c`id`d\\e",
+        "line\nrm -rf /\n#",
+        "$HOME ${IFS} ; & | < > * ? [ ]",
+    ];
+
+    /// Runs `script` with sh, given on stdin (a long script does not fit in an argument).
+    fn run_sh(script: &str) -> std::process::Output {
+        use std::io::Write;
+        let mut child = std::process::Command::new("sh")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(script.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    #[test]
+    fn the_sh_helper_round_trips_hostile_values_through_the_shell() {
+        let hb = crate::image::handlebars();
+        let long = "x'".repeat(50_000);
+        for v in HOSTILE.iter().copied().chain([long.as_str()]) {
+            let script = hb
+                .render_template(
+                    "X={{sh v}}\nprintf %s \"$X\"",
+                    &serde_json::json!({ "v": v }),
+                )
+                .unwrap();
+            let o = run_sh(&script);
+            assert!(
+                o.status.success(),
+                "{v:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert_eq!(String::from_utf8_lossy(&o.stdout), v);
+        }
+        let err = hb
+            .render_template("X={{sh v}}", &serde_json::json!({ "v": "a\u{0}b" }))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("NUL"), "{err}");
+        assert!(!std::path::Path::new("PWNED").exists());
+    }
+
+    #[test]
+    fn init_and_every_hook_stay_valid_shell_with_hostile_profile_and_kernel_names() {
+        let hb = crate::image::handlebars();
+        let mut library = crate::library::Library::standard();
+        let dir = tempfile::tempdir().unwrap();
+        for v in HOSTILE {
+            let mut ctx = sample(2);
+            ctx.profile = v.to_string();
+            ctx.kver = v.to_string();
+            let mut texts = vec![(
+                "init".to_string(),
+                include_str!("../templates/init.sh.hbs").to_string(),
+            )];
+            for name in library.profile_names() {
+                let p = crate::config::load_profile(&mut library, &name).unwrap();
+                texts.extend(
+                    p.hooks
+                        .iter()
+                        .map(|h| (h.template.name.clone(), h.template.text.clone())),
+                );
+            }
+            for (name, text) in texts {
+                let out = hb.render_template(&text, &ctx).unwrap();
+                let f = dir.path().join("s.sh");
+                std::fs::write(&f, &out).unwrap();
+                let o = std::process::Command::new("sh")
+                    .arg("-n")
+                    .arg(&f)
+                    .output()
+                    .unwrap();
+                assert!(
+                    o.status.success(),
+                    "{name} with {v:?}: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                if name == "init" {
+                    // The value comes back out of the assignment intact.
+                    let line = format!("SR_PROFILE={}", crate::image::shell_quote(v));
+                    assert!(out.contains(&line), "{name}: {line}");
+                    let o = run_sh(&format!("{line}\nprintf %s \"$SR_PROFILE\""));
+                    assert_eq!(String::from_utf8_lossy(&o.stdout), *v);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn names_that_are_not_plain_words_never_reach_a_config_file() {
+        let mut c = cluster(TWO);
+        c.nodes[1].name = "node1\nSR_EOF\nreboot".into();
+        let err = ClusterContext::new(&c).unwrap_err().to_string();
+        assert!(err.contains("not a plain word"), "{err}");
+        let mut c = cluster(TWO);
+        c.name = "lab$(id)".into();
+        assert!(ClusterContext::new(&c).is_err());
     }
 
     #[test]

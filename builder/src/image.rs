@@ -111,6 +111,9 @@ pub struct Planned {
 
 /// Picks the kernel version: the one asked for (it must be installed) or the newest.
 pub fn choose_kernel(sysroot: &Sysroot, kver: Option<&str>) -> Result<String> {
+    if let Some(k) = kver {
+        check_plain_name("--kver", k)?;
+    }
     let installed = sysroot.kernels();
     match kver {
         Some(k) => {
@@ -139,6 +142,23 @@ pub fn choose_kernel(sysroot: &Sysroot, kver: Option<&str>) -> Result<String> {
 pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
     let mut library = Library::standard();
     let mut profile = load_profile(&mut library, &opts.profile)?;
+    check_plain_name(
+        &format!("profile name (from {})", profile.source),
+        &profile.name,
+    )?;
+    let args = profile
+        .kernel_args
+        .iter()
+        .map(|a| (a, profile.source.as_str()))
+        .chain(opts.kernel_args.iter().map(|a| (a, "--kernel-arg")));
+    for (a, from) in args {
+        srbuild_cluster::description::check_kernel_arg(a).map_err(|message| {
+            BuildError::Config {
+                location: from.to_string(),
+                message,
+            }
+        })?;
+    }
     let sysroot = Sysroot::new(&opts.sysroot);
     if let Some(v) = &opts.gluster_volfile {
         crate::resolve::gluster::apply_volfile(&mut profile, &sysroot, v)?;
@@ -271,6 +291,15 @@ fn add_runtime(
         Some(path) => {
             let c = srbuild_cluster::Cluster::load(path).map_err(BuildError::Cluster)?;
             let ctx = ClusterContext::new(&c)?;
+            if let (Some(m), 0) = (profile.needs_cluster.first(), ctx.node_count) {
+                return Err(BuildError::Config {
+                    location: path.display().to_string(),
+                    message: format!(
+                        "the cluster description has no member nodes, and module {m} renders \
+                         them into its cluster configuration; add [[node]] entries"
+                    ),
+                });
+            }
             let text = std::fs::read(path).map_err(|e| BuildError::read(path, e))?;
             plan.insert_bytes("etc/srbuild/cluster.toml", text, 0o644, "--cluster")?;
             plan.insert_bytes(
@@ -574,11 +603,66 @@ pub fn nodes_table(c: &srbuild_cluster::Cluster) -> String {
     out
 }
 
-/// The template engine for hooks and `/init`: strict (a missing field is an error), and no
-/// HTML escaping (the output is shell).
+/// The template engine for hooks and `/init`: strict (a missing field is an error), no
+/// HTML escaping (the output is shell), and `{{sh VALUE}}`, which renders a value as one
+/// single-quoted shell word. Every value a template puts into shell code goes through it.
 pub fn handlebars() -> Handlebars<'static> {
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
     hb.register_escape_fn(handlebars::no_escape);
+    hb.register_helper("sh", Box::new(sh_helper));
     hb
+}
+
+/// `s` as one POSIX shell word: single quotes, with `'` written as `'\''`.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn sh_helper(
+    h: &handlebars::Helper,
+    _: &Handlebars,
+    _: &handlebars::Context,
+    _: &mut handlebars::RenderContext,
+    out: &mut dyn handlebars::Output,
+) -> handlebars::HelperResult {
+    let v = h
+        .param(0)
+        .ok_or(handlebars::RenderErrorReason::ParamNotFoundForIndex(
+            "sh", 0,
+        ))?;
+    let text = match v.value() {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if text.contains('\0') {
+        return Err(handlebars::RenderErrorReason::Other(
+            "a NUL byte cannot be part of a shell word".into(),
+        )
+        .into());
+    }
+    out.write(&shell_quote(&text))?;
+    Ok(())
+}
+
+/// A name that reaches generated files (the profile's, the kernel version): letters,
+/// digits and `._+~-`, 1 to 128 characters, not starting with `-` or `.`.
+pub fn check_plain_name(what: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with(['-', '.'])
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+~-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(BuildError::Config {
+            location: what.to_string(),
+            message: format!(
+                "{:?} is not a usable name: use letters, digits and . _ + ~ - (at most 128)",
+                name.chars().take(80).collect::<String>()
+            ),
+        })
+    }
 }

@@ -224,6 +224,37 @@ fn valid_cluster_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// One kernel command-line word: printable, no whitespace, no quote characters, at most
+/// 1024 bytes. It reaches boot loader scripts (iPXE, pxelinux) and `/init` as is, so a
+/// newline or a quote could add lines or words of its own.
+pub fn check_kernel_arg(arg: &str) -> Result<(), String> {
+    let shown: String = arg
+        .chars()
+        .take(60)
+        .collect::<String>()
+        .escape_debug()
+        .to_string();
+    if arg.is_empty() {
+        return Err("an empty kernel argument".into());
+    }
+    if arg.len() > 1024 {
+        return Err(format!(
+            "kernel argument \"{shown}…\" is longer than 1024 bytes"
+        ));
+    }
+    if let Some(c) = arg
+        .chars()
+        .find(|c| c.is_control() || c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '\\'))
+    {
+        return Err(format!(
+            "kernel argument \"{shown}\" contains {:?}, which a kernel command line or a boot \
+             script cannot carry; give each argument as one word of printable characters",
+            c
+        ));
+    }
+    Ok(())
+}
+
 /// Hostname-like: `[a-z0-9-]`, 1..=63 characters, not starting or ending with `-`.
 pub fn valid_node_name(s: &str) -> bool {
     (1..=63).contains(&s.len())
@@ -413,6 +444,22 @@ impl Cluster {
                     rn.name.span(),
                     format!("invalid node name '{nname}'; use 1-63 characters from a-z 0-9 - (hostname-like, no leading/trailing '-')"),
                 );
+            }
+            for a in &rn.kernel_args {
+                if let Err(e) = check_kernel_arg(a) {
+                    ck.at(rn.name.span(), format!("node '{nname}': {e}"));
+                }
+            }
+            for r in &rn.roles {
+                if !valid_node_name(r) {
+                    ck.at(
+                        rn.name.span(),
+                        format!(
+                            "node '{nname}': invalid role {:?}; use a-z 0-9 - (e.g. nfs-server)",
+                            r.chars().take(60).collect::<String>()
+                        ),
+                    );
+                }
             }
             if let Some(&first) = names.get(&nname) {
                 let _ = first;

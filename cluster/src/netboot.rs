@@ -168,6 +168,21 @@ pub fn write_netboot(
             )));
         }
     }
+    // What goes into dnsmasq.conf, iPXE and pxelinux files must not add lines of its own.
+    if let Some(a) = &opts.append {
+        for w in a.split(' ').filter(|w| !w.is_empty()) {
+            crate::description::check_kernel_arg(w)
+                .map_err(|e| ClusterError::Usage(format!("--append: {e}")))?;
+        }
+    }
+    if let Some(t) = &opts.tftp_root {
+        if t.to_string_lossy().chars().any(|c| c.is_control()) {
+            return Err(ClusterError::Usage(format!(
+                "--tftp-root {:?} contains a control character; dnsmasq.conf cannot carry it",
+                t
+            )));
+        }
+    }
     let out = &opts.outdir;
     let append = opts.append.as_deref();
     let mut written = Vec::new();

