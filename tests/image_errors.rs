@@ -507,3 +507,56 @@ fn names_and_arguments_that_would_inject_shell_are_refused() {
     assert!(!d.path().join("PWNED").exists() && !Path::new("PWNED").exists());
     no_files_in(&out);
 }
+
+#[test]
+fn a_module_link_out_of_the_sysroot_never_reads_the_host() {
+    let d = tempfile::tempdir().unwrap();
+    let root = fake_sysroot(d.path());
+    std::fs::write(root.join("usr/bin/busybox"), b"#!/usr/bin/busybox sh\n").unwrap();
+    let secret = d.path().join("host-secret");
+    std::fs::write(&secret, "HOST-SECRET-CONTENT").unwrap();
+    let m = root.join("lib/modules/9.9.9");
+    std::fs::create_dir_all(m.join("kernel/fs/ext4")).unwrap();
+    std::fs::write(m.join("modules.dep"), "kernel/fs/ext4/ext4.ko:\n").unwrap();
+    std::os::unix::fs::symlink(&secret, m.join("kernel/fs/ext4/ext4.ko")).unwrap();
+    let p = write(
+        d.path(),
+        "p.toml",
+        "modules = [\"base\"]\nkernel_modules = [\"ext4\"]\n",
+    );
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let img = out.join("x.img");
+    fails(
+        &[
+            "image",
+            "--profile",
+            &p,
+            "--sysroot",
+            root.to_str().unwrap(),
+            "-o",
+            img.to_str().unwrap(),
+        ],
+        &["ext4.ko", "a link out of it"],
+    );
+    no_files_in(&out);
+}
+
+#[test]
+fn a_hook_path_cannot_leave_its_module() {
+    let d = tempfile::tempdir().unwrap();
+    write(
+        d.path(),
+        "modules/evil/module.toml",
+        "[hooks]\nmount-root = \"../../../../../../../../etc/passwd\"\n",
+    );
+    let p = write(d.path(), "profiles/p.toml", "modules = [\"evil\"]\n");
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let img = out.join("x.img");
+    fails(
+        &["image", "--profile", &p, "-o", img.to_str().unwrap()],
+        &["inside the module's directory", "etc/passwd"],
+    );
+    no_files_in(&out);
+}

@@ -490,7 +490,7 @@ fn add_kernel_modules(
             dir: sysroot.host(&format!("lib/modules/{kver}")),
             hint: String::new(),
         })?;
-    let index = ModuleIndex::load(&dir.host_path, kver)?;
+    let index = ModuleIndex::load(sysroot, &format!("/{}", dir.image_path), kver)?;
     let sel = index.select(requests)?;
     for m in &sel.missing_optional {
         warnings.push(format!(
@@ -501,7 +501,7 @@ fn add_kernel_modules(
     let mut load = String::new();
     for name in &sel.load_order {
         let rel = index.path_of(name).unwrap_or_default().to_string();
-        let bytes = read_module(&dir.host_path.join(&rel))?;
+        let bytes = read_module(sysroot, &format!("/{}/{rel}", dir.image_path))?;
         for fw in firmware_of(&bytes) {
             add_firmware(sysroot, plan, kver, &fw, name, strict, warnings)?;
         }

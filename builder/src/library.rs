@@ -25,11 +25,37 @@ pub enum Origin {
 }
 
 impl Origin {
-    /// Reads a sibling file such as a module's hook template.
+    /// Reads a sibling file such as a module's hook template. It must stay inside the
+    /// module's directory: a plain relative path, no `..`, and no symlink on disk.
     pub fn sibling(&self, file: &str, asked_by: &str) -> Result<TextFile> {
+        let plain = !file.is_empty()
+            && std::path::Path::new(file)
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !plain {
+            return Err(BuildError::Config {
+                location: asked_by.to_string(),
+                message: format!(
+                    "hook template {file:?} must be a file inside the module's directory \
+                     (a relative path without ..)"
+                ),
+            });
+        }
         match self {
             Origin::Disk(dir) => {
                 let path = dir.join(file);
+                let is_link = std::fs::symlink_metadata(&path)
+                    .map(|m| m.file_type().is_symlink())
+                    .unwrap_or(false);
+                if is_link {
+                    return Err(BuildError::Config {
+                        location: asked_by.to_string(),
+                        message: format!(
+                            "hook template {} is a symlink; it must be a file of the module",
+                            path.display()
+                        ),
+                    });
+                }
                 let text = std::fs::read_to_string(&path).map_err(|e| BuildError::Config {
                     location: asked_by.to_string(),
                     message: format!("cannot read hook template {}: {e}", path.display()),

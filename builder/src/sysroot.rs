@@ -171,6 +171,48 @@ impl Sysroot {
         Ok(Some(r))
     }
 
+    /// Reads the file at image path `path`, resolved inside the sysroot (every symlink on
+    /// the way followed as `chroot` would, never out to the build host). `Ok(None)` when it
+    /// does not exist or is not a regular file.
+    pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
+        let Some(r) = self.resolve(path)? else {
+            return Ok(None);
+        };
+        if r.is_dir {
+            return Ok(None);
+        }
+        // The resolved host path has no symlink left; refuse one that appeared since.
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&r.host_path)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(BuildError::read(&r.host_path, e)),
+        };
+        if !f
+            .metadata()
+            .map_err(|e| BuildError::read(&r.host_path, e))?
+            .is_file()
+        {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        f.read_to_end(&mut out)
+            .map_err(|e| BuildError::read(&r.host_path, e))?;
+        Ok(Some(out))
+    }
+
+    /// [`Sysroot::read`] as UTF-8 text (invalid bytes replaced).
+    pub fn read_text(&self, path: &str) -> Result<Option<String>> {
+        Ok(self
+            .read(path)?
+            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+    }
+
     /// Finds a binary named without a slash in [`BIN_DIRS`]; returns the path as found.
     pub fn which(&self, name: &str) -> Result<Option<String>> {
         for dir in BIN_DIRS {

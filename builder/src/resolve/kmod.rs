@@ -5,9 +5,10 @@
 
 use crate::config::Item;
 use crate::error::{BuildError, Result};
+use crate::sysroot::Sysroot;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// `nfs-layout` and `nfs_layout` name the same module.
 pub fn normalize(name: &str) -> String {
@@ -44,15 +45,24 @@ pub struct Selection {
     pub missing_optional: Vec<Item>,
 }
 
-fn read_index(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|e| BuildError::read(path, e))
-}
-
 impl ModuleIndex {
-    pub fn load(dir: &Path, kver: &str) -> Result<Self> {
+    /// Reads the index files of `image_dir` (`/lib/modules/<kver>`) through `sysroot`, so a
+    /// symlink among them never reads a file of the build host.
+    pub fn load(sysroot: &Sysroot, image_dir: &str, kver: &str) -> Result<Self> {
+        let dir = sysroot.host(image_dir);
+        let read = |name: &str| sysroot.read_text(&format!("{image_dir}/{name}"));
         let mut deps = BTreeMap::new();
         let dep_path = dir.join("modules.dep");
-        for (i, line) in read_index(&dep_path)?.lines().enumerate() {
+        let dep_text = read("modules.dep")?.ok_or_else(|| {
+            BuildError::read(
+                &dep_path,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "missing, or a link out of the sysroot",
+                ),
+            )
+        })?;
+        for (i, line) in dep_text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
@@ -68,7 +78,7 @@ impl ModuleIndex {
             deps.insert(module_name(m), (m.to_string(), ds));
         }
         let mut aliases = Vec::new();
-        if let Ok(text) = std::fs::read_to_string(dir.join("modules.alias")) {
+        if let Some(text) = read("modules.alias")? {
             for line in text.lines() {
                 let mut w = line.split_whitespace();
                 if let (Some("alias"), Some(pat), Some(m)) = (w.next(), w.next(), w.next()) {
@@ -79,7 +89,7 @@ impl ModuleIndex {
             }
         }
         let mut softdeps: HashMap<String, (Vec<String>, Vec<String>)> = HashMap::new();
-        if let Ok(text) = std::fs::read_to_string(dir.join("modules.softdep")) {
+        if let Some(text) = read("modules.softdep")? {
             for line in text.lines() {
                 let mut w = line.split_whitespace();
                 if w.next() != Some("softdep") {
@@ -98,12 +108,12 @@ impl ModuleIndex {
                 }
             }
         }
-        let builtin = std::fs::read_to_string(dir.join("modules.builtin"))
+        let builtin = read("modules.builtin")?
             .map(|t| t.lines().map(module_name).collect())
             .unwrap_or_default();
         Ok(ModuleIndex {
             kver: kver.to_string(),
-            dir: dir.to_path_buf(),
+            dir,
             deps,
             aliases,
             softdeps,
@@ -257,9 +267,20 @@ impl ModuleIndex {
 }
 
 /// Reads a module file, decompressing `.ko.xz`, `.ko.zst` and `.ko.gz`.
-pub fn read_module(path: &Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).map_err(|e| BuildError::read(path, e))?;
-    let name = path.to_string_lossy();
+/// Reads the module file at image path `path` through `sysroot` and decompresses it.
+pub fn read_module(sysroot: &Sysroot, path: &str) -> Result<Vec<u8>> {
+    let host = sysroot.host(path);
+    let raw = sysroot.read(path)?.ok_or_else(|| {
+        BuildError::read(
+            &host,
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no such module file in the sysroot (or a link out of it)",
+            ),
+        )
+    })?;
+    let name = path;
+    let path = host.as_path();
     let mut out = Vec::new();
     let res = if name.ends_with(".xz") {
         xz2::read::XzDecoder::new(&raw[..])
@@ -330,8 +351,38 @@ mod tests {
         )
         .unwrap();
         std::fs::write(d.path().join("modules.builtin"), "kernel/fs/fat/vfat.ko\n").unwrap();
-        let idx = ModuleIndex::load(d.path(), "6.1.0-test").unwrap();
+        let idx = ModuleIndex::load(&Sysroot::new(d.path()), "/", "6.1.0-test").unwrap();
         (d, idx)
+    }
+
+    #[test]
+    fn links_out_of_the_sysroot_are_never_read_from_the_host() {
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("shadow");
+        std::fs::write(&secret, "root:$6$secret:19000:0:99999:7:::\n").unwrap();
+        let d = tempfile::tempdir().unwrap();
+        let m = d.path().join("lib/modules/6.1.0-test");
+        std::fs::create_dir_all(m.join("kernel/fs/ext4")).unwrap();
+        std::fs::write(m.join("modules.dep"), "kernel/fs/ext4/ext4.ko:\n").unwrap();
+        // An absolute link: inside the sysroot it points at <sysroot>/<outside>/shadow,
+        // which does not exist; on the host it would be the secret.
+        std::os::unix::fs::symlink(&secret, m.join("kernel/fs/ext4/ext4.ko")).unwrap();
+        std::os::unix::fs::symlink(&secret, m.join("modules.alias")).unwrap();
+        let s = Sysroot::new(d.path());
+        let idx = ModuleIndex::load(&s, "/lib/modules/6.1.0-test", "6.1.0-test").unwrap();
+        assert!(
+            idx.aliases.is_empty(),
+            "modules.alias was read from the host"
+        );
+        let err = read_module(&s, "/lib/modules/6.1.0-test/kernel/fs/ext4/ext4.ko")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ext4.ko"), "{err}");
+        // A relative link that climbs out stops at the sysroot's root, as under chroot.
+        std::fs::remove_file(m.join("kernel/fs/ext4/ext4.ko")).unwrap();
+        let climb = format!("../../../../../../../../..{}", secret.display());
+        std::os::unix::fs::symlink(&climb, m.join("kernel/fs/ext4/ext4.ko")).unwrap();
+        assert!(read_module(&s, "/lib/modules/6.1.0-test/kernel/fs/ext4/ext4.ko").is_err());
     }
 
     fn req(n: &str) -> Item {
