@@ -560,3 +560,46 @@ fn a_hook_path_cannot_leave_its_module() {
     );
     no_files_in(&out);
 }
+
+#[test]
+fn module_overrides_are_named_and_refused_when_others_can_write_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    // A profile directory whose modules/ has its own "nfs": named in the output.
+    write(
+        d.path(),
+        "modules/nfs/module.toml",
+        "description = \"mine\"\n",
+    );
+    let p = write(
+        d.path(),
+        "profiles/p.toml",
+        "inherits = \"base\"\nmodules = [\"nfs\"]\n",
+    );
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let img = out.join("x.img");
+    let o = run(&["image", "--profile", &p, "-o", img.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let said = stderr(&o);
+    assert!(
+        said.contains("modules/nfs from") && said.contains("replaces the built-in copy"),
+        "{said}"
+    );
+    // The same, where another user could have planted it: refused, nothing written.
+    std::fs::remove_file(&img).unwrap();
+    let modules = d.path().join("modules");
+    std::fs::set_permissions(&modules, std::fs::Permissions::from_mode(0o777)).unwrap();
+    fails(
+        &["image", "--profile", &p, "-o", img.to_str().unwrap()],
+        &["refusing to use it", "writable by group or others"],
+    );
+    no_files_in(&out);
+    // A profile file others can write is refused too.
+    std::fs::set_permissions(&modules, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+    fails(
+        &["image", "--profile", &p, "-o", img.to_str().unwrap()],
+        &["refusing to use it", "p.toml"],
+    );
+}

@@ -294,7 +294,7 @@ fn visit(
         )));
     }
     let file = library
-        .module(name)
+        .module(name)?
         .ok_or_else(|| BuildError::UnknownModule {
             name: name.to_string(),
             by: locate(by_file, name).replace(&by_file.name, by),

@@ -164,7 +164,8 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
         crate::resolve::gluster::apply_volfile(&mut profile, &sysroot, v)?;
     }
     let kver = choose_kernel(&sysroot, opts.kver.as_deref())?;
-    let mut warnings = Vec::new();
+    // An admin's (or a profile directory's) copy of a built-in module is named in the output.
+    let mut warnings = library.overrides();
     let mut plan = Plan::default();
 
     // The skeleton: device records so the kernel has a console before devtmpfs.

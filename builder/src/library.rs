@@ -94,6 +94,39 @@ fn builtin(rel: &str) -> Option<&'static str> {
 #[derive(Debug, Clone, Default)]
 pub struct Library {
     dirs: Vec<PathBuf>,
+    /// What the search found on disk in place of a built-in copy (for the build output).
+    overrides: std::cell::RefCell<Vec<String>>,
+}
+
+/// Why `path` (a profile or module file found on disk) must not be trusted: it, or a
+/// directory above it, can be changed by a user other than root and the one running
+/// srbuild. A directory writable by others is fine only with the sticky bit (like /tmp),
+/// where nobody can replace another user's entries. This is the check sudo and ssh make.
+pub fn unsafe_reason(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = unsafe { libc::geteuid() };
+    let abs = std::path::absolute(path).ok()?;
+    let mut cur = Some(abs.as_path());
+    let mut first = true;
+    while let Some(p) = cur {
+        let m = std::fs::metadata(p).ok()?;
+        let owner_ok = m.uid() == 0 || m.uid() == me;
+        let others_write = m.mode() & 0o022 != 0;
+        let sticky = m.mode() & 0o1000 != 0;
+        if !owner_ok {
+            return Some(format!("{} is owned by uid {}", p.display(), m.uid()));
+        }
+        if others_write && (first || !sticky) {
+            return Some(format!(
+                "{} is writable by group or others (mode {:o})",
+                p.display(),
+                m.mode() & 0o7777
+            ));
+        }
+        first = false;
+        cur = p.parent();
+    }
+    None
 }
 
 impl Library {
@@ -104,7 +137,10 @@ impl Library {
             dirs.extend(v.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
         }
         dirs.push(PathBuf::from("/etc/srbuild"));
-        Library { dirs }
+        Library {
+            dirs,
+            overrides: Default::default(),
+        }
     }
 
     /// Adds a directory searched first (e.g. the folder above a profile given by path).
@@ -112,22 +148,43 @@ impl Library {
         self.dirs.insert(0, dir);
     }
 
-    fn find(&self, rel: &str) -> Option<TextFile> {
+    fn find(&self, rel: &str) -> Result<Option<TextFile>> {
         for dir in &self.dirs {
             let path = dir.join(rel);
             if let Ok(text) = std::fs::read_to_string(&path) {
-                return Some(TextFile {
+                if let Some(why) = unsafe_reason(&path) {
+                    return Err(BuildError::Config {
+                        location: path.display().to_string(),
+                        message: format!(
+                            "refusing to use it: {why}; another user could put their own \
+                             hooks into root's images. Fix the ownership and modes, or move it"
+                        ),
+                    });
+                }
+                if builtin(rel).is_some() {
+                    self.overrides.borrow_mut().push(format!(
+                        "{} from {} replaces the built-in copy",
+                        rel.trim_end_matches("/module.toml"),
+                        path.display()
+                    ));
+                }
+                return Ok(Some(TextFile {
                     name: path.display().to_string(),
                     text,
                     origin: Origin::Disk(path.parent().unwrap_or(dir).to_path_buf()),
-                });
+                }));
             }
         }
-        builtin(rel).map(|text| TextFile {
+        Ok(builtin(rel).map(|text| TextFile {
             name: format!("<builtin>/{rel}"),
             text: text.to_string(),
             origin: Origin::Builtin(rel.rsplit_once('/').map(|(d, _)| d).unwrap_or("").into()),
-        })
+        }))
+    }
+
+    /// The built-in profiles and modules that files on disk replaced, so far.
+    pub fn overrides(&self) -> Vec<String> {
+        self.overrides.borrow().clone()
     }
 
     fn searched(&self, what: &str) -> String {
@@ -145,6 +202,15 @@ impl Library {
         if name_or_path.ends_with(".toml") || name_or_path.contains('/') {
             let path = Path::new(name_or_path);
             let text = std::fs::read_to_string(path).map_err(|e| BuildError::read(path, e))?;
+            if let Some(why) = unsafe_reason(path) {
+                return Err(BuildError::Config {
+                    location: path.display().to_string(),
+                    message: format!(
+                        "refusing to use it: {why}; another user could change what root \
+                         builds. Fix the ownership and modes, or move it"
+                    ),
+                });
+            }
             let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
             // A profile in `X/profiles/p.toml` finds its modules in `X/modules/`.
             if let Some(up) = dir.parent() {
@@ -171,7 +237,7 @@ impl Library {
     /// A profile by name only (used for `inherits`).
     pub fn profile_named(&self, name: &str) -> Result<TextFile> {
         let rel = format!("profiles/{name}.toml");
-        self.find(&rel).ok_or_else(|| BuildError::UnknownProfile {
+        self.find(&rel)?.ok_or_else(|| BuildError::UnknownProfile {
             name: name.to_string(),
             searched: self.searched(&rel),
             known: self.known("profiles/", ".toml").join(", "),
@@ -179,9 +245,9 @@ impl Library {
     }
 
     /// A module's `module.toml`, or `None` when no such module exists.
-    pub fn module(&self, name: &str) -> Option<TextFile> {
+    pub fn module(&self, name: &str) -> Result<Option<TextFile>> {
         if name.is_empty() || name.contains('/') || name.contains("..") {
-            return None;
+            return Ok(None);
         }
         self.find(&format!("modules/{name}/module.toml"))
     }
