@@ -603,3 +603,19 @@ fn module_overrides_are_named_and_refused_when_others_can_write_them() {
         &["refusing to use it", "p.toml"],
     );
 }
+
+#[test]
+fn a_source_date_epoch_cpio_cannot_hold_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let img = d.path().join("x.img");
+    for bad in ["abc", "99999999999", "-1"] {
+        let o = srbuild()
+            .args(["image", "--profile", "nfs", "-o", img.to_str().unwrap()])
+            .env("SOURCE_DATE_EPOCH", bad)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{bad}");
+        assert!(stderr(&o).contains("SOURCE_DATE_EPOCH"), "{}", stderr(&o));
+        assert!(!img.exists());
+    }
+}

@@ -86,12 +86,41 @@ pub fn format_listing(e: &ListedEntry) -> String {
         S_IFCHR | S_IFBLK => format!("{},{}", e.rdev.0, e.rdev.1),
         _ => e.size.to_string(),
     };
-    let mut line = format!("{}{:>9} {}", mode_string(e.mode), size, e.path);
+    // A space always separates the size, however long it is.
+    let mut line = format!(
+        "{} {:>8} {}",
+        mode_string(e.mode),
+        size,
+        escape_name(&e.path)
+    );
     if let Some(target) = &e.link_target {
         line.push_str(" -> ");
-        line.push_str(target);
+        line.push_str(&escape_name(target));
     }
     line
+}
+
+/// A name as `ls -b` prints it: backslash escapes for `\`, control characters (so a
+/// newline cannot fake a second entry and an escape sequence never reaches the terminal)
+/// and other non-printing characters.
+pub fn escape_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\{:03o}", c as u32))
+            }
+            c if c.is_control() || c == '\u{fffd}' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `drwxr-xr-x`-style rendering of a full mode.
@@ -130,6 +159,25 @@ pub(crate) fn mode_string(mode: u32) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn hostile_names_cannot_fake_lines_or_reach_the_terminal() {
+        let file = |p: &str, size| listed(S_IFREG | 0o644, size, p, None);
+        let line = format_listing(&file("a\n-rw-r--r--  1 fake\x1b[2J\\", 3));
+        assert!(!line.contains('\n') && !line.contains('\x1b'), "{line:?}");
+        assert_eq!(
+            line,
+            "-rw-r--r--        3 a\\n-rw-r--r--  1 fake\\033[2J\\\\"
+        );
+        let l = listed(S_IFLNK | 0o777, 1, "l", Some("t\u{7}"));
+        assert!(format_listing(&l).ends_with("l -> t\\007"));
+        // A ten-digit size stays apart from the mode.
+        assert_eq!(
+            format_listing(&file("big", 1_234_567_890)),
+            "-rw-r--r-- 1234567890 big"
+        );
+    }
+
     use super::*;
 
     fn listed(mode: u32, size: u64, path: &str, target: Option<&str>) -> ListedEntry {

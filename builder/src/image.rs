@@ -386,7 +386,7 @@ pub fn build_image(opts: &BuildOptions) -> Result<BuildReport> {
         ))
     });
     let entries = planned.plan.to_entries()?;
-    let mtime = source_date_epoch();
+    let mtime = source_date_epoch()?;
     let stats = srbuild_archive::write_image_with_mode(
         &output,
         &entries,
@@ -420,11 +420,20 @@ pub fn build_image(opts: &BuildOptions) -> Result<BuildReport> {
 }
 
 /// `SOURCE_DATE_EPOCH` if set and valid, else 0.
-pub fn source_date_epoch() -> u32 {
-    std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|v| v.trim().parse::<u32>().ok())
-        .unwrap_or(0)
+/// `SOURCE_DATE_EPOCH` (0 when unset or empty); a value that is not a number of seconds
+/// that cpio can carry (0 to 4294967295) is an error, not a silent 0.
+pub fn source_date_epoch() -> Result<u32> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Err(_) => Ok(0),
+        Ok(v) if v.trim().is_empty() => Ok(0),
+        Ok(v) => v.trim().parse::<u32>().map_err(|_| BuildError::Config {
+            location: "SOURCE_DATE_EPOCH".into(),
+            message: format!(
+                "{:?} is not a time in seconds since 1970 that cpio can hold (0 to 4294967295)",
+                v.chars().take(40).collect::<String>()
+            ),
+        }),
+    }
 }
 
 fn add_glob(

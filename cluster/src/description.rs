@@ -212,7 +212,15 @@ pub fn normalize_mac(mac: &str) -> Result<String, String> {
             .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()));
     if !ok {
         return Err(format!(
-            "malformed MAC '{mac}'; write six hex pairs separated by ':' or '-' (e.g. 52:54:00:77:00:11)"
+            "malformed MAC '{}'; write six hex pairs separated by ':' or '-' (e.g. 52:54:00:77:00:11)",
+            mac.chars().take(40).collect::<String>()
+        ));
+    }
+    let first = u8::from_str_radix(parts[0], 16).unwrap_or(0);
+    if first & 1 == 1 || parts.iter().all(|p| *p == "00") {
+        return Err(format!(
+            "MAC '{mac}' is a multicast, broadcast or all-zero address, never a network card's; \
+             use the card's own (unicast) address"
         ));
     }
     Ok(parts.join(":").to_ascii_lowercase())
@@ -442,7 +450,11 @@ impl Cluster {
             if !valid_node_name(&nname) {
                 ck.at(
                     rn.name.span(),
-                    format!("invalid node name '{nname}'; use 1-63 characters from a-z 0-9 - (hostname-like, no leading/trailing '-')"),
+                    format!(
+                        "invalid node name '{}{}'; use 1-63 characters from a-z 0-9 - (hostname-like, no leading/trailing '-')",
+                        nname.chars().take(64).collect::<String>(),
+                        if nname.chars().count() > 64 { "…" } else { "" }
+                    ),
                 );
             }
             for a in &rn.kernel_args {
@@ -531,6 +543,19 @@ impl Cluster {
                                     nets.join(", ")
                                 ),
                             );
+                        }
+                        if let (IpAddr::V4(ip), true) = (c.addr, c.prefix < 31) {
+                            let host_bits = !(c.mask_bits() as u32);
+                            let h = u32::from(ip) & host_bits;
+                            if h == 0 || h == host_bits {
+                                ck.at(
+                                    a.span(),
+                                    format!(
+                                        "address {c} is the {} address of its network, not a host's",
+                                        if h == 0 { "network" } else { "broadcast" }
+                                    ),
+                                );
+                            }
                         }
                         addresses.push(c);
                     }

@@ -359,3 +359,23 @@ fn kernel_args_and_roles_that_would_inject_lines_are_refused() {
     assert_ne!(text, SAMPLE);
     assert!(err(&text).contains("invalid role"));
 }
+
+#[test]
+fn broadcast_macs_and_network_or_broadcast_addresses_are_refused() {
+    let mac = SAMPLE.replacen("52:54:00:77:00:11", "ff:ff:ff:ff:ff:ff", 1);
+    assert_ne!(mac, SAMPLE);
+    assert!(err(&mac).contains("multicast, broadcast"), "{}", err(&mac));
+    let mac = SAMPLE.replacen("52:54:00:77:00:11", "01:00:5e:00:00:01", 1);
+    assert!(err(&mac).contains("multicast"));
+    for (addr, what) in [("10.77.0.0/24", "network"), ("10.77.0.255/24", "broadcast")] {
+        let text = SAMPLE.replacen("10.77.0.11/24", addr, 1);
+        assert_ne!(text, SAMPLE);
+        let e = err(&text);
+        assert!(e.contains(&format!("the {what} address")), "{e}");
+    }
+    let long = format!(
+        "{SAMPLE}\n[[node]]\nname = \"{}\"\nid = 99\nmacs = [\"52:54:00:77:00:99\"]\n",
+        "x".repeat(100_000)
+    );
+    assert!(err(&long).len() < 1000, "a huge name is not echoed in full");
+}
