@@ -619,3 +619,85 @@ fn a_source_date_epoch_cpio_cannot_hold_is_refused() {
         assert!(!img.exists());
     }
 }
+
+fn tmp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".srbuild-tmp-"))
+        .collect()
+}
+
+#[test]
+fn a_signal_during_a_build_leaves_no_temporary_file() {
+    use std::os::unix::process::ExitStatusExt;
+    let d = tempfile::tempdir().unwrap();
+    let img = d.path().join("x.img");
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // xz on the gfs2 image takes seconds: long enough to be caught writing.
+        let mut child = srbuild()
+            .args(["image", "--profile", "glusterfs", "--compress", "xz", "-o"])
+            .arg(&img)
+            .args([
+                "--cluster",
+                common::sample_cluster(d.path()).to_str().unwrap(),
+            ])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = std::time::Instant::now();
+        while tmp_files(d.path()).is_empty() && start.elapsed().as_secs() < 20 {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(
+            !tmp_files(d.path()).is_empty(),
+            "never saw the temporary file"
+        );
+        unsafe { libc::kill(child.id() as i32, sig) };
+        let st = child.wait().unwrap();
+        assert_eq!(
+            st.signal(),
+            Some(sig),
+            "ends by the signal, as without srbuild"
+        );
+        assert!(
+            tmp_files(d.path()).is_empty(),
+            "left: {:?}",
+            tmp_files(d.path())
+        );
+        assert!(!img.exists());
+    }
+}
+
+#[test]
+fn stale_temporary_files_of_dead_builds_are_swept_and_concurrent_builds_both_finish() {
+    let d = tempfile::tempdir().unwrap();
+    // The pid of a process that has ended: its temporary file is stale.
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let pid = dead.id();
+    dead.wait().unwrap();
+    let stale = d.path().join(format!(".srbuild-tmp-{pid}-AbCdEf"));
+    std::fs::write(&stale, "half an image").unwrap();
+    let other = d.path().join(".srbuild-tmp-notapid");
+    std::fs::write(&other, "not ours by name").unwrap();
+    let img = d.path().join("x.img");
+    let build = || {
+        srbuild()
+            .args(["image", "--profile", "nfs", "-o"])
+            .arg(&img)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (build(), build());
+    assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+    assert!(!stale.exists(), "the dead build's file was swept");
+    assert!(other.exists(), "a name that is not ours is left alone");
+    assert_eq!(tmp_files(d.path()), [".srbuild-tmp-notapid"]);
+    let o = run(&["ls", img.to_str().unwrap()]);
+    assert!(
+        o.status.success() && stdout(&o).contains("init"),
+        "one complete image"
+    );
+}

@@ -5,10 +5,13 @@
 //! dracut writes with umask 077 for the same reason), the mode of the image it replaces, or
 //! the one asked for.
 
+use std::ffi::CString;
 use std::fs::{self, File, Permissions};
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::Once;
 
 use crate::compress::{compress_into, Compression};
 use crate::entry::Entry;
@@ -24,6 +27,63 @@ pub struct WriteStats {
     pub uncompressed_bytes: u64,
     /// Size of the image file.
     pub compressed_bytes: u64,
+}
+
+/// Prefix of our temporary files: `.srbuild-tmp-<pid>-<random>`.
+const TMP_PREFIX: &str = ".srbuild-tmp-";
+
+/// The temporary image being written, for the signal handler (a leaked C string: the
+/// handler may read it at any moment, so it is never freed).
+static CURRENT_TMP: AtomicPtr<libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
+
+/// Makes SIGINT, SIGTERM and SIGHUP remove the temporary image being written. It does not
+/// end the process: whoever owns the process decides that (the `srbuild image` command
+/// then lets the signal take its default course; call this first, so the file goes before).
+pub fn install_signal_cleanup() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        for sig in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ] {
+            // SAFETY: the action only loads an atomic and calls unlink(2), both
+            // async-signal-safe.
+            let _ = unsafe {
+                signal_hook::low_level::register(sig, || {
+                    let p = CURRENT_TMP.load(Ordering::SeqCst);
+                    if !p.is_null() {
+                        libc::unlink(p);
+                    }
+                })
+            };
+        }
+    });
+}
+
+/// Removes our temporary files in `dir` that a process which no longer exists left behind
+/// (killed with SIGKILL, or a power cut). Files of live processes, of other users, and any
+/// other name are left alone.
+pub fn sweep_stale_temp_files(dir: &Path) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let me = unsafe { libc::geteuid() };
+    let mut removed = 0;
+    let Ok(rd) = fs::read_dir(dir) else { return 0 };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(TMP_PREFIX)
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let ours = e.metadata().is_ok_and(|m| m.is_file() && m.uid() == me);
+        if ours && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            removed += usize::from(fs::remove_file(e.path()).is_ok());
+        }
+    }
+    removed
 }
 
 /// Replaces the placeholder path of output errors by the real output path.
@@ -75,13 +135,32 @@ pub fn write_image_with_mode(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    install_signal_cleanup();
+    sweep_stale_temp_files(&dir);
     let tmp = tempfile::Builder::new()
-        .prefix(".srbuild-tmp-")
+        .prefix(&format!("{TMP_PREFIX}{}-", std::process::id()))
         .tempfile_in(&dir)
         .map_err(|source| ArchiveError::TempFile {
             dir: dir.clone(),
             source,
         })?;
+    if let Ok(c) = CString::new(tmp.path().as_os_str().as_encoded_bytes()) {
+        CURRENT_TMP.store(c.into_raw(), Ordering::SeqCst);
+    }
+    let result = write_tmp(output, &dir, tmp, entries, compression, mtime, mode);
+    CURRENT_TMP.store(std::ptr::null_mut(), Ordering::SeqCst);
+    result
+}
+
+fn write_tmp(
+    output: &Path,
+    dir: &Path,
+    tmp: tempfile::NamedTempFile,
+    entries: &[Entry],
+    compression: Compression,
+    mtime: u32,
+    mode: Option<u32>,
+) -> Result<WriteStats, ArchiveError> {
     // From here on, dropping `tmp` on an error path deletes the temporary file.
     let out_err = |e| ArchiveError::output(output, e);
     let file: &File = tmp.as_file();
@@ -102,7 +181,7 @@ pub fn write_image_with_mode(
     file.sync_all().map_err(out_err)?;
     tmp.persist(output).map_err(|e| out_err(e.error))?;
     // Make the rename durable too; failure here does not undo a good image.
-    if let Ok(d) = File::open(&dir) {
+    if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(WriteStats {

@@ -54,6 +54,22 @@ pub fn run(a: ImageArgs) -> Result<()> {
     opts.kernel_args = a.kernel_args;
     opts.gluster_volfile = a.gluster_volfile;
     opts.mode = a.mode;
+    // On SIGINT/SIGTERM/SIGHUP the half-written image goes first, then the signal takes its
+    // default course (the archive's cleanup action is registered before ours, so it runs
+    // first).
+    srbuild_archive::install_signal_cleanup();
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        // SAFETY: emulate_default_handler is async-signal-safe.
+        let _ = unsafe {
+            signal_hook::low_level::register(sig, move || {
+                let _ = signal_hook::low_level::emulate_default_handler(sig);
+            })
+        };
+    }
     let report = build_image(&opts)?;
     for w in &report.warnings {
         eprintln!("srbuild: warning: {w}");
