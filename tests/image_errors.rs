@@ -701,3 +701,58 @@ fn stale_temporary_files_of_dead_builds_are_swept_and_concurrent_builds_both_fin
         "one complete image"
     );
 }
+
+#[test]
+fn a_corosync_authkey_others_can_read_is_refused_and_a_private_one_goes_in() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("authkey");
+    std::fs::write(&key, [7u8; 256]).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let plain = std::fs::read_to_string(common::sample_cluster(d.path())).unwrap();
+    let c = write(
+        d.path(),
+        "crypto.toml",
+        &plain.replacen(
+            "name = \"t\"\n",
+            "name = \"t\"\ncrypto_cipher = \"aes256\"\ncrypto_hash = \"sha256\"\nauthkey = \"authkey\"\n",
+            1,
+        ),
+    );
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let img = out.join("x.img");
+    let args = [
+        "image",
+        "--profile",
+        "gfs2",
+        "--cluster",
+        &c,
+        "-o",
+        img.to_str().unwrap(),
+    ];
+    fails(&args, &["authkey", "chmod 0400"]);
+    no_files_in(&out);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o400)).unwrap();
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let x = d.path().join("x");
+    assert!(
+        run(&["extract", img.to_str().unwrap(), x.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let embedded = x.join("etc/srbuild/corosync-authkey");
+    assert_eq!(std::fs::read(&embedded).unwrap(), [7u8; 256]);
+    assert_eq!(
+        std::fs::metadata(&embedded).unwrap().permissions().mode() & 0o777,
+        0o400
+    );
+    let hook = std::fs::read_dir(x.join("usr/lib/srbuild/hooks/cluster"))
+        .unwrap()
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .find(|t| t.contains("totem {"))
+        .unwrap();
+    assert!(hook.contains("crypto_cipher: aes256") && hook.contains("crypto_hash: sha256"));
+}

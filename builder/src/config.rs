@@ -70,6 +70,9 @@ struct ModuleFile {
     /// The module renders the cluster's members (a build without `--cluster` is an error).
     #[serde(default)]
     needs_cluster: bool,
+    /// The module runs corosync: the cluster's crypto authkey goes into the image.
+    #[serde(default)]
+    corosync_authkey: bool,
 }
 
 /// One thing to put in the image, with who asked for it (for error messages).
@@ -107,6 +110,8 @@ pub struct Profile {
     pub kernel_args: Vec<String>,
     /// Modules that need a cluster description (`needs_cluster = true`).
     pub needs_cluster: Vec<String>,
+    /// A module runs corosync (`corosync_authkey = true`): the authkey goes in.
+    pub corosync_authkey: bool,
 }
 
 use srbuild_cluster::description::line_col;
@@ -250,6 +255,7 @@ pub fn load_profile(library: &mut Library, name_or_path: &str) -> Result<Profile
         if m.needs_cluster {
             profile.needs_cluster.push(mname.clone());
         }
+        profile.corosync_authkey |= m.corosync_authkey;
         for (stage, template) in &m.hooks {
             if !STAGES.contains(&stage.as_str()) {
                 return Err(BuildError::Config {

@@ -31,6 +31,11 @@ pub struct ClusterContext {
     pub node_count: usize,
     /// Exactly two members: votequorum's `two_node: 1`, so one survivor keeps quorum.
     pub two_node: bool,
+    /// corosync knet crypto: `none` or a cipher / hash name from a fixed list.
+    pub crypto_cipher: String,
+    pub crypto_hash: String,
+    /// An authkey goes into the image (`etc/srbuild/corosync-authkey`).
+    pub authkey: bool,
 }
 
 /// One cluster-stack member.
@@ -97,6 +102,9 @@ impl ClusterContext {
             node_count: nodes.len(),
             two_node: nodes.len() == 2,
             nodes,
+            crypto_cipher: c.crypto.cipher.clone(),
+            crypto_hash: c.crypto.hash.clone(),
+            authkey: c.crypto.authkey.is_some(),
         })
     }
 }

@@ -303,6 +303,14 @@ fn add_runtime(
             }
             let text = std::fs::read(path).map_err(|e| BuildError::read(path, e))?;
             plan.insert_bytes("etc/srbuild/cluster.toml", text, 0o644, "--cluster")?;
+            if let (true, Some(key)) = (profile.corosync_authkey, &c.crypto.authkey) {
+                plan.insert_bytes(
+                    "etc/srbuild/corosync-authkey",
+                    read_authkey(key)?,
+                    0o400,
+                    "--cluster (authkey)",
+                )?;
+            }
             plan.insert_bytes(
                 "etc/srbuild/nodes",
                 nodes_table(&c).into_bytes(),
@@ -611,6 +619,38 @@ pub fn nodes_table(c: &srbuild_cluster::Cluster) -> String {
         ));
     }
     out
+}
+
+/// The corosync authkey: a secret, so it must be readable by its owner (root or the one
+/// running srbuild) only, and the size corosync-keygen makes (128 to 4096 bytes).
+fn read_authkey(path: &std::path::Path) -> Result<Vec<u8>> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).map_err(|e| BuildError::read(path, e))?;
+    let me = unsafe { libc::geteuid() };
+    let bad = |message: String| BuildError::Config {
+        location: format!("authkey {}", path.display()),
+        message,
+    };
+    if m.uid() != 0 && m.uid() != me {
+        return Err(bad(format!(
+            "owned by uid {}; it must belong to root (chown root)",
+            m.uid()
+        )));
+    }
+    if m.mode() & 0o077 != 0 {
+        return Err(bad(format!(
+            "mode {:o} lets group or others read it; chmod 0400 it (and make a new key: it may have leaked)",
+            m.mode() & 0o7777
+        )));
+    }
+    let key = std::fs::read(path).map_err(|e| BuildError::read(path, e))?;
+    if !(128..=4096).contains(&key.len()) {
+        return Err(bad(format!(
+            "{} bytes; corosync wants 128 to 4096 (make one with corosync-keygen)",
+            key.len()
+        )));
+    }
+    Ok(key)
 }
 
 /// The template engine for hooks and `/init`: strict (a missing field is an error), no

@@ -146,6 +146,8 @@ pub struct FailoverDomain {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cluster {
     pub name: String,
+    /// corosync's knet crypto (`none` without an authkey).
+    pub crypto: Crypto,
     pub networks: Vec<Network>,
     pub nodes: Vec<Node>,
     pub failover_domains: Vec<FailoverDomain>,
@@ -169,7 +171,35 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawClusterSection {
     name: Spanned<String>,
+    crypto_cipher: Option<Spanned<String>>,
+    crypto_hash: Option<Spanned<String>>,
+    authkey: Option<Spanned<String>>,
 }
+
+/// corosync knet crypto settings of a cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crypto {
+    /// `none`, `aes256`, `aes192` or `aes128`.
+    pub cipher: String,
+    /// `none`, `md5`, `sha1`, `sha256`, `sha384` or `sha512`.
+    pub hash: String,
+    /// The shared key (`corosync-keygen`), relative paths taken from the description's
+    /// directory. Required when the cipher or hash is not `none`.
+    pub authkey: Option<PathBuf>,
+}
+
+impl Default for Crypto {
+    fn default() -> Self {
+        Crypto {
+            cipher: "none".into(),
+            hash: "none".into(),
+            authkey: None,
+        }
+    }
+}
+
+const CIPHERS: &[&str] = &["none", "aes256", "aes192", "aes128"];
+const HASHES: &[&str] = &["none", "md5", "sha1", "sha256", "sha384", "sha512"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -375,6 +405,58 @@ impl Cluster {
                 n.clone()
             }
         };
+        let mut crypto = Crypto::default();
+        if let Some(c) = &raw.cluster {
+            let c = c.get_ref();
+            for (field, allowed, into) in [
+                (&c.crypto_cipher, CIPHERS, &mut crypto.cipher),
+                (&c.crypto_hash, HASHES, &mut crypto.hash),
+            ] {
+                if let Some(v) = field {
+                    if allowed.contains(&v.get_ref().as_str()) {
+                        *into = v.get_ref().clone();
+                    } else {
+                        ck.at(
+                            v.span(),
+                            format!(
+                                "unknown value {:?}; use one of: {}",
+                                v.get_ref().chars().take(40).collect::<String>(),
+                                allowed.join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
+            if crypto.cipher != "none" && crypto.hash == "none" {
+                let span = c.crypto_cipher.as_ref().map(|v| v.span()).unwrap_or(0..0);
+                ck.at(
+                    span,
+                    "crypto_cipher needs a crypto_hash too (corosync refuses a cipher without one); add crypto_hash = \"sha256\"",
+                );
+            }
+            if let Some(k) = &c.authkey {
+                let p = PathBuf::from(k.get_ref());
+                if k.get_ref().is_empty() || k.get_ref().chars().any(char::is_control) {
+                    ck.at(k.span(), "authkey must be a path to the key file");
+                }
+                crypto.authkey = Some(if p.is_absolute() {
+                    p
+                } else {
+                    source.parent().unwrap_or(Path::new(".")).join(p)
+                });
+            } else if crypto.cipher != "none" || crypto.hash != "none" {
+                let span = c
+                    .crypto_cipher
+                    .as_ref()
+                    .or(c.crypto_hash.as_ref())
+                    .map(|v| v.span())
+                    .unwrap_or(0..0);
+                ck.at(
+                    span,
+                    "corosync crypto needs the shared key: add authkey = \"authkey\" (made with corosync-keygen, readable only by root)",
+                );
+            }
+        }
 
         let mut networks = Vec::new();
         let mut net_names: HashMap<String, ()> = HashMap::new();
@@ -607,6 +689,7 @@ impl Cluster {
         }
         Ok(Cluster {
             name,
+            crypto,
             networks,
             nodes,
             failover_domains,

@@ -379,3 +379,29 @@ fn broadcast_macs_and_network_or_broadcast_addresses_are_refused() {
     );
     assert!(err(&long).len() < 1000, "a huge name is not echoed in full");
 }
+
+#[test]
+fn corosync_crypto_is_checked() {
+    let with =
+        |extra: &str| SAMPLE.replacen("name = \"lab\"\n", &format!("name = \"lab\"\n{extra}"), 1);
+    let c = parse(&with(
+        "crypto_cipher = \"aes256\"\ncrypto_hash = \"sha256\"\nauthkey = \"keys/authkey\"\n",
+    ))
+    .unwrap();
+    assert_eq!(
+        (c.crypto.cipher.as_str(), c.crypto.hash.as_str()),
+        ("aes256", "sha256")
+    );
+    assert_eq!(c.crypto.authkey.as_deref(), Some(Path::new("keys/authkey")));
+    let e = err(&with("crypto_cipher = \"aes256\"\nauthkey = \"k\"\n"));
+    assert!(e.contains("needs a crypto_hash"), "{e}");
+    let e = err(&with(
+        "crypto_cipher = \"rot13\"\ncrypto_hash = \"sha256\"\nauthkey = \"k\"\n",
+    ));
+    assert!(e.contains("aes256") && e.contains("rot13"), "{e}");
+    let e = err(&with(
+        "crypto_cipher = \"aes128\"\ncrypto_hash = \"sha1\"\n",
+    ));
+    assert!(e.contains("authkey"), "{e}");
+    assert_eq!(parse(SAMPLE).unwrap().crypto.cipher, "none");
+}

@@ -119,6 +119,24 @@ pub fn image_from_volfile(i: &crate::run::plan::VolfileImage) -> Result<()> {
     Ok(())
 }
 
+/// A fresh corosync authkey (256 random bytes, mode 0400), as corosync-keygen makes.
+pub fn authkey(path: &Path) -> Result<()> {
+    use std::io::{Read, Write};
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut key = [0u8; 256];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .map_err(|e| LabError::io("cannot read", "/dev/urandom", e))?;
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o400)
+        .open(path)
+        .and_then(|mut f| f.write_all(&key))
+        .map_err(|e| LabError::io("cannot write", path, e))
+}
+
 /// What the test root's agent is told.
 #[derive(Debug, Clone)]
 pub struct AgentConfig {

@@ -265,8 +265,12 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         .collect();
     in_description.extend(described.iter().cloned());
     let cluster = work.join("cluster.toml");
-    std::fs::write(&cluster, topology::cluster_toml(&in_description))
-        .map_err(|e| LabError::io("cannot write", &cluster, e))?;
+    artifacts::authkey(&work.join("authkey"))?;
+    std::fs::write(
+        &cluster,
+        topology::cluster_toml(&in_description, Some("authkey")),
+    )
+    .map_err(|e| LabError::io("cannot write", &cluster, e))?;
 
     let checks = agent_checks(kind, opts.scenario);
     let ram = matches!(opts.scenario, Scenario::RamRoot | Scenario::HybridRoot);

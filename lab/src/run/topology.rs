@@ -47,11 +47,17 @@ pub fn static_ip(n: &LabNode) -> String {
     format!("{SUBNET}.{}", 50 + n.id)
 }
 
-/// The cluster description of a lab.
-pub fn cluster_toml(nodes: &[LabNode]) -> String {
+/// The cluster description of a lab; with `authkey` (a file next to it), corosync runs
+/// with knet crypto (aes256, sha256), as a real site would.
+pub fn cluster_toml(nodes: &[LabNode], authkey: Option<&str>) -> String {
+    let crypto = authkey
+        .map(|k| {
+            format!("crypto_cipher = \"aes256\"\ncrypto_hash = \"sha256\"\nauthkey = \"{k}\"\n")
+        })
+        .unwrap_or_default();
     let mut s = format!(
         "# Written by srbuild lab: the lab's own private segment (QEMU guests only).\n\
-         [cluster]\nname = \"{CLUSTER}\"\n\n[[network]]\nname = \"lab\"\n"
+         [cluster]\nname = \"{CLUSTER}\"\n{crypto}\n[[network]]\nname = \"lab\"\n"
     );
     let _ = writeln!(s, "cidr = \"{SUBNET}.0/24\"\n");
     for n in nodes {
@@ -77,8 +83,14 @@ mod tests {
     #[test]
     fn the_lab_description_is_valid_and_service_nodes_are_not_members() {
         let nodes = vec![service(0, "server", "nfs-server"), client(1), client(2)];
-        let text = cluster_toml(&nodes);
-        let c = srbuild_cluster::Cluster::parse(&text, std::path::Path::new("lab.toml")).unwrap();
+        let text = cluster_toml(&nodes, Some("authkey"));
+        let c =
+            srbuild_cluster::Cluster::parse(&text, std::path::Path::new("/lab/lab.toml")).unwrap();
+        assert_eq!(c.crypto.cipher, "aes256");
+        assert_eq!(
+            c.crypto.authkey.as_deref(),
+            Some(std::path::Path::new("/lab/authkey"))
+        );
         assert_eq!(c.nodes.len(), 3);
         assert_eq!(c.node_by_mac("52:54:00:77:00:12").unwrap().name, "node2");
         let members: Vec<&str> = c
