@@ -24,6 +24,15 @@ fn fails(args: &[&str], needles: &[&str]) -> String {
     err
 }
 
+/// A temporary directory, an empty output directory in it, and an image path there.
+fn scratch() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let img = out.join("x.img");
+    (d, out, img)
+}
+
 fn no_files_in(dir: &Path) {
     let left: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -56,10 +65,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn profile_errors_name_file_and_line() {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
-    std::fs::create_dir(&out).unwrap();
-    let o = out.join("x.img");
+    let (d, out, o) = scratch();
     let o = o.to_str().unwrap();
     fails(
         &["image", "--profile", "no-such-profile", "-o", o],
@@ -338,10 +344,7 @@ fn cluster_profiles_need_a_cluster_description_with_member_addresses() {
     if !have_kernel() {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
-    std::fs::create_dir(&out).unwrap();
-    let o = out.join("x.img");
+    let (d, out, o) = scratch();
     let o = o.to_str().unwrap();
     for (profile, module) in [("gfs2", "cluster-stack"), ("ocfs2", "ocfs2")] {
         fails(
@@ -437,10 +440,7 @@ fn a_volfile_naming_a_missing_xlator_names_it_and_its_line() {
     if !have_kernel() {
         return;
     }
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
-    std::fs::create_dir(&out).unwrap();
-    let o = out.join("x.img");
+    let (d, out, o) = scratch();
     let vol = write(
         d.path(),
         "client.vol",
@@ -478,10 +478,7 @@ fn a_volfile_naming_a_missing_xlator_names_it_and_its_line() {
 
 #[test]
 fn names_and_arguments_that_would_inject_shell_are_refused() {
-    let d = tempfile::tempdir().unwrap();
-    let out = d.path().join("out");
-    std::fs::create_dir(&out).unwrap();
-    let o = out.join("x.img");
+    let (d, out, o) = scratch();
     let o = o.to_str().unwrap();
     let p = write(d.path(), "y$(touch PWNED).toml", "inherits = \"base\"\n");
     fails(
