@@ -676,6 +676,17 @@ fn stale_temporary_files_of_dead_builds_are_swept_and_concurrent_builds_both_fin
     dead.wait().unwrap();
     let stale = d.path().join(format!(".srbuild-tmp-{pid}-AbCdEf"));
     std::fs::write(&stale, "half an image").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(1200);
+    std::fs::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    // The same dead pid, but written to a minute ago: maybe a build in another pid
+    // namespace sharing the directory. Left alone.
+    let young = d.path().join(format!(".srbuild-tmp-{pid}-young1"));
+    std::fs::write(&young, "still being written elsewhere").unwrap();
     let other = d.path().join(".srbuild-tmp-notapid");
     std::fs::write(&other, "not ours by name").unwrap();
     let img = d.path().join("x.img");
@@ -691,7 +702,16 @@ fn stale_temporary_files_of_dead_builds_are_swept_and_concurrent_builds_both_fin
     assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
     assert!(!stale.exists(), "the dead build's file was swept");
     assert!(other.exists(), "a name that is not ours is left alone");
-    assert_eq!(tmp_files(d.path()), [".srbuild-tmp-notapid"]);
+    assert!(young.exists(), "a recently written file is left alone");
+    let mut left = tmp_files(d.path());
+    left.sort();
+    assert_eq!(
+        left,
+        [
+            format!(".srbuild-tmp-{pid}-young1"),
+            ".srbuild-tmp-notapid".into()
+        ]
+    );
     let o = run(&["ls", img.to_str().unwrap()]);
     assert!(
         o.status.success() && stdout(&o).contains("init"),
@@ -731,8 +751,15 @@ fn a_corosync_authkey_others_can_read_is_refused_and_a_private_one_goes_in() {
     fails(&args, &["authkey", "chmod 0400"]);
     no_files_in(&out);
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o400)).unwrap();
+    // It replaces an image an older srbuild wrote 0644: the key makes it private anyway.
+    std::fs::write(&img, "old image").unwrap();
+    std::fs::set_permissions(&img, std::fs::Permissions::from_mode(0o644)).unwrap();
     let o = run(&args);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::metadata(&img).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     let x = d.path().join("x");
     assert!(
         run(&["extract", img.to_str().unwrap(), x.to_str().unwrap()])

@@ -18,8 +18,8 @@ pub use entry::{format_listing, Entry, EntryKind, ListedEntry};
 pub use error::ArchiveError;
 pub use extract::{extract_image, ExtractStats};
 pub use output::{
-    install_signal_cleanup, sweep_stale_temp_files, write_image, write_image_with_mode, WriteStats,
-    DEFAULT_MODE,
+    caught_signals, install_signal_cleanup, sweep_stale_temp_files, write_image,
+    write_image_with_mode, WriteStats, DEFAULT_MODE,
 };
 pub use read::{list_bytes, list_image, MAX_DECOMPRESSED};
 pub use write::write_cpio;

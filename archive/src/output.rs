@@ -36,17 +36,14 @@ const TMP_PREFIX: &str = ".srbuild-tmp-";
 /// handler may read it at any moment, so it is never freed).
 static CURRENT_TMP: AtomicPtr<libc::c_char> = AtomicPtr::new(std::ptr::null_mut());
 
-/// Makes SIGINT, SIGTERM and SIGHUP remove the temporary image being written. It does not
-/// end the process: whoever owns the process decides that (the `srbuild image` command
-/// then lets the signal take its default course; call this first, so the file goes before).
+/// Makes SIGINT, SIGTERM and SIGHUP (those not ignored) remove the temporary image being
+/// written. It does not end the process: whoever owns the process decides that (the
+/// `srbuild image` command then lets the signal take its default course; it calls this
+/// first, so the file goes before). A library user that wants this calls it itself.
 pub fn install_signal_cleanup() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        for sig in [
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGHUP,
-        ] {
+        for sig in caught_signals() {
             // SAFETY: the action only loads an atomic and calls unlink(2), both
             // async-signal-safe.
             let _ = unsafe {
@@ -61,6 +58,24 @@ pub fn install_signal_cleanup() {
     });
 }
 
+/// SIGINT, SIGTERM and SIGHUP, less those the process ignores (`nohup`, a background job):
+/// those must stay ignored.
+pub fn caught_signals() -> Vec<i32> {
+    [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ]
+    .into_iter()
+    .filter(|&sig| {
+        // SAFETY: a query only (no new action); `old` is a plain struct.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        let rc = unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) };
+        rc != 0 || old.sa_sigaction != libc::SIG_IGN
+    })
+    .collect()
+}
+
 /// Removes our temporary files in `dir` that a process which no longer exists left behind
 /// (killed with SIGKILL, or a power cut). Files of live processes, of other users, and any
 /// other name are left alone.
@@ -68,6 +83,10 @@ pub fn sweep_stale_temp_files(dir: &Path) -> usize {
     use std::os::unix::fs::MetadataExt;
     let me = unsafe { libc::geteuid() };
     let mut removed = 0;
+    // Without our own /proc (another pid namespace's view), liveness cannot be told.
+    if !Path::new(&format!("/proc/{}", std::process::id())).exists() {
+        return 0;
+    }
     let Ok(rd) = fs::read_dir(dir) else { return 0 };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -78,7 +97,16 @@ pub fn sweep_stale_temp_files(dir: &Path) -> usize {
         else {
             continue;
         };
-        let ours = e.metadata().is_ok_and(|m| m.is_file() && m.uid() == me);
+        // Ours, and untouched for ten minutes: a build in another pid namespace sharing
+        // the directory (NFS, a container) keeps writing to its file.
+        let ours = e.metadata().is_ok_and(|m| {
+            m.is_file()
+                && m.uid() == me
+                && m.modified()
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age.as_secs() >= 600)
+        });
         if ours && pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
             removed += usize::from(fs::remove_file(e.path()).is_ok());
         }
@@ -135,7 +163,6 @@ pub fn write_image_with_mode(
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    install_signal_cleanup();
     sweep_stale_temp_files(&dir);
     let tmp = tempfile::Builder::new()
         .prefix(&format!("{TMP_PREFIX}{}-", std::process::id()))

@@ -114,6 +114,19 @@ pub fn choose_kernel(sysroot: &Sysroot, kver: Option<&str>) -> Result<String> {
     if let Some(k) = kver {
         check_plain_name("--kver", k)?;
     }
+    let chosen = choose_installed(sysroot, kver)?;
+    // The newest directory name is used as is: it must be a plain name too.
+    check_plain_name(
+        &format!(
+            "kernel directory under {}",
+            sysroot.host("lib/modules").display()
+        ),
+        &chosen,
+    )?;
+    Ok(chosen)
+}
+
+fn choose_installed(sysroot: &Sysroot, kver: Option<&str>) -> Result<String> {
     let installed = sysroot.kernels();
     match kver {
         Some(k) => {
@@ -395,13 +408,24 @@ pub fn build_image(opts: &BuildOptions) -> Result<BuildReport> {
     });
     let entries = planned.plan.to_entries()?;
     let mtime = source_date_epoch()?;
-    let stats = srbuild_archive::write_image_with_mode(
-        &output,
-        &entries,
-        opts.compression,
-        mtime,
-        opts.mode,
-    )?;
+    // An image that carries a secret never keeps group or other bits from the image it
+    // replaces (older srbuild wrote 0644); --mode still decides when given.
+    let mode = opts.mode.or_else(|| {
+        planned
+            .plan
+            .contains("etc/srbuild/corosync-authkey")
+            .then(|| {
+                std::fs::metadata(&output)
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map_or(srbuild_archive::DEFAULT_MODE, |m| {
+                        use std::os::unix::fs::PermissionsExt;
+                        m.permissions().mode() & 0o700
+                    })
+            })
+    });
+    let stats =
+        srbuild_archive::write_image_with_mode(&output, &entries, opts.compression, mtime, mode)?;
     let files = entries
         .iter()
         .filter(|e| {
@@ -625,12 +649,20 @@ pub fn nodes_table(c: &srbuild_cluster::Cluster) -> String {
 /// running srbuild) only, and the size corosync-keygen makes (128 to 4096 bytes).
 fn read_authkey(path: &std::path::Path) -> Result<Vec<u8>> {
     use std::os::unix::fs::MetadataExt;
-    let m = std::fs::metadata(path).map_err(|e| BuildError::read(path, e))?;
-    let me = unsafe { libc::geteuid() };
     let bad = |message: String| BuildError::Config {
         location: format!("authkey {}", path.display()),
         message,
     };
+    if let Some(why) = crate::library::unsafe_reason(path) {
+        return Err(bad(format!("refusing it: {why}")));
+    }
+    let m = std::fs::symlink_metadata(path).map_err(|e| BuildError::read(path, e))?;
+    if !m.is_file() {
+        return Err(bad(
+            "not a regular file (a symlink?); name the key file itself".into(),
+        ));
+    }
+    let me = unsafe { libc::geteuid() };
     if m.uid() != 0 && m.uid() != me {
         return Err(bad(format!(
             "owned by uid {}; it must belong to root (chown root)",

@@ -44,17 +44,32 @@ impl Origin {
         match self {
             Origin::Disk(dir) => {
                 let path = dir.join(file);
+                // Really inside the module's directory (no symlink on the way), and not
+                // changeable by another user.
+                let inside = match (path.canonicalize(), dir.canonicalize()) {
+                    (Ok(p), Ok(d)) => p.starts_with(&d) && p != d,
+                    _ => true, // a missing file is reported below
+                };
                 let is_link = std::fs::symlink_metadata(&path)
                     .map(|m| m.file_type().is_symlink())
                     .unwrap_or(false);
-                if is_link {
+                if is_link || !inside {
                     return Err(BuildError::Config {
                         location: asked_by.to_string(),
                         message: format!(
-                            "hook template {} is a symlink; it must be a file of the module",
+                            "hook template {} leads out of the module's directory (a symlink); \
+                             it must be a file of the module",
                             path.display()
                         ),
                     });
+                }
+                if path.exists() {
+                    if let Some(why) = unsafe_reason(&path) {
+                        return Err(BuildError::Config {
+                            location: asked_by.to_string(),
+                            message: format!("refusing hook template: {why}"),
+                        });
+                    }
                 }
                 let text = std::fs::read_to_string(&path).map_err(|e| BuildError::Config {
                     location: asked_by.to_string(),
@@ -105,11 +120,18 @@ pub struct Library {
 pub fn unsafe_reason(path: &Path) -> Option<String> {
     use std::os::unix::fs::MetadataExt;
     let me = unsafe { libc::geteuid() };
-    let abs = std::path::absolute(path).ok()?;
+    // The real file and its real directories (a link's own directory does not matter).
+    let abs = match path.canonicalize() {
+        Ok(p) => p,
+        Err(e) => return Some(format!("{}: {e}", path.display())),
+    };
     let mut cur = Some(abs.as_path());
     let mut first = true;
     while let Some(p) = cur {
-        let m = std::fs::metadata(p).ok()?;
+        let m = match std::fs::metadata(p) {
+            Ok(m) => m,
+            Err(e) => return Some(format!("{}: {e}", p.display())),
+        };
         let owner_ok = m.uid() == 0 || m.uid() == me;
         let others_write = m.mode() & 0o022 != 0;
         let sticky = m.mode() & 0o1000 != 0;

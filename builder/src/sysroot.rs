@@ -181,6 +181,13 @@ impl Sysroot {
         if r.is_dir {
             return Ok(None);
         }
+        // Only a regular file (a FIFO would block the build), checked before opening it.
+        match std::fs::symlink_metadata(&r.host_path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(BuildError::read(&r.host_path, e)),
+        }
         // The resolved host path has no symlink left; refuse one that appeared since.
         use std::io::Read;
         use std::os::unix::fs::OpenOptionsExt;

@@ -58,11 +58,7 @@ pub fn run(a: ImageArgs) -> Result<()> {
     // default course (the archive's cleanup action is registered before ours, so it runs
     // first).
     srbuild_archive::install_signal_cleanup();
-    for sig in [
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-        signal_hook::consts::SIGHUP,
-    ] {
+    for sig in srbuild_archive::caught_signals() {
         // SAFETY: emulate_default_handler is async-signal-safe.
         let _ = unsafe {
             signal_hook::low_level::register(sig, move || {

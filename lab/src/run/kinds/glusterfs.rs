@@ -34,7 +34,7 @@ pub const KIND: RootKind = RootKind {
     ],
     death_seen: "",
     client_volfile: true,
-    tools: &[],
+    tools: &["cc"],
     root_args,
 };
 
