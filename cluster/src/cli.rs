@@ -76,12 +76,18 @@ srbuild cluster query id --mac 52:54:00:77:00:11\n  srbuild cluster query node -
         /// Role name (repeatable).
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// Edit a read-only or hard-linked description anyway
+        #[arg(long)]
+        force: bool,
     },
     /// Remove a node (and its name from failover domains).
     #[command(after_help = "Example:\n  srbuild cluster removenode node3")]
     Removenode {
         /// Node name.
         name: String,
+        /// Edit a read-only or hard-linked description anyway
+        #[arg(long)]
+        force: bool,
     },
     /// Write iPXE scripts, PXELINUX configs and a dnsmasq snippet for all nodes.
     #[command(
@@ -250,6 +256,7 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
             id,
             kernel_args,
             roles,
+            force,
         } => {
             let n = edit::add_node(
                 &path,
@@ -261,14 +268,15 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
                     kernel_args,
                     roles,
                 },
+                force,
             )?;
             w(
                 out,
                 &format!("added node {} (id {}) to {}", n.name, n.id, path.display()),
             )
         }
-        ClusterCommand::Removenode { name } => {
-            edit::remove_node(&path, &name)?;
+        ClusterCommand::Removenode { name, force } => {
+            edit::remove_node(&path, &name, force)?;
             w(out, &format!("removed node {name} from {}", path.display()))
         }
         ClusterCommand::Netboot {

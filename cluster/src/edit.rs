@@ -4,7 +4,7 @@
 
 use crate::description::{normalize_mac, Cluster, Node};
 use crate::error::ClusterError;
-use crate::fsutil::write_atomic;
+use crate::fsutil::edit_atomic;
 use std::path::Path;
 use std::str::FromStr;
 use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
@@ -122,11 +122,12 @@ pub fn add_node_to_text(
     Ok((out, node))
 }
 
-/// Appends a `[[node]]` table to the file at `path` (atomic write).
-pub fn add_node(path: &Path, new: &NewNode) -> Result<Node, ClusterError> {
+/// Appends a `[[node]]` table to the file at `path` (an atomic edit of the real file; see
+/// `fsutil::edit_atomic` for links, owner, mode and `force`).
+pub fn add_node(path: &Path, new: &NewNode, force: bool) -> Result<Node, ClusterError> {
     let text = std::fs::read_to_string(path).map_err(|e| ClusterError::io("read", path, e))?;
     let (out, node) = add_node_to_text(&text, path, new)?;
-    write_atomic(path, out.as_bytes())?;
+    edit_atomic(path, out.as_bytes(), force)?;
     Ok(node)
 }
 
@@ -171,9 +172,9 @@ pub fn remove_node_from_text(
     Ok(out)
 }
 
-/// Removes node `name` from the file at `path` (atomic write).
-pub fn remove_node(path: &Path, name: &str) -> Result<(), ClusterError> {
+/// Removes node `name` from the file at `path` (an atomic edit of the real file).
+pub fn remove_node(path: &Path, name: &str, force: bool) -> Result<(), ClusterError> {
     let text = std::fs::read_to_string(path).map_err(|e| ClusterError::io("read", path, e))?;
     let out = remove_node_from_text(&text, path, name)?;
-    write_atomic(path, out.as_bytes())
+    edit_atomic(path, out.as_bytes(), force)
 }

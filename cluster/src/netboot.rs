@@ -147,12 +147,14 @@ fn tag_name(name: &str) -> String {
     format!("net_{t}")
 }
 
+/// Every file goes in by rename: a symlink already in OUTDIR is replaced, never written
+/// through, and so is a symlinked subdirectory.
 fn write(path: &Path, text: &str) -> Result<(), ClusterError> {
-    std::fs::write(path, text).map_err(|e| ClusterError::io("write", path, e))
+    crate::fsutil::replace_file(path, text.as_bytes())
 }
 
 fn mkdir(path: &Path) -> Result<(), ClusterError> {
-    std::fs::create_dir_all(path).map_err(|e| ClusterError::io("create directory", path, e))
+    crate::fsutil::real_dir(path)
 }
 
 /// Writes all netboot files into `opts.outdir`; returns the files written.
@@ -218,7 +220,7 @@ pub fn write_netboot(
             _ => false,
         };
         if !same {
-            std::fs::copy(src, &dst).map_err(|e| ClusterError::io("copy into", &dst, e))?;
+            crate::fsutil::replace_with_copy(src, &dst)?;
         }
         written.push(dst);
     }

@@ -386,3 +386,99 @@ fn no_default_cluster_file_is_a_clear_error() {
         "{e}"
     );
 }
+
+#[test]
+fn addnode_edits_the_real_file_behind_a_link_keeping_owner_and_mode() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let (dir, real) = sample_file();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::os::unix::fs::chown(&real, Some(1234), Some(1235)).unwrap();
+    let link = dir.path().join("link.toml");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let add = [
+        "addnode",
+        "node9",
+        "--mac",
+        "52:54:00:77:00:99",
+        "--id",
+        "99",
+    ];
+    run(&link, &add).unwrap();
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let text = std::fs::read_to_string(&real).unwrap();
+    assert!(
+        text.contains("name = \"node9\""),
+        "the real file was edited"
+    );
+    let m = std::fs::metadata(&real).unwrap();
+    assert_eq!((m.mode() & 0o777, m.uid(), m.gid()), (0o640, 1234, 1235));
+
+    // Read-only: refused without --force, edited with it.
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let e = run(&link, &["removenode", "node9"])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("read-only") && e.contains("--force"), "{e}");
+    assert!(std::fs::read_to_string(&real).unwrap().contains("node9"));
+    run(&link, &["removenode", "node9", "--force"]).unwrap();
+    assert!(!std::fs::read_to_string(&real).unwrap().contains("node9"));
+
+    // A hard-linked file is not split: refused, or rewritten in place with --force.
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let twin = dir.path().join("twin.toml");
+    std::fs::hard_link(&real, &twin).unwrap();
+    let e = run(&real, &add).unwrap_err().to_string();
+    assert!(e.contains("hard links"), "{e}");
+    run(&real, &[&add[..], &["--force"]].concat()).unwrap();
+    assert!(
+        std::fs::read_to_string(&twin).unwrap().contains("node9"),
+        "still one file"
+    );
+}
+
+#[test]
+fn netboot_replaces_links_in_its_output_instead_of_writing_through_them() {
+    let (dir, file) = sample_file();
+    let out = dir.path().join("tftp");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    let victim = outside.join("precious");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("dnsmasq.conf")).unwrap();
+    std::os::unix::fs::symlink(&outside, out.join("ipxe")).unwrap();
+    let kernel = dir.path().join("vmlinuz-src");
+    let initrd = dir.path().join("initrd-src");
+    std::fs::write(&kernel, "K").unwrap();
+    std::fs::write(&initrd, "I").unwrap();
+    std::os::unix::fs::symlink(&victim, out.join("vmlinuz")).unwrap();
+    run(
+        &file,
+        &[
+            "netboot",
+            out.to_str().unwrap(),
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--initrd",
+            initrd.to_str().unwrap(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert_eq!(
+        std::fs::read_dir(&outside).unwrap().count(),
+        1,
+        "nothing written outside"
+    );
+    assert!(!std::fs::symlink_metadata(out.join("ipxe"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::read_to_string(out.join("dnsmasq.conf"))
+        .unwrap()
+        .contains("dhcp-host"));
+    assert_eq!(std::fs::read_to_string(out.join("vmlinuz")).unwrap(), "K");
+}
