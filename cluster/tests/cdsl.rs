@@ -540,3 +540,27 @@ fn every_cdsl_subcommand_has_about_and_example() {
     ])
     .is_err());
 }
+
+#[test]
+fn a_relative_link_made_host_dependent_still_resolves_on_a_node() {
+    let (_d, root) = tree();
+    fs::create_dir_all(root.join("run")).unwrap();
+    fs::write(root.join("run/resolv.conf"), "nameserver 10.0.0.1\n").unwrap();
+    symlink("../run/resolv.conf", root.join("etc/resolv.conf")).unwrap();
+    cdsl::create_hostdependent(&root, "etc/resolv.conf", &[1]).unwrap();
+    // What a node sees: its tree bound on /.cdsl.local (a copy stands in for the bind).
+    let node = root.join(".cluster/cdsl/1/etc/resolv.conf");
+    assert_eq!(link(&node), "../../run/resolv.conf");
+    fs::create_dir_all(root.join(".cdsl.local/etc")).unwrap();
+    symlink(link(&node), root.join(".cdsl.local/etc/resolv.conf")).unwrap();
+    assert_eq!(
+        read(root.join(".cdsl.local/etc/resolv.conf")),
+        "nameserver 10.0.0.1\n"
+    );
+    // A link inside a host-dependent directory that points inside it is left alone.
+    cdsl::create_hostdependent(&root, "etc/ssh", &[1]).unwrap();
+    assert_eq!(
+        link(root.join(".cluster/cdsl/1/etc/ssh/link")),
+        "sshd_config"
+    );
+}

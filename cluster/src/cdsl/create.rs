@@ -33,6 +33,81 @@ fn hostdependent_ancestor(inv: &Inventory, rel: &str) -> Option<String> {
         .map(|e| e.path.clone())
 }
 
+/// `a/b/../c` → `a/c`, clamped at the root as under chroot (`..` of the root is the root).
+fn normalize(path: &str) -> Vec<&str> {
+    let mut out: Vec<&str> = Vec::new();
+    for c in path.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The relative link target that leads from directory `from` to `to` (both root-relative).
+fn relative_target(from: &[&str], to: &[&str]) -> String {
+    let common = from.iter().zip(to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<&str> = vec![".."; from.len() - common];
+    parts.extend(&to[common..]);
+    if parts.is_empty() {
+        ".".into()
+    } else {
+        parts.join("/")
+    }
+}
+
+/// The link target a symlink that lived at `orig` (root-relative) with relative target
+/// `target` needs at `.cdsl.local/orig`, where nodes see it, to lead to the same place; or
+/// `None` when it needs no change (it points inside `cdsl`, the moved path itself).
+pub(crate) fn relocated_target(cdsl: &str, orig: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') {
+        return None;
+    }
+    let dir = orig.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+    let joined = format!("{dir}/{target}");
+    let dest = normalize(&joined);
+    let inside = normalize(cdsl);
+    if dest.len() >= inside.len() && dest[..inside.len()] == inside[..] && orig != cdsl {
+        return None;
+    }
+    let local = format!(".cdsl.local/{dir}");
+    let seen_at = normalize(&local);
+    Some(relative_target(&seen_at, &dest))
+}
+
+/// Rewrites the relative symlinks of a node copy of `cdsl` so that, seen on a node through
+/// `/.cdsl.local`, they still lead where they did (`etc/resolv.conf -> ../run/resolv.conf`
+/// becomes `../../run/resolv.conf`). Links inside the moved tree stay as they are.
+fn fix_relative_links(copy: &Path, cdsl: &str) -> Result<(), ClusterError> {
+    for e in walkdir::WalkDir::new(copy)
+        .follow_links(false)
+        .follow_root_links(false)
+    {
+        let e = e.map_err(|err| ClusterError::io("walk", copy, err.into()))?;
+        if !e.path_is_symlink() {
+            continue;
+        }
+        let sub = e.path().strip_prefix(copy).unwrap_or(Path::new(""));
+        let orig = if sub.as_os_str().is_empty() {
+            cdsl.to_string()
+        } else {
+            format!("{cdsl}/{}", sub.display())
+        };
+        let target = std::fs::read_link(e.path())
+            .map_err(|err| ClusterError::io("read link", e.path(), err))?;
+        if let Some(new) = relocated_target(cdsl, &orig, &target.to_string_lossy()) {
+            std::fs::remove_file(e.path())
+                .and_then(|()| std::os::unix::fs::symlink(&new, e.path()))
+                .map_err(|err| ClusterError::io("rewrite link", e.path(), err))?;
+        }
+    }
+    Ok(())
+}
+
 /// Makes `path` host-dependent: copies `ROOT/path` into the default tree and
 /// the tree of every node in `node_ids` (and every existing node tree), then
 /// replaces `ROOT/path` with a symlink to `/.cdsl.local/path`.
@@ -113,6 +188,7 @@ pub fn create_hostdependent(
         }
         root.make_parents(&dst)?;
         install_copy(&source, &dst)?;
+        fix_relative_links(&dst, &rel)?;
         report.created.push(t);
     }
     if !already_linked {
@@ -284,4 +360,37 @@ pub fn write_node_file(
     }
     crate::fsutil::write_atomic(&dst, contents)?;
     Ok(dst)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relocated_target;
+
+    #[test]
+    fn relative_links_are_relocated_to_where_nodes_see_them() {
+        // The link itself is the CDSL.
+        assert_eq!(
+            relocated_target("etc/resolv.conf", "etc/resolv.conf", "../run/resolv.conf"),
+            Some("../../run/resolv.conf".into())
+        );
+        // Again (a resumed create copies an already rewritten link): the same result.
+        assert_eq!(
+            relocated_target(
+                "etc/resolv.conf",
+                "etc/resolv.conf",
+                "../../run/resolv.conf"
+            ),
+            Some("../../run/resolv.conf".into())
+        );
+        // A link inside a host-dependent directory that points inside it: unchanged.
+        assert_eq!(relocated_target("etc/app", "etc/app/current", "v2"), None);
+        assert_eq!(relocated_target("etc/app", "etc/app/x/y", "../v2"), None);
+        // ... and one that points out of it: relocated.
+        assert_eq!(
+            relocated_target("etc/app", "etc/app/lib", "../../usr/lib/app"),
+            Some("../../../usr/lib/app".into())
+        );
+        // Absolute targets mean the same everywhere.
+        assert_eq!(relocated_target("etc/x", "etc/x", "/run/x"), None);
+    }
 }

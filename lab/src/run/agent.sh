@@ -36,6 +36,10 @@ if [ -n "$foreign" ] && [ -z "$cdsl_src" ]; then
 else
 	[ "$host" = "$SRBUILD_NODE" ] || fail "/etc/hostname (a CDSL) reads '$host', expected '$SRBUILD_NODE'"
 	echo "lab-agent: /etc/hostname=$host"
+	# A relative symlink made host-dependent still leads where it did.
+	linked=$(cat /etc/lab-link 2>&1)
+	[ "$linked" = "lab shared data" ] || fail "/etc/lab-link (a CDSL of a relative link -> $(readlink "/.cdsl.local/etc/lab-link")) reads '$linked'"
+	echo "lab-agent: /etc/lab-link -> $(readlink "/.cdsl.local/etc/lab-link") reads '$linked'"
 fi
 # The root kind's checks (/lab/checks): what must be true after switch_root.
 svc=/run/srbuild/svc

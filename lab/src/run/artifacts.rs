@@ -226,8 +226,19 @@ pub fn root_tree(
         std::fs::create_dir_all(tree.join(d))
             .map_err(|e| LabError::io("cannot create", tree.join(d), e))?;
     }
+    // A relative link made host-dependent must still resolve on a node (the agent reads it
+    // through /.cdsl.local).
+    w("lab/shared-data", "lab shared data\n", 0o644)?;
+    std::os::unix::fs::symlink("../lab/shared-data", tree.join("etc/lab-link"))
+        .map_err(|e| LabError::io("cannot create", tree.join("etc/lab-link"), e))?;
     // Per-node /etc/hostname through srbuild's own CDSL tools.
     let ids: Vec<u32> = clients.iter().map(|c| c.id).collect();
+    srbuild_cluster::cdsl::create_hostdependent(tree, "etc/lab-link", &ids).map_err(|source| {
+        LabError::Cdsl {
+            what: "cdsl create etc/lab-link".into(),
+            source,
+        }
+    })?;
     srbuild_cluster::cdsl::create_hostdependent(tree, "etc/hostname", &ids).map_err(|source| {
         LabError::Cdsl {
             what: "cdsl create etc/hostname".into(),
