@@ -357,3 +357,48 @@ fn a_gluster_volfile_chooses_the_client_xlators() {
         );
     }
 }
+
+#[test]
+fn a_library_already_loaded_by_soname_satisfies_later_needs_as_in_ld_so() {
+    // systemd-analyze's RUNPATH finds libsystemd-shared; libsystemd-core needs it too but
+    // has another RUNPATH. ld.so takes the loaded copy; so must the resolver.
+    let prog = std::path::Path::new("/usr/bin/systemd-analyze");
+    if !prog.exists() {
+        eprintln!("skipped: no {} on this machine", prog.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("sa.toml");
+    std::fs::write(
+        &profile,
+        "inherits = \"base\"\nbinaries = [\"/usr/bin/systemd-analyze\"]\n",
+    )
+    .unwrap();
+    let img = build(profile.to_str().unwrap(), dir.path(), &[]);
+    let paths = listed_paths(&img);
+    let o = std::process::Command::new("ldd")
+        .arg(prog)
+        .output()
+        .unwrap();
+    let ldd = String::from_utf8_lossy(&o.stdout);
+    let mut checked = 0;
+    for line in ldd.lines() {
+        let Some(path) = line
+            .split("=>")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+        else {
+            continue;
+        };
+        let name = path.rsplit('/').next().unwrap();
+        assert!(
+            paths.iter().any(|p| p.ends_with(name)),
+            "{name} (ldd: {path}) is not in the image"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "ldd listed libraries: {ldd}");
+    assert!(paths
+        .iter()
+        .any(|p| p.ends_with("libsystemd-shared-252.so") || p.contains("libsystemd-shared-")));
+}

@@ -59,6 +59,10 @@ impl<'a> ElfResolver<'a> {
         let mut queue = VecDeque::new();
         queue.push_back((path.to_string(), by.to_string()));
         let mut first = true;
+        // What ld.so has loaded for this program, by soname and by the name it was asked
+        // for: a later DT_NEEDED of the same name is satisfied by it, without a new search
+        // (ld.so does not search again, whatever the later object's own RUNPATH says).
+        let mut loaded: HashMap<String, String> = HashMap::new();
         while let Some((p, who)) = queue.pop_front() {
             let Some(r) = self.sysroot.add(plan, &p, &who)? else {
                 if first {
@@ -90,7 +94,7 @@ impl<'a> ElfResolver<'a> {
                 let bytes =
                     std::fs::read(&r.host_path).map_err(|e| BuildError::read(&r.host_path, e))?;
                 self.parsed += 1;
-                let needs = self.elf_needs(&bytes, &r.image_path)?;
+                let needs = self.elf_needs(&bytes, &r.image_path, &mut loaded)?;
                 for n in needs {
                     queue.push_back((n, format!("/{}", r.image_path)));
                 }
@@ -123,11 +127,21 @@ impl<'a> ElfResolver<'a> {
         Ok(Some(interp.to_string()))
     }
 
-    fn elf_needs(&mut self, bytes: &[u8], image_path: &str) -> Result<Vec<String>> {
+    fn elf_needs(
+        &mut self,
+        bytes: &[u8],
+        image_path: &str,
+        loaded: &mut HashMap<String, String>,
+    ) -> Result<Vec<String>> {
         let elf = Elf::parse(bytes).map_err(|e| BuildError::BadElf {
             path: self.sysroot.host(image_path),
             message: e.to_string(),
         })?;
+        if let Some(soname) = elf.soname {
+            loaded
+                .entry(soname.to_string())
+                .or_insert_with(|| format!("/{image_path}"));
+        }
         let arch = arch_of(bytes);
         let mut out = Vec::new();
         if let Some(interp) = elf.interpreter {
@@ -160,6 +174,10 @@ impl<'a> ElfResolver<'a> {
                 out.push(lib.to_string());
                 continue;
             }
+            if let Some(p) = loaded.get(*lib) {
+                out.push(p.clone());
+                continue;
+            }
             let mut found = None;
             for d in &dirs {
                 let cand = format!("{}/{lib}", d.trim_end_matches('/'));
@@ -169,7 +187,10 @@ impl<'a> ElfResolver<'a> {
                 }
             }
             match found {
-                Some(f) => out.push(f),
+                Some(f) => {
+                    loaded.insert(lib.to_string(), f.clone());
+                    out.push(f)
+                }
                 None => {
                     return Err(BuildError::MissingLibrary {
                         name: lib.to_string(),
