@@ -60,6 +60,15 @@ while read -r check arg; do
 		[ -n "$pid" ] || fail "no live @$arg process after switch_root: $(ps -o pid,args | grep -v ' \[' | tr '\n' ';')"
 		echo "lab-agent: daemon @$arg alive pid=$pid"
 		;;
+	absent)
+		# A root in RAM needs no daemon of the network root any more.
+		for d in /proc/[0-9]*; do
+			case "$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null)" in
+			"@$arg "* | "$arg "*) fail "$arg is still running (pid ${d#/proc/}) although the root is in RAM" ;;
+			esac
+		done
+		echo "lab-agent: no $arg process left"
+		;;
 	quorum)
 		q=$(chroot "$svc" corosync-quorumtool -s 2>&1)
 		echo "$q" | grep -q "Quorate: *Yes" || fail "cluster not quorate after switch_root: $(echo "$q" | tr '\n' ' ')"

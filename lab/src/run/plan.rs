@@ -200,12 +200,11 @@ pub fn agent_checks(kind: &RootKind, scenario: Scenario) -> Vec<String> {
     if scenario == Scenario::HybridRoot {
         checks.push(format!("mountro /usr {}", kind.fstype));
     }
-    checks.extend(
-        kind.checks
-            .iter()
-            .filter(|c| !(scenario == Scenario::RamRoot && c.starts_with("daemon ")))
-            .map(|c| c.to_string()),
-    );
+    // In full RAM mode a daemon that served the network root must be gone.
+    checks.extend(kind.checks.iter().map(|c| match c.strip_prefix("daemon ") {
+        Some(d) if scenario == Scenario::RamRoot => format!("absent {d}"),
+        _ => c.to_string(),
+    }));
     if ram {
         checks.push("ram".into());
     }
@@ -583,7 +582,8 @@ mod tests {
         let gluster = kinds::by_name("glusterfs").unwrap();
         let daemon = "daemon glusterfs".to_string();
         // In full RAM mode the FUSE client is gone; in hybrid mode it still serves /usr.
-        assert!(!agent_checks(gluster, Scenario::RamRoot).contains(&daemon));
+        let ram = agent_checks(gluster, Scenario::RamRoot);
+        assert!(!ram.contains(&daemon) && ram.contains(&"absent glusterfs".to_string()));
         assert!(agent_checks(gluster, Scenario::HybridRoot).contains(&daemon));
         assert_eq!(
             agent_checks(gluster, Scenario::Normal)[0],
