@@ -40,9 +40,10 @@ struct ClusterOpts {
     /// NFS version of the root mount (4.2, 4.1, 4, 3)
     #[arg(long, default_value = "4.2")]
     nfs_version: String,
-    /// normal, wrong-root-path, unknown-node, late-server, ip-static, dhcp (nfs);
+    /// normal, unknown-node (all); wrong-root-path, late-server, ip-static, dhcp (nfs);
     /// node-dies (gfs2, ocfs2: a node is killed after all passed); lone-node (gfs2: one of
-    /// the members boots alone and must fail for lack of quorum)
+    /// the members boots alone and must fail for lack of quorum); server-down, ram-root,
+    /// hybrid-root (nfs, glusterfs); bad-rootmode, ram-too-small, hybrid-missing-path (nfs)
     #[arg(long, default_value = "normal")]
     scenario: Scenario,
     /// Extra kernel argument for every client (repeatable)
