@@ -57,26 +57,11 @@ impl ClusterContext {
         // These go into config files (corosync.conf, cluster.conf) inside quoted heredocs,
         // where no quoting applies: they must be plain words. The cluster crate checks them
         // when it parses; this holds for a Cluster made any other way too.
-        let plain = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-        };
-        if !plain(&c.name) {
-            return Err(BuildError::Config {
-                location: c.source.display().to_string(),
-                message: format!("cluster name {:?} is not a plain word", c.name),
-            });
-        }
+        let source = c.source.display();
+        crate::image::check_plain_name(&format!("cluster name in {source}"), &c.name)?;
         let mut nodes = Vec::new();
         for n in c.nodes.iter().filter(|n| n.is_member()) {
-            if !plain(&n.name) {
-                return Err(BuildError::Config {
-                    location: c.source.display().to_string(),
-                    message: format!("node name {:?} is not a plain word", n.name),
-                });
-            }
+            crate::image::check_plain_name(&format!("node name in {source}"), &n.name)?;
             let a = n
                 .primary()
                 .ok_or_else(|| BuildError::MemberWithoutAddress {
@@ -324,7 +309,7 @@ addresses = ["10.77.0.12/24"]
         let mut c = cluster(TWO);
         c.nodes[1].name = "node1\nSR_EOF\nreboot".into();
         let err = ClusterContext::new(&c).unwrap_err().to_string();
-        assert!(err.contains("not a plain word"), "{err}");
+        assert!(err.contains("not a usable name"), "{err}");
         let mut c = cluster(TWO);
         c.name = "lab$(id)".into();
         assert!(ClusterContext::new(&c).is_err());

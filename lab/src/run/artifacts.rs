@@ -50,15 +50,30 @@ pub fn build_image(
     cluster: Option<&Path>,
     output: &Path,
 ) -> Result<PathBuf> {
+    build_image_with(profile, kver, cluster, output, None)
+}
+
+/// [`build_image`], with the client xlators taken from a GlusterFS volfile when given.
+fn build_image_with(
+    profile: &str,
+    kver: &str,
+    cluster: Option<&Path>,
+    output: &Path,
+    volfile: Option<&Path>,
+) -> Result<PathBuf> {
     let mut opts = srbuild_builder::BuildOptions::new(profile);
     opts.output = Some(output.to_path_buf());
     opts.kver = Some(kver.to_string());
     opts.cluster = cluster.map(Path::to_path_buf);
+    opts.gluster_volfile = volfile.map(Path::to_path_buf);
+    let from = volfile
+        .map(|v| format!(" from the volfile {}", v.display()))
+        .unwrap_or_default();
     let report = srbuild_builder::build_image(&opts).map_err(|source| LabError::Build {
-        what: format!("building the {profile} image"),
+        what: format!("building the {profile} image{from}"),
         source,
     })?;
-    println!("{}", report.summary());
+    println!("{}{from}", report.summary());
     for w in &report.warnings {
         println!("lab: warning: {profile} image: {w}");
     }
@@ -95,27 +110,13 @@ pub fn image_from_volfile(i: &crate::run::plan::VolfileImage) -> Result<()> {
         log: i.server_log.clone(),
     })?;
     std::fs::write(&i.volfile, text).map_err(|e| LabError::io("cannot write", &i.volfile, e))?;
-    let mut opts = srbuild_builder::BuildOptions::new(&i.profile);
-    opts.output = Some(i.output.clone());
-    opts.kver = Some(i.kver.clone());
-    opts.cluster = Some(i.cluster.clone());
-    opts.gluster_volfile = Some(i.volfile.clone());
-    let report = srbuild_builder::build_image(&opts).map_err(|source| LabError::Build {
-        what: format!(
-            "building the {} image from the server's volfile {}",
-            i.profile,
-            i.volfile.display()
-        ),
-        source,
-    })?;
-    println!(
-        "{} (xlators from {})",
-        report.summary(),
-        i.volfile.display()
-    );
-    for w in &report.warnings {
-        println!("lab: warning: {} image: {w}", i.profile);
-    }
+    build_image_with(
+        &i.profile,
+        &i.kver,
+        Some(&i.cluster),
+        &i.output,
+        Some(&i.volfile),
+    )?;
     Ok(())
 }
 

@@ -208,6 +208,10 @@ fn follow_client(f: &mut Running, t0: Instant, limit: Duration) -> Result<()> {
                 t0.elapsed().as_secs_f64(),
                 f.plan.node.name
             );
+            continue; // progress, never a verdict: no need to read the log
+        }
+        if matches!(ev, ConsoleEvent::KernelInit { .. }) {
+            continue;
         }
         let log = std::fs::read_to_string(f.vm.log_path()).unwrap_or_default();
         if let Some(v) = verdict::judge(&ev, &f.plan.expect, &log) {
