@@ -63,6 +63,10 @@ pub enum ArchiveError {
     #[error("cannot read image {}: {source}; check the path and permissions", path.display())]
     ReadImage { path: PathBuf, source: io::Error },
 
+    /// The image path names a device, FIFO or directory.
+    #[error("{} is not a regular file (a device, FIFO or directory is not an image); give the path of an image file", path.display())]
+    NotAnImage { path: PathBuf },
+
     /// The image is malformed, truncated or not an initramfs at all.
     #[error("{image}: {message} at byte {offset} of {location}; the image is corrupt or truncated, rebuild it")]
     Corrupt {

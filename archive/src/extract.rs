@@ -6,25 +6,31 @@
 use std::collections::HashMap;
 use std::ffi::{CString, OsStr};
 use std::fs::{self, OpenOptions, Permissions};
-use std::io::{self, Write};
+use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::entry::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
 use crate::error::ArchiveError;
-use crate::output::read_whole;
-use crate::read::{walk_image, RawEntry, MAX_DECOMPRESSED};
+use crate::read::{open_image, walk_reader, Member, MAX_DECOMPRESSED};
+
+/// Most multiply-linked files remembered for pairing (bounds memory).
+const MAX_LINKED: usize = 1 << 16;
 
 /// Counts reported after extracting an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ExtractStats {
-    /// Regular files (including hardlinks) created.
+    /// Regular files created (one per entry, hardlinks included).
     pub files: usize,
+    /// Of those, entries created as a hardlink to an earlier entry.
+    pub hardlinks: usize,
     /// Directories created or updated.
     pub dirs: usize,
     /// Symbolic links created.
     pub symlinks: usize,
+    /// Device nodes, FIFOs and sockets created.
+    pub devices: usize,
     /// Device nodes, FIFOs and sockets not created because `allow_devices` was false.
     pub skipped_devices: usize,
 }
@@ -131,7 +137,7 @@ impl Extractor<'_> {
         }
     }
 
-    fn entry(&mut self, e: &RawEntry<'_>) -> Result<(), ArchiveError> {
+    fn entry(&mut self, e: &Member<'_>, body: &mut dyn Read) -> Result<(), ArchiveError> {
         let shown = String::from_utf8_lossy(e.name).into_owned();
         let parts = self.components(e.name, &shown)?;
         let kind = e.mode & S_IFMT;
@@ -155,10 +161,10 @@ impl Extractor<'_> {
                 self.dir_modes.push((path, shown, perm));
                 self.stats.dirs += 1;
             }
-            S_IFREG => self.regular(e, &path, &shown, perm)?,
+            S_IFREG => self.regular(e, body, &path, &shown, perm)?,
             S_IFLNK => {
                 self.clear(&path, &shown, false)?;
-                std::os::unix::fs::symlink(OsStr::from_bytes(e.data), &path)
+                std::os::unix::fs::symlink(OsStr::from_bytes(e.link_target), &path)
                     .map_err(Self::io_err(&shown, &path))?;
                 self.stats.symlinks += 1;
             }
@@ -169,6 +175,7 @@ impl Extractor<'_> {
                 }
                 self.clear(&path, &shown, false)?;
                 mknod(&path, kind | perm, e.rdev).map_err(Self::io_err(&shown, &path))?;
+                self.stats.devices += 1;
             }
             _ => {
                 return Err(self.unsafe_entry(
@@ -182,7 +189,8 @@ impl Extractor<'_> {
 
     fn regular(
         &mut self,
-        e: &RawEntry<'_>,
+        e: &Member<'_>,
+        body: &mut dyn Read,
         path: &Path,
         shown: &str,
         perm: u32,
@@ -193,6 +201,15 @@ impl Extractor<'_> {
         } else {
             None
         };
+        let first_link = first.is_none();
+        if first_link && e.nlink > 1 && self.links.len() >= MAX_LINKED {
+            return Err(self.unsafe_entry(
+                shown,
+                format!(
+                    "is one more multiply-linked file than the {MAX_LINKED} this reader tracks"
+                ),
+            ));
+        }
         self.clear(path, shown, false)?;
         let mut file = if let Some(first) = first {
             match fs::symlink_metadata(&first) {
@@ -209,7 +226,8 @@ impl Extractor<'_> {
             }
             fs::hard_link(&first, path).map_err(Self::io_err(shown, path))?;
             self.stats.files += 1;
-            if e.data.is_empty() {
+            self.stats.hardlinks += 1;
+            if e.size == 0 {
                 return Ok(());
             }
             // GNU cpio stores the data with the last link: fill the shared inode.
@@ -228,13 +246,17 @@ impl Extractor<'_> {
                 .open(path)
                 .map_err(Self::io_err(shown, path))?
         };
-        file.write_all(e.data).map_err(Self::io_err(shown, path))?;
+        // Read errors are the image's (the reader reports them); write
+        // errors, such as a full disk, are the target's.
+        io::copy(body, &mut file).map_err(Self::io_err(shown, path))?;
         file.set_permissions(Permissions::from_mode(perm))
             .map_err(Self::io_err(shown, path))?;
-        if e.nlink > 1 {
-            self.links.entry(key).or_insert_with(|| path.to_path_buf());
+        if first_link {
+            if e.nlink > 1 {
+                self.links.insert(key, path.to_path_buf());
+            }
+            self.stats.files += 1;
         }
-        self.stats.files += 1;
         Ok(())
     }
 
@@ -281,7 +303,7 @@ pub fn extract_image(
     dir: &Path,
     allow_devices: bool,
 ) -> Result<ExtractStats, ArchiveError> {
-    let data = read_whole(image)?;
+    let file = open_image(image)?;
     fs::create_dir_all(dir).map_err(|source| ArchiveError::Extract {
         entry: String::new(),
         path: dir.to_path_buf(),
@@ -299,6 +321,12 @@ pub fn extract_image(
     let image_name = ex.image.clone();
     // On error, directories keep their default (writable) modes so the
     // partial tree can be inspected and removed.
-    walk_image(&data, &image_name, MAX_DECOMPRESSED, &mut |e| ex.entry(e))?;
+    walk_reader(
+        file,
+        &image_name,
+        image,
+        MAX_DECOMPRESSED,
+        &mut |e, body| ex.entry(e, body),
+    )?;
     ex.finish()
 }

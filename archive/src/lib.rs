@@ -9,6 +9,7 @@ mod decompress;
 mod entry;
 mod error;
 mod extract;
+mod input;
 mod output;
 mod read;
 mod write;
@@ -21,7 +22,7 @@ pub use output::{
     caught_signals, install_signal_cleanup, sweep_stale_temp_files, write_image,
     write_image_with_mode, WriteStats, DEFAULT_MODE,
 };
-pub use read::{list_bytes, list_image, MAX_DECOMPRESSED};
+pub use read::{for_each_entry, list_bytes, list_image, MAX_DECOMPRESSED};
 pub use write::write_cpio;
 
 #[cfg(test)]

@@ -217,11 +217,3 @@ fn write_tmp(
         compressed_bytes: compressed,
     })
 }
-
-/// Reads a whole image file, mapping errors to [`ArchiveError::ReadImage`].
-pub(crate) fn read_whole(path: &Path) -> Result<Vec<u8>, ArchiveError> {
-    fs::read(path).map_err(|source| ArchiveError::ReadImage {
-        path: path.to_path_buf(),
-        source,
-    })
-}

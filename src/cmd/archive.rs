@@ -15,13 +15,23 @@ pub struct LsArgs {
 
 pub fn ls(a: LsArgs) -> Result<()> {
     use std::io::Write;
-    let entries = srbuild_archive::list_image(&a.file)?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    for e in &entries {
-        if writeln!(out, "{}", srbuild_archive::format_listing(e)).is_err() {
-            return Ok(()); // closed pipe (| head)
-        }
+    // Streams: each entry is printed as it is read, so memory stays bounded
+    // however large the image inflates.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+    let mut closed = false;
+    let listed = srbuild_archive::for_each_entry(&a.file, |e| {
+        writeln!(out, "{}", srbuild_archive::format_listing(e)).map_err(|source| {
+            closed = true;
+            srbuild_archive::ArchiveError::ReadImage {
+                path: a.file.clone(),
+                source,
+            }
+        })
+    });
+    if closed {
+        return Ok(()); // closed pipe (| head)
     }
+    listed?;
     let _ = out.flush();
     Ok(())
 }
@@ -43,11 +53,17 @@ pub fn extract(a: ExtractArgs) -> Result<()> {
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap_or(false);
     let stats = srbuild_archive::extract_image(&a.file, &a.dir, root)?;
+    let hardlinks = if stats.hardlinks > 0 {
+        format!(" ({} of them hardlinks)", stats.hardlinks)
+    } else {
+        String::new()
+    };
     println!(
-        "srbuild: extracted {} files, {} directories, {} symlinks into {}{}",
+        "srbuild: extracted {} files{hardlinks}, {} directories, {} symlinks, {} device nodes into {}{}",
         stats.files,
         stats.dirs,
         stats.symlinks,
+        stats.devices,
         a.dir.display(),
         if stats.skipped_devices > 0 {
             format!(

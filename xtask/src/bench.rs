@@ -1,6 +1,9 @@
 //! `cargo xtask bench`: builds the nfs image with srbuild, dracut and mkinitramfs on the same
 //! kernel with zstd, timed side by side by hyperfine in one run; prints medians, sizes and
-//! ratios as a Markdown table for the README.
+//! ratios as a Markdown table for the README. `--read` (also run after the build table)
+//! measures reading images; `--lab` compares boots.
+
+mod read;
 
 use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
@@ -14,6 +17,11 @@ struct Row {
 pub fn run(sh: &Shell, args: &[String]) -> Result<()> {
     if args.iter().any(|a| a == "--lab") {
         return lab(sh);
+    }
+    if args.iter().any(|a| a == "--read") {
+        crate::deps(sh)?;
+        cmd!(sh, "cargo build --release -p srbuild").run()?;
+        return read::run(sh, &newest_kernel()?);
     }
     crate::deps(sh)?;
     cmd!(sh, "cargo build --release -p srbuild").run()?;
@@ -103,7 +111,7 @@ pub fn run(sh: &Shell, args: &[String]) -> Result<()> {
         "\nsrbuild: two builds byte-identical: {}",
         if a == b { "yes" } else { "NO" }
     );
-    Ok(())
+    read::run(sh, &kver)
 }
 
 fn json_number_after(data: &str, anchor: &str, key: &str) -> Option<f64> {

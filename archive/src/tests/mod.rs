@@ -6,6 +6,7 @@ mod external;
 mod hostile;
 mod roundtrip;
 mod safety;
+mod stream;
 
 use std::path::Path;
 
