@@ -2,15 +2,16 @@
 //! exit 2 (clap), failures exit 1 with the error and its causes.
 
 mod cmd;
+mod settings;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
     name = "srbuild",
     version,
     about = "Initramfs builder and QEMU test lab for shared-root Linux clusters",
-    after_help = "Examples:\n  srbuild image --profile nfs\n  srbuild ls initrd-nfs-6.1.0-56-amd64.img\n  srbuild lab test --profile nfs --nodes 3\n  srbuild cluster --cluster cluster.toml list"
+    after_help = "Examples:\n  srbuild image --profile nfs\n  srbuild ls initrd-nfs-6.1.0-56-amd64.img\n  srbuild lab test --profile nfs --nodes 3\n  srbuild cluster --cluster cluster.toml list\n  srbuild kernel-hook add 6.1.0-56-amd64"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,6 +34,11 @@ enum Command {
     Cdsl(srbuild_cluster::cli::CdslArgs),
     /// Boot QEMU clusters from one shared root and check them end to end
     Lab(cmd::lab::LabArgs),
+    /// Build or delete a kernel's initrd as the kernel hooks do (/etc/srbuild/srbuild.toml)
+    KernelHook(cmd::kernel_hook::KernelHookArgs),
+    /// Manual pages and shell completions (for packaging)
+    #[command(hide = true)]
+    Generate(cmd::generate::GenerateArgs),
 }
 
 fn main() {
@@ -45,6 +51,8 @@ fn main() {
         Command::Cluster(a) => srbuild_cluster::cli::run_cluster(a).map_err(anyhow::Error::from),
         Command::Cdsl(a) => srbuild_cluster::cli::run_cdsl(a).map_err(anyhow::Error::from),
         Command::Lab(a) => cmd::lab::run(a),
+        Command::KernelHook(a) => cmd::kernel_hook::run(a),
+        Command::Generate(a) => cmd::generate::run(a, Cli::command()),
     };
     if let Err(e) = result {
         eprintln!("srbuild: error: {e}");

@@ -54,18 +54,7 @@ pub fn run(a: ImageArgs) -> Result<()> {
     opts.kernel_args = a.kernel_args;
     opts.gluster_volfile = a.gluster_volfile;
     opts.mode = a.mode;
-    // On SIGINT/SIGTERM/SIGHUP the half-written image goes first, then the signal takes its
-    // default course (the archive's cleanup action is registered before ours, so it runs
-    // first).
-    srbuild_archive::install_signal_cleanup();
-    for sig in srbuild_archive::caught_signals() {
-        // SAFETY: emulate_default_handler is async-signal-safe.
-        let _ = unsafe {
-            signal_hook::low_level::register(sig, move || {
-                let _ = signal_hook::low_level::emulate_default_handler(sig);
-            })
-        };
-    }
+    clean_up_on_signals();
     let report = build_image(&opts)?;
     for w in &report.warnings {
         eprintln!("srbuild: warning: {w}");
@@ -87,12 +76,22 @@ pub fn profiles(_a: ProfilesArgs) -> Result<()> {
     Ok(())
 }
 
-/// `--mode`: an octal file mode such as 600 or 0644.
+/// `--mode`: an octal file mode such as 600 or 0644 (the configuration file's `mode` too).
 fn parse_mode(s: &str) -> std::result::Result<u32, String> {
-    match u32::from_str_radix(s, 8) {
-        Ok(m) if m <= 0o7777 => Ok(m),
-        _ => Err(format!(
-            "'{s}' is not an octal file mode such as 600 or 0644"
-        )),
+    crate::settings::parse_mode(s)
+}
+
+/// On SIGINT/SIGTERM/SIGHUP the half-written image goes first, then the signal takes its
+/// default course (the archive's cleanup action is registered before ours, so it runs
+/// first). Signals that were ignored stay ignored.
+pub fn clean_up_on_signals() {
+    srbuild_archive::install_signal_cleanup();
+    for sig in srbuild_archive::caught_signals() {
+        // SAFETY: emulate_default_handler is async-signal-safe.
+        let _ = unsafe {
+            signal_hook::low_level::register(sig, move || {
+                let _ = signal_hook::low_level::emulate_default_handler(sig);
+            })
+        };
     }
 }

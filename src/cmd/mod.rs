@@ -2,5 +2,7 @@
 //! prints the result.
 
 pub mod archive;
+pub mod generate;
 pub mod image;
+pub mod kernel_hook;
 pub mod lab;
