@@ -97,6 +97,9 @@ pub struct Profile {
     pub name: String,
     pub description: String,
     pub source: String,
+    /// Display names of the profile files read (the inheritance chain, most basic first).
+    /// An [`Item`] whose `by` is one of them was listed by a profile, not by a module.
+    pub profile_files: Vec<String>,
     /// Feature modules, dependencies first.
     pub modules: Vec<String>,
     pub binaries: Vec<Item>,
@@ -193,6 +196,7 @@ pub fn load_profile(library: &mut Library, name_or_path: &str) -> Result<Profile
             .last()
             .map(|(f, _)| f.name.clone())
             .unwrap_or_default(),
+        profile_files: chain.iter().map(|(f, _)| f.name.clone()).collect(),
         ..Profile::default()
     };
     let mut requested: Vec<(String, String, TextFile)> = Vec::new();

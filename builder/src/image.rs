@@ -153,6 +153,9 @@ fn choose_installed(sysroot: &Sysroot, kver: Option<&str>) -> Result<String> {
 
 /// Builds the plan for an image without writing anything.
 pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
+    // A sysroot that is missing or a file would only show up later as "no kernel under
+    // <file>/lib/modules"; say what is wrong with it first.
+    let sysroot = Sysroot::open(&opts.sysroot)?;
     let mut library = Library::standard();
     let mut profile = load_profile(&mut library, &opts.profile)?;
     check_plain_name(
@@ -172,7 +175,6 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
             }
         })?;
     }
-    let sysroot = Sysroot::new(&opts.sysroot);
     if let Some(v) = &opts.gluster_volfile {
         crate::resolve::gluster::apply_volfile(&mut profile, &sysroot, v)?;
     }
@@ -248,10 +250,19 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
         }
     }
     for f in &profile.files {
-        add_glob(&sysroot, &mut plan, &mut elf, f, false, &mut warnings)?;
+        let hint = missing_file_hint(&profile, f);
+        add_glob(
+            &sysroot,
+            &mut plan,
+            &mut elf,
+            f,
+            false,
+            &hint,
+            &mut warnings,
+        )?;
     }
     for p in &profile.plugin_dirs {
-        add_glob(&sysroot, &mut plan, &mut elf, p, true, &mut warnings)?;
+        add_glob(&sysroot, &mut plan, &mut elf, p, true, "", &mut warnings)?;
     }
 
     if !opts.runtime && (opts.cluster.is_some() || !opts.kernel_args.is_empty()) {
@@ -468,12 +479,34 @@ pub fn source_date_epoch() -> Result<u32> {
     }
 }
 
+/// What to do about a `files` entry that matched nothing, for where it was listed: a module
+/// can mark it optional; a profile cannot (profiles have no `optional_files`).
+fn missing_file_hint(profile: &Profile, item: &Item) -> String {
+    if profile.profile_files.contains(&item.by) {
+        format!(
+            "; install the package that provides it, or remove it from `files` in {} \
+             (profiles have no optional_files: to make it optional, put it under \
+             optional_files in a module's module.toml and list that module under `modules`)",
+            item.by
+        )
+    } else {
+        format!(
+            "; install the package that provides it, or move it from `files` to \
+             `optional_files` in {}",
+            item.by
+        )
+    }
+}
+
+/// Adds the sysroot files matching `item` (a path or glob); `hint` ends the error when
+/// nothing matches and the item is required.
 fn add_glob(
     sysroot: &Sysroot,
     plan: &mut Plan,
     elf: &mut ElfResolver,
     item: &Item,
     whole_dirs: bool,
+    hint: &str,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     let pattern = sysroot.host(&item.name).display().to_string();
@@ -492,7 +525,7 @@ fn add_glob(
         return Err(BuildError::MissingFile {
             path: item.name.clone(),
             by: item.by.clone(),
-            hint: "; install the package that provides it or list it under optional_files".into(),
+            hint: hint.to_string(),
         });
     }
     for m in matches {
@@ -746,5 +779,93 @@ pub fn check_plain_name(what: &str, name: &str) -> Result<()> {
                 name.chars().take(80).collect::<String>()
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A profile directory (profiles/, modules/) and a sysroot with an empty kernel 9.9.9.
+    fn setup() -> (tempfile::TempDir, PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("sysroot");
+        std::fs::create_dir_all(root.join("lib/modules/9.9.9")).unwrap();
+        std::fs::write(root.join("lib/modules/9.9.9/modules.dep"), "").unwrap();
+        (d, root)
+    }
+
+    fn write(dir: &std::path::Path, rel: &str, text: &str) -> String {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+
+    fn plan_error(profile: &str, sysroot: &std::path::Path) -> String {
+        let mut opts = BuildOptions::new(profile);
+        opts.sysroot = sysroot.to_path_buf();
+        plan_image(&opts).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_missing_file_hint_fits_where_the_file_was_listed() {
+        let (d, root) = setup();
+        // Listed by a profile: profiles have no optional_files, so the hint must not
+        // tell the user to list it there.
+        let p = write(d.path(), "profiles/p.toml", "files = [\"/no/such/file\"]\n");
+        let e = plan_error(&p, &root);
+        assert!(e.contains("'/no/such/file' (asked for by"), "{e}");
+        assert!(e.contains(&format!("remove it from `files` in {p}")), "{e}");
+        assert!(
+            e.contains("profiles have no optional_files")
+                && e.contains("list that module under `modules`"),
+            "{e}"
+        );
+        assert!(!e.contains("or list it under optional_files"), "{e}");
+        // Listed by a module: that module's optional_files is the place.
+        let m = write(
+            d.path(),
+            "modules/m/module.toml",
+            "files = [\"/no/other\"]\n",
+        );
+        let p = write(d.path(), "profiles/q.toml", "modules = [\"m\"]\n");
+        let e = plan_error(&p, &root);
+        assert!(
+            e.contains(&format!(
+                "move it from `files` to `optional_files` in module m ({m})"
+            )),
+            "{e}"
+        );
+        // In a module's optional_files it is skipped with a warning.
+        write(
+            d.path(),
+            "modules/m/module.toml",
+            "optional_files = [\"/no/other\"]\n",
+        );
+        let mut opts = BuildOptions::new(&p);
+        opts.sysroot = root.clone();
+        opts.runtime = false;
+        let planned = plan_image(&opts).unwrap();
+        assert!(
+            planned.warnings.iter().any(|w| w.contains("/no/other")),
+            "{:?}",
+            planned.warnings
+        );
+    }
+
+    #[test]
+    fn a_sysroot_that_is_not_a_directory_is_named_before_anything_else() {
+        let (d, _) = setup();
+        let file = d.path().join("passwd");
+        std::fs::write(&file, "root:x:0:0::/root:/bin/sh\n").unwrap();
+        let e = plan_error("nfs", &file);
+        assert!(
+            e.contains(&format!("--sysroot: {} is a file", file.display())),
+            "{e}"
+        );
+        assert!(!e.contains("no kernel found"), "{e}");
+        let e = plan_error("nfs", &d.path().join("missing"));
+        assert!(e.contains("missing does not exist"), "{e}");
     }
 }

@@ -46,6 +46,37 @@ impl Sysroot {
         Sysroot { root: root.into() }
     }
 
+    /// A sysroot given by the user (`--sysroot`): it must exist and be a directory (a link
+    /// to one is fine), else the error names the path and what to pass instead.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+        let root = root.into();
+        let what = "pass the root directory of the system to take files from \
+                    (e.g. /srv/debian12), or / for this host";
+        let problem = match std::fs::metadata(&root) {
+            Ok(m) if m.is_dir() => return Ok(Sysroot { root }),
+            Ok(m) => format!(
+                "{} is {}, not a directory",
+                root.display(),
+                if m.is_file() {
+                    "a file"
+                } else {
+                    "a special file"
+                }
+            ),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::ENOTDIR) =>
+            {
+                format!("{} does not exist", root.display())
+            }
+            Err(e) => format!("cannot use {}: {e}", root.display()),
+        };
+        Err(BuildError::Config {
+            location: "--sysroot".into(),
+            message: format!("{problem}; {what}"),
+        })
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -360,6 +391,241 @@ mod tests {
             .resolve("/usr/lib/x86_64-linux-gnu/libfoo.so.1.2/x")
             .unwrap()
             .is_none());
+    }
+
+    #[test]
+    fn open_refuses_a_missing_or_non_directory_sysroot() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("passwd");
+        std::fs::write(&file, "root:x:0:0::/root:/bin/sh\n").unwrap();
+        let cases = [
+            (file.clone(), "is a file, not a directory"),
+            (d.path().join("missing"), "does not exist"),
+            (file.join("below"), "does not exist"),
+            (PathBuf::from("/dev/null"), "is a special file"),
+        ];
+        for (path, says) in cases {
+            let e = Sysroot::open(&path).unwrap_err().to_string();
+            assert!(
+                e.starts_with("--sysroot: ") && e.contains(&*path.to_string_lossy()),
+                "{e}"
+            );
+            assert!(e.contains(says) && e.contains("or / for this host"), "{e}");
+        }
+        // A directory, or a link to one, is a sysroot.
+        symlink(d.path(), d.path().join("link")).unwrap();
+        assert!(Sysroot::open(d.path()).is_ok());
+        assert!(Sysroot::open(d.path().join("link")).is_ok());
+    }
+
+    /// Random sysroots full of hostile links: the resolver must stay inside the root.
+    mod property {
+        use super::*;
+
+        const SENTINEL: &[u8] = b"OUTSIDE-THE-SYSROOT-SENTINEL";
+        const NAMES: &[&str] = &["a", "b", "etc", "lib", "usr", "x"];
+
+        /// xorshift64*: deterministic, so a failure names the seed that reproduces it.
+        struct Rng(u64);
+
+        impl Rng {
+            fn next(&mut self) -> u64 {
+                self.0 ^= self.0 >> 12;
+                self.0 ^= self.0 << 25;
+                self.0 ^= self.0 >> 27;
+                self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+            }
+            fn below(&mut self, n: usize) -> usize {
+                (self.next() % n as u64) as usize
+            }
+            fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+                &items[self.below(items.len())]
+            }
+            fn chance(&mut self, percent: u64) -> bool {
+                self.next() % 100 < percent
+            }
+        }
+
+        /// A path of 0..=max random parts from `parts`, absolute or relative.
+        fn random_path(rng: &mut Rng, parts: &[String], max: usize) -> String {
+            let n = rng.below(max + 1);
+            let joined: Vec<&str> = (0..n).map(|_| rng.pick(parts).as_str()).collect();
+            let lead = if rng.chance(50) { "/" } else { "" };
+            format!("{lead}{}", joined.join("/"))
+        }
+
+        /// A random tree under `root` (inside `outside`, which holds the sentinels):
+        /// directories, files and links of every hostile kind. Returns the names used and
+        /// the image paths of the links made.
+        fn random_tree(rng: &mut Rng, root: &Path, outside: &Path) -> (Vec<String>, Vec<String>) {
+            let mut dirs = vec![String::new()];
+            for _ in 0..rng.below(8) + 2 {
+                let parent = rng.pick(&dirs).clone();
+                let d = format!("{parent}/{}", rng.pick(NAMES));
+                std::fs::create_dir_all(root.join(d.trim_start_matches('/'))).unwrap();
+                if !dirs.contains(&d) {
+                    dirs.push(d);
+                }
+            }
+            let mut names: Vec<String> = NAMES.iter().map(|n| n.to_string()).collect();
+            names.extend(["..", ".", "f", "l0", "l1", "l2", "l3"].map(String::from));
+            let sentinel = outside.join("sentinel");
+            let outside_dir = outside.join("dir");
+            let mut links = Vec::new();
+            // Decoys inside the root where a link out would land if it stayed inside: the
+            // resolver must read these, never the host's.
+            for decoy in [
+                "sentinel".to_string(),
+                "dir/sentinel".to_string(),
+                "etc/passwd".to_string(),
+                format!("{}/sentinel", outside.display()),
+            ] {
+                if rng.chance(50) {
+                    let at = root.join(decoy.trim_start_matches('/'));
+                    std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+                    std::fs::write(&at, format!("inside decoy {decoy}")).unwrap();
+                }
+            }
+            for i in 0..rng.below(14) + 4 {
+                let dir = root.join(rng.pick(&dirs).trim_start_matches('/'));
+                let name = if rng.chance(25) {
+                    "f".to_string()
+                } else if rng.chance(60) {
+                    format!("l{}", rng.below(4))
+                } else {
+                    rng.pick(NAMES).to_string()
+                };
+                let at = dir.join(&name);
+                if std::fs::symlink_metadata(&at).is_ok() {
+                    continue;
+                }
+                if name == "f" {
+                    std::fs::write(&at, format!("inside {i}")).unwrap();
+                    continue;
+                }
+                let depth = dir.strip_prefix(root).unwrap().components().count();
+                let up = |n: usize| "../".repeat(n);
+                let target = match rng.below(12) {
+                    // Straight at the host: the sentinel and its directory, by host path.
+                    0 => sentinel.display().to_string(),
+                    1 => format!("{}/sentinel", outside_dir.display()),
+                    // Climbing out with exactly enough, or far too many, `..`.
+                    2 => format!("{}sentinel", up(depth + 1)),
+                    3 => format!("{}{}sentinel", up(depth + 1 + rng.below(6)), ""),
+                    4 => format!("{}dir/sentinel", up(depth + 1)),
+                    5 => format!("{}dir", up(depth + 1)),
+                    // Well-known host paths and the roots.
+                    6 => rng
+                        .pick(&["/etc/passwd", "../../../../etc", "/", ".", ".."])
+                        .to_string(),
+                    // Loops: itself, its directory, a sibling link.
+                    7 => rng
+                        .pick(&[name.clone(), ".".into(), format!("./{name}"), "l0".into()])
+                        .clone(),
+                    // Anything made of the tree's names, `.` and `..`.
+                    _ => random_path(rng, &names, 5),
+                };
+                let target = if target.is_empty() { "." } else { &target };
+                symlink(target, &at).unwrap();
+                links.push(format!("/{}", at.strip_prefix(root).unwrap().display()));
+            }
+            (names, links)
+        }
+
+        #[test]
+        fn random_sysroots_never_resolve_or_read_outside_the_root() {
+            let (mut resolved, mut read, mut loops, mut naive_escapes) = (0, 0, 0, 0);
+            for seed in 1..=120u64 {
+                let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+                let d = tempfile::tempdir().unwrap();
+                let outside = d.path();
+                std::fs::create_dir(outside.join("dir")).unwrap();
+                std::fs::write(outside.join("sentinel"), SENTINEL).unwrap();
+                std::fs::write(outside.join("dir/sentinel"), SENTINEL).unwrap();
+                let root = outside.join("root");
+                std::fs::create_dir(&root).unwrap();
+                let (names, links) = random_tree(&mut rng, &root, outside);
+                let canon_root = root.canonicalize().unwrap();
+                let s = Sysroot::new(&root);
+                let mut plan = Plan::default();
+                for _ in 0..60 {
+                    // A made link (maybe with more after it), or anything at all.
+                    let path = if !links.is_empty() && rng.chance(50) {
+                        let tail = rng.pick(&["", "/sentinel", "/f", "/passwd", "/dir/sentinel"]);
+                        format!("{}{tail}", rng.pick(&links))
+                    } else {
+                        random_path(&mut rng, &names, 6)
+                    };
+                    let ctx = format!("seed {seed}, path {path:?}");
+                    // What a naive join-and-open would read: the test must reach the host.
+                    if std::fs::read(root.join(path.trim_start_matches('/')))
+                        .is_ok_and(|b| b == SENTINEL)
+                    {
+                        naive_escapes += 1;
+                    }
+                    match s.resolve(&path) {
+                        Ok(Some(r)) => {
+                            resolved += 1;
+                            let rel = r.host_path.strip_prefix(&root).expect(&ctx);
+                            assert!(
+                                rel.components()
+                                    .all(|c| matches!(c, std::path::Component::Normal(_))),
+                                "{ctx}: {}",
+                                r.host_path.display()
+                            );
+                            assert_eq!(rel, Path::new(&r.image_path), "{ctx}");
+                            let canon = r.host_path.canonicalize().expect(&ctx);
+                            assert!(
+                                canon.starts_with(&canon_root),
+                                "{ctx}: resolved to {} outside {}",
+                                canon.display(),
+                                canon_root.display()
+                            );
+                            let meta = std::fs::symlink_metadata(&r.host_path).expect(&ctx);
+                            assert!(!meta.file_type().is_symlink(), "{ctx}: ends on a link");
+                            assert_eq!(meta.is_dir(), r.is_dir, "{ctx}");
+                        }
+                        Ok(None) => {}
+                        Err(BuildError::SymlinkLoop { .. }) => loops += 1,
+                        Err(e) => panic!("{ctx}: unexpected error {e}"),
+                    }
+                    match s.read(&path) {
+                        Ok(Some(bytes)) => {
+                            read += 1;
+                            assert_ne!(bytes, SENTINEL, "{ctx}: read the host's file");
+                        }
+                        Ok(None) | Err(BuildError::SymlinkLoop { .. }) => {}
+                        Err(e) => panic!("{ctx}: unexpected error {e}"),
+                    }
+                    // Recording the walk in a plan: every host file it names is inside.
+                    match s.add(&mut plan, &path, "property test") {
+                        Ok(_) | Err(BuildError::SymlinkLoop { .. }) => {}
+                        Err(BuildError::Conflict { .. }) => {}
+                        Err(e) => panic!("{ctx}: unexpected error {e}"),
+                    }
+                }
+                for (path, entry) in plan.iter() {
+                    if let Source::Host(host) = &entry.source {
+                        let canon = host.canonicalize().unwrap();
+                        assert!(
+                            canon.starts_with(&canon_root),
+                            "seed {seed}: plan entry {path} comes from {}",
+                            canon.display()
+                        );
+                    }
+                }
+            }
+            // The generator must really produce what the resolver has to survive.
+            let counts = format!(
+                "{resolved} resolved, {read} read, {loops} loops, {naive_escapes} naive escapes"
+            );
+            eprintln!("{counts}");
+            assert!(resolved > 1000 && read > 100 && loops > 20, "{counts}");
+            assert!(
+                naive_escapes > 20,
+                "only {naive_escapes} paths reach the host"
+            );
+        }
     }
 
     #[test]

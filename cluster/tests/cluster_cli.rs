@@ -482,3 +482,107 @@ fn netboot_replaces_links_in_its_output_instead_of_writing_through_them() {
         .contains("dhcp-host"));
     assert_eq!(std::fs::read_to_string(out.join("vmlinuz")).unwrap(), "K");
 }
+
+/// Whether `e` cites a line of `file` (`file:LINE:`).
+fn cites_a_line(e: &str, file: &str) -> bool {
+    e.match_indices(&format!("{file}:"))
+        .any(|(i, m)| e[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()))
+}
+
+#[test]
+fn addnode_errors_about_the_new_node_name_the_option_not_a_line() {
+    let (_d, f) = sample_file();
+    let before = std::fs::read(&f).unwrap();
+    // (arguments after "addnode", the option the error must name, what it must say)
+    let cases: &[(&[&str], &str, &str)] = &[
+        (
+            &["node3", "--mac", "52:54:00:77:00:11"],
+            "--mac",
+            "duplicate MAC 52:54:00:77:00:11 (also on node1)",
+        ),
+        (
+            &["node3", "--mac", "52:54:00:77:00:13", "--id", "2"],
+            "--id",
+            "duplicate node id 2",
+        ),
+        (
+            &["node3", "--mac", "52:54:00:77:00:13", "--ip", "10.1.1.1/24"],
+            "--ip",
+            "outside every declared network",
+        ),
+        (
+            &[
+                "node3",
+                "--mac",
+                "52:54:00:77:00:13",
+                "--ip",
+                "10.77.0.12/24",
+            ],
+            "--ip",
+            "duplicate IP address 10.77.0.12",
+        ),
+        (
+            &[
+                "node3",
+                "--mac",
+                "52:54:00:77:00:13",
+                "--kernel-arg",
+                "a\nb",
+            ],
+            "--kernel-arg",
+            "contains '\\n'",
+        ),
+        (
+            &["node3", "--mac", "52:54:00:77:00:13", "--role", "x y"],
+            "--role 'x y'",
+            "not a role name",
+        ),
+        (
+            &["node3", "--mac", "ff:ff:ff:ff:ff:ff"],
+            "--mac",
+            "broadcast",
+        ),
+        (
+            &["node3", "--mac", "52:54:00:77:00:13", "--id", "300"],
+            "--id 300",
+            "out of range",
+        ),
+        (
+            &["x$(reboot)\ny", "--mac", "52:54:00:77:00:13"],
+            "the node name 'x$(reboot)\\ny'",
+            "not usable",
+        ),
+    ];
+    for (args, option, says) in cases {
+        let e = run(&f, &[&["addnode"][..], args].concat())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(option) && e.contains(says), "{args:?}: {e}");
+        assert!(e.contains("not changed"), "{e}");
+        // The edited file exists nowhere: none of its line numbers may be cited.
+        assert!(!cites_a_line(&e, f.to_str().unwrap()), "{args:?}: {e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+    assert_eq!(std::fs::read(&f).unwrap(), before);
+}
+
+#[test]
+fn addnode_errors_about_the_existing_file_cite_its_own_lines() {
+    let (_d, f) = sample_file();
+    // The failover domain (line 28) names an unknown node; the new node would go in
+    // before it (after line 24), so a line of the edited text would be off by 7.
+    let text = SAMPLE.replace(
+        "nodes = [\"node1\", \"node2\"]",
+        "nodes = [\"node1\", \"ghost\"]",
+    );
+    std::fs::write(&f, &text).unwrap();
+    let e = run(&f, &["addnode", "node3", "--mac", "52:54:00:77:00:13"])
+        .unwrap_err()
+        .to_string();
+    let at = format!("{}:28:", f.display());
+    assert!(
+        e.contains(&at) && e.contains("unknown node 'ghost'") && e.contains("before the edit"),
+        "{e}"
+    );
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), text);
+}
