@@ -144,14 +144,19 @@ impl Scratch {
     }
 }
 
+/// Copies `from` to `to` with modes 0755/0644, whatever the checkout's umask gave them (a
+/// profile that others may write is refused, and that is not what these cases test).
 fn copy_tree(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(to).unwrap();
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).unwrap();
     for e in std::fs::read_dir(from).unwrap().flatten() {
         let dest = to.join(e.file_name());
         if e.file_type().unwrap().is_dir() {
             copy_tree(&e.path(), &dest);
         } else {
             std::fs::copy(e.path(), &dest).unwrap();
+            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o644)).unwrap();
         }
     }
 }
