@@ -1,90 +1,213 @@
-//! The library search path of a sysroot: `/etc/ld.so.conf` with its `include` globs
-//! (read from the sysroot, never from the build host), then the multiarch and default
-//! directories the dynamic loader always searches.
+//! The directories of a sysroot's `/etc/ld.so.conf`, as ldconfig reads them (glibc's
+//! `parse_conf`): one directory per line (a `=TYPE` suffix dropped), `#` comments,
+//! `hwcap` lines ignored, and `include` lines whose words are glob patterns, relative ones
+//! taken from the directory of the file that includes them, expanded in byte order and
+//! nested. Every file and directory is read inside the sysroot, never on the build host.
+//! These directories stand for ld.so.cache in the loader's search (see `ldso.rs`).
 
+use crate::error::{BuildError, Result};
 use crate::sysroot::Sysroot;
 
-/// Directories the loader searches after ld.so.conf.
-const DEFAULT_DIRS: &[&str] = &[
-    "/lib/x86_64-linux-gnu",
-    "/usr/lib/x86_64-linux-gnu",
-    "/lib64",
-    "/usr/lib64",
-    "/lib",
-    "/usr/lib",
-];
+/// How deep includes may nest (ldconfig has no limit and loops on a self-include).
+const MAX_DEPTH: usize = 16;
 
-/// Reads ld.so.conf and its includes; returns directories in search order, deduplicated.
-pub fn search_dirs(sysroot: &Sysroot) -> Vec<String> {
+/// Reads ld.so.conf and its includes; returns absolute directories in order, first
+/// occurrence kept. A missing ld.so.conf gives none; one that cannot be read is an error.
+pub fn search_dirs(sysroot: &Sysroot) -> Result<Vec<String>> {
     let mut dirs = Vec::new();
-    read_conf(sysroot, "/etc/ld.so.conf", &mut dirs, 0);
-    for d in DEFAULT_DIRS {
-        dirs.push(d.to_string());
-    }
+    read_conf(sysroot, "/etc/ld.so.conf", &mut dirs, 0)?;
     let mut seen = std::collections::HashSet::new();
     dirs.retain(|d| seen.insert(d.clone()));
-    dirs
+    Ok(dirs)
 }
 
-fn read_conf(sysroot: &Sysroot, path: &str, dirs: &mut Vec<String>, depth: usize) {
-    if depth > 8 {
-        return;
+fn read_conf(sysroot: &Sysroot, path: &str, dirs: &mut Vec<String>, depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Ok(());
     }
-    let Ok(Some(r)) = sysroot.resolve(path) else {
-        return;
+    let Some(text) = sysroot.read_text(path)? else {
+        return Ok(());
     };
-    let Ok(text) = std::fs::read_to_string(&r.host_path) else {
-        return;
-    };
+    let here = path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
     for line in text.lines() {
-        let line = line.split('#').next().unwrap_or("").trim();
-        if line.is_empty() || line.starts_with("hwcap") {
+        let line = line.split('#').next().unwrap_or("").trim_start();
+        if line.is_empty() {
             continue;
         }
-        if let Some(pattern) = line.strip_prefix("include") {
-            for pat in pattern.split_whitespace() {
+        if let Some(words) = keyword(line, "include") {
+            for pat in words.split([' ', '\t']).filter(|w| !w.is_empty()) {
                 let pat = if pat.starts_with('/') {
                     pat.to_string()
                 } else {
-                    format!("/etc/{pat}")
+                    format!("{here}/{pat}")
                 };
-                let host_pat = sysroot.host(&pat).display().to_string();
-                let mut found: Vec<_> = glob::glob(&host_pat)
-                    .map(|g| g.flatten().collect())
-                    .unwrap_or_default();
-                found.sort();
-                for f in found {
-                    if let Ok(rel) = f.strip_prefix(sysroot.root()) {
-                        read_conf(sysroot, &format!("/{}", rel.display()), dirs, depth + 1);
-                    }
+                for file in glob_in(sysroot, &pat)? {
+                    read_conf(sysroot, &file, dirs, depth + 1)?;
                 }
             }
+        } else if keyword(&line.to_ascii_lowercase(), "hwcap").is_some() {
+            continue;
         } else {
-            for d in line.split([' ', '\t', ',', ':']).filter(|s| !s.is_empty()) {
-                dirs.push(d.trim_end_matches('/').to_string());
+            let dir = line.split('=').next().unwrap_or("").trim_end();
+            let dir = dir.trim_end_matches('/');
+            // ldconfig stats a relative directory from its working directory; the loader's
+            // cache only ever holds absolute paths worth searching.
+            if dir.starts_with('/') {
+                dirs.push(dir.to_string());
             }
         }
     }
+    Ok(())
+}
+
+/// The rest of `line` after `word` and a blank, if `line` starts so.
+fn keyword<'l>(line: &'l str, word: &str) -> Option<&'l str> {
+    line.strip_prefix(word)
+        .filter(|r| r.starts_with([' ', '\t']))
+        .map(|r| &r[1..])
+}
+
+/// Expands the absolute glob `pattern` component by component inside the sysroot: each
+/// directory listed is first resolved by [`Sysroot::resolve`] (links followed inside the
+/// sysroot), so a link in the sysroot never lists a build-host directory. Results are in
+/// byte order, as glob(3) gives them under ldconfig's C collation; a leading `.` must be
+/// matched literally.
+pub fn glob_in(sysroot: &Sysroot, pattern: &str) -> Result<Vec<String>> {
+    let opts = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: true,
+    };
+    let mut found = vec![String::new()];
+    for comp in pattern.split('/').filter(|c| !c.is_empty()) {
+        let magic = comp.contains(['*', '?', '[']);
+        let mut next = Vec::new();
+        for base in &found {
+            if !magic {
+                next.push(format!("{base}/{comp}"));
+                continue;
+            }
+            let pat = glob::Pattern::new(comp).map_err(|e| BuildError::Config {
+                location: pattern.to_string(),
+                message: format!("bad include pattern: {e}"),
+            })?;
+            let Some(dir) = sysroot.resolve(if base.is_empty() { "/" } else { base })? else {
+                continue;
+            };
+            if !dir.is_dir {
+                continue;
+            }
+            let entries = match std::fs::read_dir(&dir.host_path) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(BuildError::read(&dir.host_path, e)),
+            };
+            let mut names: Vec<String> = Vec::new();
+            for e in entries {
+                let e = e.map_err(|e| BuildError::read(&dir.host_path, e))?;
+                let name = e.file_name().to_string_lossy().into_owned();
+                if pat.matches_with(&name, opts) {
+                    names.push(name);
+                }
+            }
+            names.sort();
+            next.extend(names.into_iter().map(|n| format!("{base}/{n}")));
+        }
+        found = next;
+    }
+    let mut out = Vec::new();
+    for f in found {
+        if !f.is_empty() && sysroot.resolve(&f)?.is_some() {
+            out.push(f);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
+    use std::os::unix::fs::symlink;
 
     #[test]
-    fn includes_are_read_from_the_sysroot() {
+    fn includes_are_read_from_the_sysroot_in_byte_order() {
         let d = tempfile::tempdir().unwrap();
         let r = d.path();
-        std::fs::create_dir_all(r.join("etc/ld.so.conf.d")).unwrap();
-        std::fs::write(
+        fs::create_dir_all(r.join("etc/ld.so.conf.d")).unwrap();
+        fs::write(
             r.join("etc/ld.so.conf"),
-            "include /etc/ld.so.conf.d/*.conf\n/opt/a # c\n",
+            "include /etc/ld.so.conf.d/*.conf\n/opt/a/ # c\n",
         )
         .unwrap();
-        std::fs::write(r.join("etc/ld.so.conf.d/b.conf"), "/opt/b\n").unwrap();
-        std::fs::write(r.join("etc/ld.so.conf.d/a.conf"), "# x\n/opt/c:/opt/d\n").unwrap();
-        let dirs = search_dirs(&Sysroot::new(r));
-        assert_eq!(&dirs[..4], &["/opt/c", "/opt/d", "/opt/b", "/opt/a"]);
-        assert!(dirs.contains(&"/usr/lib/x86_64-linux-gnu".to_string()));
+        fs::write(r.join("etc/ld.so.conf.d/b.conf"), "/opt/b\n").unwrap();
+        fs::write(
+            r.join("etc/ld.so.conf.d/a.conf"),
+            "# x\n  /opt/c\n/opt/d=libc6\n",
+        )
+        .unwrap();
+        fs::write(r.join("etc/ld.so.conf.d/.hidden.conf"), "/opt/hidden\n").unwrap();
+        fs::write(r.join("etc/ld.so.conf.d/B.conf"), "/opt/B\n").unwrap();
+        let dirs = search_dirs(&Sysroot::new(r)).unwrap();
+        assert_eq!(dirs, ["/opt/B", "/opt/c", "/opt/d", "/opt/b", "/opt/a"]);
+    }
+
+    #[test]
+    fn one_directory_per_line_and_hwcap_lines_ignored() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs::create_dir_all(r.join("etc")).unwrap();
+        fs::write(
+            r.join("etc/ld.so.conf"),
+            "/opt/x:/opt/y\nhwcap 1 nosegneg\nHWCAP\t2 x\nrelative/dir\n/opt/z\n/opt/z\n",
+        )
+        .unwrap();
+        // ldconfig does not split a line: `/opt/x:/opt/y` is one (odd) directory.
+        let dirs = search_dirs(&Sysroot::new(r)).unwrap();
+        assert_eq!(dirs, ["/opt/x:/opt/y", "/opt/z"]);
+    }
+
+    #[test]
+    fn relative_includes_are_relative_to_the_including_file_and_nest() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs::create_dir_all(r.join("etc/conf.d/more")).unwrap();
+        fs::write(r.join("etc/ld.so.conf"), "include conf.d/*.conf\n").unwrap();
+        fs::write(
+            r.join("etc/conf.d/one.conf"),
+            "/opt/one\ninclude more/*.conf /etc/conf.d/abs.list\n",
+        )
+        .unwrap();
+        fs::write(r.join("etc/conf.d/more/two.conf"), "/opt/two\n").unwrap();
+        fs::write(r.join("etc/conf.d/abs.list"), "/opt/abs\n").unwrap();
+        // Includes itself: nesting stops, the directory is listed once.
+        fs::write(
+            r.join("etc/conf.d/self.conf"),
+            "include self.conf\n/opt/self\n",
+        )
+        .unwrap();
+        let dirs = search_dirs(&Sysroot::new(r)).unwrap();
+        assert_eq!(dirs, ["/opt/one", "/opt/two", "/opt/abs", "/opt/self"]);
+    }
+
+    #[test]
+    fn globs_in_several_components_and_links_stay_in_the_sysroot() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        let host = tempfile::tempdir().unwrap();
+        fs::write(host.path().join("evil.conf"), "/host/only\n").unwrap();
+        fs::create_dir_all(r.join("etc/a.d")).unwrap();
+        fs::create_dir_all(r.join("etc/b.d")).unwrap();
+        fs::write(r.join("etc/a.d/x.conf"), "/opt/a\n").unwrap();
+        fs::write(r.join("etc/b.d/x.conf"), "/opt/b\n").unwrap();
+        // An absolute link to a build-host directory: it is read as the sysroot's own
+        // directory of that name.
+        symlink(host.path(), r.join("etc/c.d")).unwrap();
+        let inside = r.join(host.path().strip_prefix("/").unwrap());
+        fs::create_dir_all(&inside).unwrap();
+        fs::write(inside.join("evil.conf"), "/opt/inside\n").unwrap();
+        fs::write(r.join("etc/ld.so.conf"), "include /etc/*.d/*.conf\n").unwrap();
+        let dirs = search_dirs(&Sysroot::new(r)).unwrap();
+        assert_eq!(dirs, ["/opt/a", "/opt/b", "/opt/inside"]);
     }
 }

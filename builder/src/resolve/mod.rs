@@ -1,7 +1,12 @@
 //! Resolution against the sysroot, the only stage that reads the host: ELF binaries and
-//! libraries, the loader's search path, and kernel modules with firmware.
+//! libraries (`elf`, parsed by `elfinfo`, searched by `ldso`'s rules), the loader's
+//! ld.so.conf (`ldconf`), kernel modules with firmware, and gluster volfiles.
 
 pub mod elf;
+pub mod elfinfo;
 pub mod gluster;
 pub mod kmod;
 pub mod ldconf;
+pub mod ldso;
+#[cfg(test)]
+mod testelf;
