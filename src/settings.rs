@@ -203,6 +203,31 @@ mod tests {
         assert!(!s.kernel_hooks);
     }
 
+    /// The commented example the package ships as /etc/srbuild/srbuild.toml: as shipped it
+    /// means the defaults; with every key uncommented it parses to what its comments say.
+    #[test]
+    fn the_shipped_example_parses() {
+        let text = include_str!("../packaging/srbuild.toml");
+        let expect = Settings {
+            source: Some("/etc/srbuild/srbuild.toml".into()),
+            ..Default::default()
+        };
+        assert_eq!(p(text).unwrap(), expect);
+        let open: String = text
+            .lines()
+            .map(|l| match l.strip_prefix('#') {
+                Some(rest) if rest.contains(" = ") && !rest.starts_with(' ') => rest,
+                _ => l,
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let s = p(&open).unwrap();
+        assert_eq!(s.profile, "nfs");
+        assert_eq!(s.mode, Some(0o644));
+        assert_eq!(s.kernel_args, ["srbuild.mount_timeout=300"]);
+        assert!(s.kernel_hooks);
+    }
+
     #[test]
     fn unknown_key_names_file_and_line() {
         let e = p("profile = \"nfs\"\n\ncompresion = \"xz\"\n").unwrap_err();
