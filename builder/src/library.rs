@@ -1,6 +1,7 @@
 //! Where profiles, modules and hook templates come from: a profile file given by path, the
-//! directories named by `SRBUILD_DATA_DIR` and `/etc/srbuild`, and the copies built into the
-//! binary. Owns lookup order and the names used in error messages.
+//! directories named by `SRBUILD_DATA_DIR`, `/etc/srbuild` (the admin's overrides),
+//! `/usr/share/srbuild` (the package's copies), and the copies built into the binary.
+//! Owns lookup order and the names used in error messages.
 
 use crate::error::{BuildError, Result};
 use std::path::{Path, PathBuf};
@@ -151,18 +152,49 @@ pub fn unsafe_reason(path: &Path) -> Option<String> {
     None
 }
 
+/// The system directories, searched after `$SRBUILD_DATA_DIR` and before the built-in
+/// copies: the admin's overrides, then the package's data.
+pub const SYSTEM_DIRS: [&str; 2] = ["/etc/srbuild", "/usr/share/srbuild"];
+
 impl Library {
-    /// The standard search path: `$SRBUILD_DATA_DIR` (colon-separated), then `/etc/srbuild`.
+    /// The standard search path: `$SRBUILD_DATA_DIR` (colon-separated), then
+    /// [`SYSTEM_DIRS`] (`/etc/srbuild`, `/usr/share/srbuild`); the built-in copies last.
     pub fn standard() -> Self {
         let mut dirs = Vec::new();
         if let Ok(v) = std::env::var("SRBUILD_DATA_DIR") {
             dirs.extend(v.split(':').filter(|s| !s.is_empty()).map(PathBuf::from));
         }
-        dirs.push(PathBuf::from("/etc/srbuild"));
+        dirs.extend(SYSTEM_DIRS.iter().map(PathBuf::from));
+        Library::with_dirs(dirs)
+    }
+
+    /// A library that searches `dirs` in order, then the built-in copies.
+    pub fn with_dirs(dirs: Vec<PathBuf>) -> Self {
         Library {
             dirs,
             overrides: Default::default(),
         }
+    }
+
+    /// The directories searched, in order (the built-in copies come after them).
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
+    /// Every copy of `rel` (e.g. `profiles/nfs.toml`), in search order: the first one is
+    /// the one used. Files on disk by path, the built-in copy as `<builtin>/rel`.
+    pub fn locations(&self, rel: &str) -> Vec<String> {
+        let mut found: Vec<String> = self
+            .dirs
+            .iter()
+            .map(|d| d.join(rel))
+            .filter(|p| p.is_file())
+            .map(|p| p.display().to_string())
+            .collect();
+        if builtin(rel).is_some() {
+            found.push(format!("<builtin>/{rel}"));
+        }
+        found
     }
 
     /// Adds a directory searched first (e.g. the folder above a profile given by path).
@@ -183,7 +215,9 @@ impl Library {
                         ),
                     });
                 }
-                if builtin(rel).is_some() {
+                // A copy that differs from the built-in one (the package's identical copies
+                // in /usr/share/srbuild are not worth a note).
+                if builtin(rel).is_some_and(|b| b != text) {
                     self.overrides.borrow_mut().push(format!(
                         "{} from {} replaces the built-in copy",
                         rel.trim_end_matches("/module.toml"),
@@ -315,5 +349,73 @@ impl Library {
     /// Names of all modules (built in and on disk).
     pub fn module_names(&self) -> Vec<String> {
         self.known("modules/", "")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    #[test]
+    fn standard_order_is_data_dir_etc_usr_share_then_builtin() {
+        let lib = Library::standard();
+        let dirs: Vec<String> = lib.dirs().iter().map(|d| d.display().to_string()).collect();
+        let n = dirs.len();
+        assert_eq!(dirs[n - 2..], ["/etc/srbuild", "/usr/share/srbuild"]);
+    }
+
+    #[test]
+    fn the_first_directory_wins_and_locations_list_every_copy() {
+        let admin = tempfile::tempdir().unwrap();
+        let share = tempfile::tempdir().unwrap();
+        put(
+            admin.path(),
+            "profiles/nfs.toml",
+            "inherits = \"base\"\n# admin\n",
+        );
+        put(
+            share.path(),
+            "profiles/nfs.toml",
+            builtin("profiles/nfs.toml").unwrap(),
+        );
+        put(share.path(), "profiles/extra.toml", "inherits = \"base\"\n");
+        let lib = Library::with_dirs(vec![admin.path().into(), share.path().into()]);
+        let nfs = lib.profile_named("nfs").unwrap();
+        assert!(nfs.text.contains("# admin"));
+        assert_eq!(
+            lib.locations("profiles/nfs.toml"),
+            [
+                admin.path().join("profiles/nfs.toml").display().to_string(),
+                share.path().join("profiles/nfs.toml").display().to_string(),
+                "<builtin>/profiles/nfs.toml".to_string(),
+            ]
+        );
+        assert_eq!(lib.overrides().len(), 1, "{:?}", lib.overrides());
+        assert_eq!(
+            lib.locations("profiles/extra.toml"),
+            [share
+                .path()
+                .join("profiles/extra.toml")
+                .display()
+                .to_string()]
+        );
+        assert!(lib.profile_names().contains(&"extra".to_string()));
+    }
+
+    #[test]
+    fn an_identical_copy_of_a_builtin_is_not_an_override() {
+        let share = tempfile::tempdir().unwrap();
+        let rel = "modules/nfs/module.toml";
+        put(share.path(), rel, builtin(rel).unwrap());
+        let lib = Library::with_dirs(vec![share.path().into()]);
+        let m = lib.module("nfs").unwrap().unwrap();
+        assert!(m.name.starts_with(&share.path().display().to_string()));
+        assert!(lib.overrides().is_empty(), "{:?}", lib.overrides());
     }
 }

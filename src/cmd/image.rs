@@ -65,14 +65,41 @@ pub fn run(a: ImageArgs) -> Result<()> {
 
 #[derive(Args)]
 #[command(
-    after_help = "Example:\n  srbuild profiles\n\nProfiles and modules in $SRBUILD_DATA_DIR and /etc/srbuild/{profiles,modules} override the built-in ones."
+    after_help = "Example:\n  srbuild profiles\n\nSearch order, first found wins: $SRBUILD_DATA_DIR (colon-separated), /etc/srbuild (the admin's overrides), /usr/share/srbuild (the package's copies), the copies built into srbuild. Each line names the copy used and, in parentheses, the ones it hides."
 )]
 pub struct ProfilesArgs {}
 
 pub fn profiles(_a: ProfilesArgs) -> Result<()> {
     let lib = srbuild_builder::library::Library::standard();
-    println!("profiles: {}", lib.profile_names().join(" "));
-    println!("modules:  {}", lib.module_names().join(" "));
+    let mut order: Vec<String> = lib.dirs().iter().map(|d| d.display().to_string()).collect();
+    order.push("built in".into());
+    println!("search order: {}", order.join(", "));
+    let profiles: Vec<(String, String)> = lib
+        .profile_names()
+        .into_iter()
+        .map(|n| (format!("profiles/{n}.toml"), n))
+        .collect();
+    let modules: Vec<(String, String)> = lib
+        .module_names()
+        .into_iter()
+        .map(|n| (format!("modules/{n}/module.toml"), n))
+        .collect();
+    for (title, list) in [("profiles", profiles), ("modules", modules)] {
+        println!("{title}:");
+        let width = list.iter().map(|(_, n)| n.len()).max().unwrap_or(0);
+        for (rel, name) in list {
+            let found = lib.locations(&rel);
+            let (used, hidden) = found
+                .split_first()
+                .map_or(("?", &[][..]), |(u, h)| (u.as_str(), h));
+            let hides = if hidden.is_empty() {
+                String::new()
+            } else {
+                format!("  (over {})", hidden.join(", "))
+            };
+            println!("  {name:width$}  {used}{hides}");
+        }
+    }
     Ok(())
 }
 
