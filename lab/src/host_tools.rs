@@ -85,6 +85,12 @@ pub const TOOLS: &[Tool] = &[
         "the benchmarks (peer)",
     ),
     t("hyperfine", "hyperfine", "the benchmarks"),
+    t("run-parts", "debianutils", "the kernel hook tests"),
+    t("kernel-install", "systemd", "the kernel hook tests"),
+    t("dpkg-deb", "dpkg", "cargo xtask dist"),
+    t("strip", "binutils", "cargo xtask dist"),
+    t("man", "man-db", "the packaging test"),
+    t("bash", "bash", "the packaging test (completions)"),
 ];
 
 /// The package that provides `command`, if it is one of [`TOOLS`].

@@ -3,6 +3,7 @@
 
 mod bench;
 mod deps;
+mod dist;
 mod leftovers;
 
 use anyhow::{bail, Context, Result};
@@ -30,6 +31,11 @@ fn run() -> Result<()> {
         Some("ci") => ci(&sh),
         Some("bench") => bench::run(&sh, &args[1..]),
         Some("demo") => demo(&sh),
+        Some("dist") => match args.get(1).map(String::as_str) {
+            None => dist::build(&sh).map(|_| ()),
+            Some("--check") => dist::run(&sh),
+            Some(other) => bail!("cargo xtask dist [--check]: unknown argument {other}"),
+        },
         Some("lab") => {
             cmd!(sh, "cargo build --release -p srbuild").run()?;
             lab_scenarios(&sh, &args[1..])
