@@ -299,7 +299,16 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
             )?;
             w(
                 out,
-                &format!("wrote {} files into {}", files.len(), outdir.display()),
+                &format!(
+                    "wrote {} files into {}\nnote: {} and {} are world-readable (0644): TFTP serves \
+                     nothing else, and any machine on the boot network can fetch them, so keep \
+                     secrets such as a corosync authkey out of a netbooted image or keep the boot \
+                     network private",
+                    files.len(),
+                    outdir.display(),
+                    netboot::KERNEL_NAME,
+                    netboot::INITRD_NAME
+                ),
             )
         }
     }

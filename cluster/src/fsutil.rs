@@ -116,9 +116,12 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ClusterError
 }
 
 /// Copies `src` to `dst` by way of a temp file renamed over `dst` (never through a link).
-pub(crate) fn replace_with_copy(src: &Path, dst: &Path) -> Result<(), ClusterError> {
+pub(crate) fn replace_with_copy(src: &Path, dst: &Path, mode: u32) -> Result<(), ClusterError> {
+    use std::os::unix::fs::PermissionsExt;
     let tmp = temp_beside(dst, b"").map_err(|e| ClusterError::io("copy into", dst, e))?;
-    let result = std::fs::copy(src, &tmp).and_then(|_| std::fs::rename(&tmp, dst));
+    let result = std::fs::copy(src, &tmp)
+        .and_then(|_| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)))
+        .and_then(|_| std::fs::rename(&tmp, dst));
     if let Err(e) = result {
         let _ = std::fs::remove_file(&tmp);
         return Err(ClusterError::io("copy into", dst, e));

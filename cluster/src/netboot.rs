@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 pub const KERNEL_NAME: &str = "vmlinuz";
 /// File name of the initrd inside the output directory.
 pub const INITRD_NAME: &str = "initrd.img";
+/// Mode of the kernel and initrd in the output: TFTP servers serve world-readable files only.
+pub const SERVED_MODE: u32 = 0o644;
 /// The iPXE script dnsmasq hands to iPXE clients; it chains to `ipxe/<hostname>.ipxe`.
 pub const IPXE_BOOT_NAME: &str = "boot.ipxe";
 
@@ -219,8 +221,14 @@ pub fn write_netboot(
             (Ok(a), Ok(b)) => a == b,
             _ => false,
         };
-        if !same {
-            crate::fsutil::replace_with_copy(src, &dst)?;
+        // World-readable: dnsmasq's TFTP serves no other files (a private 0600 image
+        // gets "Permission denied"), and the network hands them to any client anyway.
+        if same {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(SERVED_MODE))
+                .map_err(|e| ClusterError::io("make world-readable", &dst, e))?;
+        } else {
+            crate::fsutil::replace_with_copy(src, &dst, SERVED_MODE)?;
         }
         written.push(dst);
     }

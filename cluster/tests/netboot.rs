@@ -143,3 +143,25 @@ fn append_and_tftp_root_cannot_add_lines() {
     let e = write_netboot(&c, &opts).unwrap_err().to_string();
     assert!(e.contains("--tftp-root"), "{e}");
 }
+
+#[test]
+fn a_private_image_is_served_world_readable() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_d, c, opts) = setup();
+    // srbuild writes images 0600; dnsmasq's TFTP refuses such files ("Permission denied").
+    std::fs::set_permissions(&opts.initrd, std::fs::Permissions::from_mode(0o600)).unwrap();
+    write_netboot(&c, &opts).unwrap();
+    for f in ["initrd.img", "vmlinuz"] {
+        let mode = std::fs::metadata(opts.outdir.join(f))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o644, "{f}");
+    }
+    // The source keeps its own mode.
+    let mode = std::fs::metadata(&opts.initrd)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}

@@ -119,6 +119,14 @@ pub enum LabError {
         source: srbuild_cluster::ClusterError,
     },
 
+    /// Writing the netboot files of the pxe scenario failed.
+    #[error("{what}")]
+    Netboot {
+        what: String,
+        #[source]
+        source: srbuild_cluster::ClusterError,
+    },
+
     /// A host tool (mkfs, qemu-img) ran and failed.
     #[error("{what} failed: {stderr}")]
     Tool { what: String, stderr: String },

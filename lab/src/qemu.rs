@@ -93,6 +93,10 @@ pub struct VmSpec {
     pub dir: PathBuf,
     /// Outlive the lab process: `setsid`, no PDEATHSIG, not killed on drop.
     pub detached: bool,
+    /// Boot from the network with the NIC's iPXE ROM: no `-kernel`, `-initrd` or
+    /// `-append` (those come from the boot server), and the firmware's text on the serial
+    /// console.
+    pub netboot: bool,
 }
 
 impl VmSpec {
@@ -110,6 +114,7 @@ impl VmSpec {
             disks: Vec::new(),
             dir: dir.to_path_buf(),
             detached: false,
+            netboot: false,
         }
     }
 
@@ -139,10 +144,9 @@ impl VmSpec {
     /// only notice after writing its pidfile).
     pub fn check_files(&self) -> Result<()> {
         let disks = self.disks.iter().map(|d| ("disk image", &d.path));
-        for (what, p) in [("kernel", &self.kernel), ("initrd", &self.initrd)]
-            .into_iter()
-            .chain(disks)
-        {
+        let boot = [("kernel", &self.kernel), ("initrd", &self.initrd)];
+        let boot = if self.netboot { &boot[..0] } else { &boot[..] };
+        for (what, p) in boot.iter().copied().chain(disks) {
             if let Err(e) = std::fs::File::open(p) {
                 return Err(self.invalid(format!("{what} {} is not readable: {e}", p.display())));
             }
@@ -163,6 +167,9 @@ impl VmSpec {
             return Err(self.invalid(
                 "name must be 1-64 characters of letters, digits, '-' and '_', not starting with '-'",
             ));
+        }
+        if self.netboot && self.nics.is_empty() {
+            return Err(self.invalid("boots from the network but has no NIC"));
         }
         if self.memory_mb < 64 {
             return Err(self.invalid(format!("memory_mb={} is below 64", self.memory_mb)));
@@ -235,9 +242,15 @@ pub fn args(spec: &VmSpec, accel: Accel, hub_dir: Option<&Path>) -> Result<Vec<S
     let mut a: Vec<String> = Vec::new();
     let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
     push(&["-name", &spec.name]);
+    // Without graphics, SeaBIOS and iPXE print to the serial console.
+    let machine = if spec.netboot {
+        "q35,graphics=off"
+    } else {
+        "q35"
+    };
     push(&[
         "-machine",
-        "q35",
+        machine,
         "-accel",
         accel.as_str(),
         "-cpu",
@@ -250,9 +263,13 @@ pub fn args(spec: &VmSpec, accel: Accel, hub_dir: Option<&Path>) -> Result<Vec<S
         &spec.cpus.to_string(),
     ]);
     push(&["-nodefaults", "-display", "none", "-no-reboot"]);
-    push(&["-kernel", spec.path_str("kernel", &spec.kernel)?]);
-    push(&["-initrd", &esc(spec.path_str("initrd", &spec.initrd)?)]);
-    push(&["-append", &kernel_append(&spec.append)]);
+    if spec.netboot {
+        push(&["-boot", "n"]);
+    } else {
+        push(&["-kernel", spec.path_str("kernel", &spec.kernel)?]);
+        push(&["-initrd", &esc(spec.path_str("initrd", &spec.initrd)?)]);
+        push(&["-append", &kernel_append(&spec.append)]);
+    }
 
     let console_sock = dir.join(CONSOLE_SOCK);
     let qmp_sock = dir.join(QMP_SOCK);
@@ -285,7 +302,9 @@ pub fn args(spec: &VmSpec, accel: Accel, hub_dir: Option<&Path>) -> Result<Vec<S
                 "dgram,id=n{i},local.type=unix,local.path={},remote.type=unix,remote.path={remote}",
                 esc(spec.path_str("NIC socket", &local)?)
             );
-            let device = format!("virtio-net-pci,netdev=n{i},mac={},romfile=", nic.mac);
+            // No option ROM unless the node boots from the network (QEMU's iPXE then).
+            let rom = if spec.netboot { "" } else { ",romfile=" };
+            let device = format!("virtio-net-pci,netdev=n{i},mac={}{rom}", nic.mac);
             push(&["-netdev", &netdev, "-device", &device]);
         }
     }
@@ -645,6 +664,27 @@ mod tests {
         );
         assert_eq!(after(&a, "-serial"), ["chardev:ser0"]);
         assert_eq!(after(&a, "-pidfile"), ["/lab/node1/qemu.pid"]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_netbooting_node_has_no_kernel_and_keeps_its_ipxe_rom() -> Result<()> {
+        let mut s = spec();
+        s.netboot = true;
+        s.kernel = PathBuf::from("/nonexistent/vmlinuz");
+        let a = args(&s, Accel::Tcg, Some(Path::new("/lab")))?;
+        for flag in ["-kernel", "-initrd", "-append"] {
+            assert!(!a.iter().any(|x| x == flag), "{flag} in {a:?}");
+        }
+        assert_eq!(after(&a, "-boot"), ["n"]);
+        assert_eq!(after(&a, "-machine"), ["q35,graphics=off"]);
+        assert_eq!(
+            after(&a, "-device")[0],
+            "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01"
+        );
+        s.nics.clear();
+        let e = args(&s, Accel::Tcg, Some(Path::new("/lab"))).unwrap_err();
+        assert!(e.to_string().contains("no NIC"), "{e}");
         Ok(())
     }
 

@@ -43,7 +43,9 @@ struct ClusterOpts {
     /// normal, unknown-node (all); wrong-root-path, late-server, ip-static, dhcp (nfs);
     /// node-dies (gfs2, ocfs2: a node is killed after all passed); lone-node (gfs2: one of
     /// the members boots alone and must fail for lack of quorum); server-down, ram-root,
-    /// hybrid-root (nfs, glusterfs); bad-rootmode, ram-too-small, hybrid-missing-path (nfs)
+    /// hybrid-root (nfs, glusterfs); bad-rootmode, ram-too-small, hybrid-missing-path (nfs);
+    /// pxe (nfs: clients boot with QEMU's iPXE from the server's dnsmasq, serving what
+    /// `srbuild cluster netboot` wrote; a stranger MAC must get no boot)
     #[arg(long, default_value = "normal")]
     scenario: Scenario,
     /// Extra kernel argument for every client (repeatable)

@@ -28,7 +28,19 @@ pub enum Expect {
         why_has: Vec<String>,
         line: Option<String>,
     },
+    /// A node that must not boot: its firmware must print `line`, and the console must
+    /// never show `forbid` (the kernel starting).
+    Console {
+        line: &'static str,
+        forbid: &'static str,
+    },
 }
+
+/// What QEMU's iPXE prints when no DHCP server answers it.
+/// (iPXE wraps it at 80 columns, so only its start is matched.)
+pub const IPXE_NO_DHCP: &str = "No configuration methods";
+/// Where the pxe scenario's netboot files live on the server's data disk.
+pub const NETBOOT_DIR: &str = "/srv/netboot";
 
 /// One node of the plan.
 #[derive(Debug, Clone)]
@@ -140,6 +152,9 @@ pub fn role_append(kind: &RootKind, role: &Role, scenario: Scenario) -> String {
     if scenario == Scenario::Dhcp && role.role.is_some() {
         args.push("srbuild.dhcp=1".into());
     }
+    if scenario == Scenario::Pxe && role.role.is_some() {
+        args.push(format!("srbuild.netboot={NETBOOT_DIR}"));
+    }
     args.join(" ")
 }
 
@@ -149,6 +164,11 @@ pub fn client_expect(scenario: Scenario, n: &LabNode, server_ip: &str) -> Expect
         Scenario::IpStatic => Some(format!("srbuild: ip {}/24 on eth0", topology::static_ip(n))),
         Scenario::Dhcp => Some(format!("srbuild: dhcp on eth0: {}/24", n.ip)),
         Scenario::RamRoot | Scenario::HybridRoot => Some("srbuild: root in RAM (mode ".into()),
+        // Proof that the node booted through iPXE from the server.
+        Scenario::Pxe => Some(format!(
+            "tftp://{server_ip}/{}... ok",
+            srbuild_cluster::netboot::IPXE_BOOT_NAME
+        )),
         _ => None,
     };
     let why_has = match scenario {
@@ -220,6 +240,28 @@ fn disk(path: &Path, format: DiskFormat, shared: bool, readonly: bool) -> Disk {
     }
 }
 
+/// Writes the netboot files for the lab's cluster into `out`, as `srbuild cluster netboot
+/// --tftp-root /srv/netboot` does: the server's data disk carries them to its dnsmasq.
+fn netboot(cluster: &Path, out: &Path, kernel: &Path, initrd: &Path, append: &str) -> Result<()> {
+    let what = |w: &str| format!("{w} for the pxe scenario ({})", out.display());
+    let c = srbuild_cluster::Cluster::load(cluster).map_err(|source| LabError::Netboot {
+        what: what("reading the cluster description"),
+        source,
+    })?;
+    let opts = srbuild_cluster::netboot::NetbootOptions {
+        outdir: out.to_path_buf(),
+        kernel: kernel.to_path_buf(),
+        initrd: initrd.to_path_buf(),
+        append: Some(append.to_string()),
+        tftp_root: Some(PathBuf::from(NETBOOT_DIR)),
+    };
+    srbuild_cluster::netboot::write_netboot(&c, &opts).map_err(|source| LabError::Netboot {
+        what: what("writing the netboot files"),
+        source,
+    })?;
+    Ok(())
+}
+
 /// Builds images, the root tree and the disks under `<dir>/artifacts`, and plans the run.
 pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     let kind = choose_kind(opts)?;
@@ -289,6 +331,18 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         },
     )?;
 
+    let profile = opts.profile.as_deref().unwrap_or(kind.client_profile);
+    let client_initrd = work.join("initrd-client.img");
+    // The clients' image: now, or once the server printed its client volfile.
+    let server_runs = server.is_some() && opts.scenario != Scenario::ServerDown;
+    let from_volfile = kind.client_volfile && opts.initrd.is_none() && server_runs;
+    let client_initrd = match &opts.initrd {
+        Some(p) => p.clone(),
+        None if from_volfile => client_initrd,
+        None => artifacts::build_image(profile, &kver, Some(&cluster), &client_initrd)?,
+    };
+    let server_ip = server.as_ref().map(|(_, n)| n.ip.as_str()).unwrap_or("");
+
     // Where the root lives: the disks of the roles and of every client.
     let mut role_disks: Vec<Disk> = Vec::new();
     let mut client_disks: Vec<Disk> = Vec::new();
@@ -299,6 +353,19 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
             std::fs::create_dir_all(&data).map_err(|e| LabError::io("cannot create", &data, e))?;
             std::fs::rename(&tree, data.join("root"))
                 .map_err(|e| LabError::io("cannot move the root tree", &tree, e))?;
+            if opts.scenario == Scenario::Pxe {
+                // What `srbuild cluster netboot` writes, served by the server's dnsmasq.
+                let first = described.first().ok_or_else(|| {
+                    LabError::Invalid("the pxe scenario needs at least one client".into())
+                })?;
+                netboot(
+                    &cluster,
+                    &data.join("netboot"),
+                    &kernel,
+                    &client_initrd,
+                    &client_append(kind, opts, first, server_ip),
+                )?;
+            }
             let img = work.join("server-data.img");
             artifacts::mkfs_from_dir("ext4", &data, &img, 256, "labroot")?;
             role_disks.push(disk(&img, DiskFormat::Raw, false, false));
@@ -326,16 +393,6 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         }
     }
 
-    let profile = opts.profile.as_deref().unwrap_or(kind.client_profile);
-    let client_initrd = work.join("initrd-client.img");
-    // The clients' image: now, or once the server printed its client volfile.
-    let server_runs = server.is_some() && opts.scenario != Scenario::ServerDown;
-    let from_volfile = kind.client_volfile && opts.initrd.is_none() && server_runs;
-    let client_initrd = match &opts.initrd {
-        Some(p) => p.clone(),
-        None if from_volfile => client_initrd,
-        None => artifacts::build_image(profile, &kver, Some(&cluster), &client_initrd)?,
-    };
     let (accel, why) = accel::detect_with_reason(&qemu_binary());
 
     let mut phases = Vec::new();
@@ -381,8 +438,9 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
             } else {
                 Duration::ZERO
             },
-            // Clients built from the server's volfile wait for it.
-            blocking: from_volfile,
+            // Clients built from the server's volfile wait for it, and so do clients that
+            // boot from it: their firmware's DHCP gives up before a server boots under TCG.
+            blocking: from_volfile || opts.scenario == Scenario::Pxe,
             nodes: vec![NodePlan {
                 node: n.clone(),
                 spec,
@@ -393,7 +451,6 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
             }],
         });
     }
-    let server_ip = server.as_ref().map(|(_, n)| n.ip.as_str()).unwrap_or("");
     let mut clients = Vec::new();
     for n in &booted {
         let dir = opts.dir.join(&n.name);
@@ -420,10 +477,30 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         }
         spec.append = client_append(kind, opts, n, server_ip);
         spec.detached = opts.detached;
+        spec.netboot = opts.scenario == Scenario::Pxe;
         clients.push(NodePlan {
             node: n.clone(),
             spec,
             expect: client_expect(opts.scenario, n, server_ip),
+        });
+    }
+    if opts.scenario == Scenario::Pxe {
+        // A machine the description does not know: dnsmasq must give it nothing.
+        let mut n = topology::client(booted.len() + 1);
+        n.name = "stranger".into();
+        n.mac = "52:54:00:77:02:01".into();
+        let mut spec = VmSpec::new(&n.name, &kernel, &client_initrd, &opts.dir.join(&n.name));
+        spec.memory_mb = kind.client_memory_mb;
+        spec.nics.push(Nic { mac: n.mac.clone() });
+        spec.detached = opts.detached;
+        spec.netboot = true;
+        clients.push(NodePlan {
+            node: n,
+            spec,
+            expect: Expect::Console {
+                line: IPXE_NO_DHCP,
+                forbid: "Linux version",
+            },
         });
     }
     let victim = match opts.scenario {
@@ -545,6 +622,25 @@ mod tests {
         o.initrd = Some(PathBuf::from("dracut.img"));
         let a = client_append(ext3, &o, &n, "");
         assert!(a.contains("root=LABEL=labroot rootfstype=ext3 srbuild.node=node2 net.ifnames=0 ip=10.77.0.12:::255.255.255.0:node2:eth0:none rd.neednet=1"), "{a}");
+    }
+
+    #[test]
+    fn pxe_serves_from_the_data_disk_and_clients_must_show_ipxe_fetching_it() {
+        let nfs = kinds::by_name("nfs").unwrap();
+        let server = nfs.server.unwrap();
+        let a = role_append(nfs, &server, Scenario::Pxe);
+        assert!(a.ends_with(" srbuild.netboot=/srv/netboot"), "{a}");
+        assert!(!role_append(nfs, &server, Scenario::Normal).contains("netboot"));
+        let n = topology::client(1);
+        let Expect::Verdict { line, .. } = client_expect(Scenario::Pxe, &n, "10.77.0.1") else {
+            panic!("a pxe client must reach a verdict");
+        };
+        assert_eq!(line.as_deref(), Some("tftp://10.77.0.1/boot.ipxe... ok"));
+        let gfs2 = kinds::by_name("gfs2").unwrap();
+        assert!(
+            gfs2.check(Scenario::Pxe, 2, 2).is_err(),
+            "pxe needs a boot server"
+        );
     }
 
     #[test]

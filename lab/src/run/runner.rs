@@ -122,7 +122,7 @@ pub fn run(plan: &LabPlan, hub: &Path) -> Result<Started> {
                     let r = Running::start(n, plan.accel, hub, t0)?;
                     match n.expect {
                         Expect::Ready { .. } => services.push(r),
-                        Expect::Verdict { .. } => clients.push(r),
+                        Expect::Verdict { .. } | Expect::Console { .. } => clients.push(r),
                     }
                 }
                 started[i] = true;
@@ -198,6 +198,9 @@ fn follow_service(s: &mut Running, t0: Instant, limit: Duration) -> Result<()> {
 }
 
 fn follow_client(f: &mut Running, t0: Instant, limit: Duration) -> Result<()> {
+    if let Expect::Console { line, forbid } = f.plan.expect {
+        return follow_console(f, t0, limit, line, forbid);
+    }
     for line in f.watch.poll_lines()? {
         let Some(ev) = crate::console::parse_line(&line) else {
             continue;
@@ -249,6 +252,53 @@ fn follow_client(f: &mut Running, t0: Instant, limit: Duration) -> Result<()> {
             false,
             format!(
                 "no verdict within {} s; last line: {}",
+                limit.as_secs(),
+                f.watch.last_line()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A node that must not boot: passes when its console shows `want`, fails when it shows
+/// `forbid`, or when neither came within `limit`. It is stopped once judged.
+fn follow_console(
+    f: &mut Running,
+    t0: Instant,
+    limit: Duration,
+    want: &str,
+    forbid: &str,
+) -> Result<()> {
+    for line in f.watch.poll_lines()? {
+        let v = if line.contains(forbid) {
+            Some((
+                false,
+                format!("booted although it must not: {}", line.trim()),
+            ))
+        } else if line.contains(want) {
+            Some((true, format!("got no boot: {}", line.trim())))
+        } else {
+            None
+        };
+        if let Some(v) = v {
+            println!(
+                "[{:6.1}s] {}: {}",
+                t0.elapsed().as_secs_f64(),
+                f.plan.node.name,
+                v.1
+            );
+            f.took = f.started.elapsed();
+            f.verdict = Some(v);
+            let _ = f.vm.kill();
+            return Ok(());
+        }
+    }
+    if f.started.elapsed() > limit {
+        f.took = f.started.elapsed();
+        f.verdict = Some((
+            false,
+            format!(
+                "no \"{want}\" within {} s; last line: {}",
                 limit.as_secs(),
                 f.watch.last_line()
             ),

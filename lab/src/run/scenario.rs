@@ -36,6 +36,11 @@ pub enum Scenario {
     /// `srbuild.rootmode=hybrid srbuild.hybrid=/no-such-dir`: `FAILED stage=mount-root`
     /// naming the path.
     HybridMissingPath,
+    /// Clients boot with no `-kernel`: QEMU's iPXE ROM gets an address and the node's
+    /// iPXE script from the server's dnsmasq, which serves exactly what `srbuild cluster
+    /// netboot` wrote; then the kernel and initrd over TFTP. A node with an unknown MAC
+    /// must get nothing (iPXE: "No configuration methods succeeded").
+    Pxe,
 }
 
 /// Every scenario, in the order `--help` lists them.
@@ -54,6 +59,7 @@ pub const ALL: &[Scenario] = &[
     Scenario::BadRootmode,
     Scenario::RamTooSmall,
     Scenario::HybridMissingPath,
+    Scenario::Pxe,
 ];
 
 impl Scenario {
@@ -74,6 +80,7 @@ impl Scenario {
             Scenario::BadRootmode => "bad-rootmode",
             Scenario::RamTooSmall => "ram-too-small",
             Scenario::HybridMissingPath => "hybrid-missing-path",
+            Scenario::Pxe => "pxe",
         }
     }
 
@@ -167,6 +174,7 @@ pub const MATRIX: &[MatrixEntry] = &[
     e("nfs-late-server", "nfs", Scenario::LateServer, 2),
     e("nfs-ip-static", "nfs", Scenario::IpStatic, 1),
     e("nfs-dhcp", "nfs", Scenario::Dhcp, 2),
+    e("nfs-pxe", "nfs", Scenario::Pxe, 2),
 ];
 
 #[cfg(test)]

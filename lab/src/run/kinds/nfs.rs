@@ -40,6 +40,7 @@ pub const KIND: RootKind = RootKind {
         Scenario::BadRootmode,
         Scenario::RamTooSmall,
         Scenario::HybridMissingPath,
+        Scenario::Pxe,
     ],
     death_seen: "",
     client_volfile: false,
