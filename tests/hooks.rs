@@ -68,7 +68,9 @@ impl Scratch {
         let parts = self.path("parts");
         let _ = std::fs::remove_dir_all(&parts);
         std::fs::create_dir(&parts).unwrap();
-        std::fs::copy(hook, parts.join("srbuild")).unwrap();
+        // A link, not a copy: a freshly written executable can fail to run with "Text file
+        // busy" while another test thread forks with the file still open for writing.
+        std::os::unix::fs::symlink(hook, parts.join("srbuild")).unwrap();
         let image = self.path(&format!("boot/vmlinuz-{}", self.kver));
         self.command("run-parts")
             .env("DEB_MAINT_PARAMS", maint_params)
