@@ -153,7 +153,28 @@ fn missing_library_in_a_sysroot_names_who_needs_it() {
             "-o",
             o.to_str().unwrap(),
         ],
-        &["library", "/usr/bin/true", "not found"],
+        // ld.so comes first, as the kernel loads it before any library.
+        &["/lib64/ld-linux-x86-64.so.2", "/usr/bin/true", "PT_INTERP"],
+    );
+    no_files_in(&out);
+    // With the interpreter in place, the first missing library is named with its user.
+    std::fs::create_dir_all(root.join("lib64")).unwrap();
+    std::fs::copy(
+        "/lib64/ld-linux-x86-64.so.2",
+        root.join("lib64/ld-linux-x86-64.so.2"),
+    )
+    .unwrap();
+    fails(
+        &[
+            "image",
+            "--profile",
+            &p,
+            "--sysroot",
+            root.to_str().unwrap(),
+            "-o",
+            o.to_str().unwrap(),
+        ],
+        &["library", "libc.so.6", "/usr/bin/true", "not found"],
     );
     no_files_in(&out);
 }
