@@ -472,6 +472,20 @@ fn hostile_sysroots_never_reach_the_host() {
     s.image_refused(&p, &[], &["loop1", "loop"]);
     std::fs::write(&p, "binaries = [\"/usr/bin/bad\"]\n").unwrap();
     s.image_refused(&p, &[], &["usr/bin/bad", "not a valid ELF file"]);
+    // File globs expand inside the sysroot: a link to a host directory, or `..` past the
+    // root, names the sysroot's own (missing) files, so a required file is an error.
+    let s = Scratch::new();
+    let host_dir = s.dir.path().join("host-dir");
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(host_dir.join("x.conf"), "HOST").unwrap();
+    std::fs::create_dir_all(s.sysroot().join("etc")).unwrap();
+    symlink(&host_dir, s.sysroot().join("etc/d")).unwrap();
+    let p = s.path("profiles/files.toml");
+    std::fs::write(&p, "files = [\"/etc/d/*.conf\"]\n").unwrap();
+    s.image_refused(&p, &[], &["/etc/d/*.conf", "does not exist in the sysroot"]);
+    let climb = format!("/etc/../../../../../..{}/x.conf", host_dir.display());
+    std::fs::write(&p, format!("files = [{climb:?}]\n")).unwrap();
+    s.image_refused(&p, &[], &["x.conf", "does not exist in the sysroot"]);
 }
 
 /// A cpio "newc" archive built entry by entry, with full control of every field.

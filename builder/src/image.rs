@@ -509,11 +509,13 @@ fn add_glob(
     hint: &str,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
-    let pattern = sysroot.host(&item.name).display().to_string();
-    let mut matches: Vec<PathBuf> = glob::glob(&pattern)
-        .map(|g| g.flatten().collect())
-        .unwrap_or_default();
-    matches.sort();
+    // Expanded inside the sysroot (links and `..` resolved as under chroot), never on the host.
+    let matches = sysroot.glob(&item.name)?;
+    let missing = || BuildError::MissingFile {
+        path: item.name.clone(),
+        by: item.by.clone(),
+        hint: hint.to_string(),
+    };
     if matches.is_empty() {
         if item.optional || whole_dirs {
             warnings.push(format!(
@@ -522,30 +524,24 @@ fn add_glob(
             ));
             return Ok(());
         }
-        return Err(BuildError::MissingFile {
-            path: item.name.clone(),
-            by: item.by.clone(),
-            hint: hint.to_string(),
-        });
+        return Err(missing());
     }
+    let mut added = false;
     for m in matches {
-        let rel = m.strip_prefix(sysroot.root()).unwrap_or(&m).to_path_buf();
-        let abs = format!("/{}", rel.display());
-        if m.is_dir() {
-            for e in walkdir::WalkDir::new(&m)
-                .sort_by_file_name()
-                .into_iter()
-                .flatten()
-            {
-                if e.file_type().is_dir() {
-                    continue;
-                }
-                let rel = e.path().strip_prefix(sysroot.root()).unwrap_or(e.path());
-                elf.add(plan, &format!("/{}", rel.display()), &item.by)?;
+        let is_dir = sysroot.resolve(&m)?.is_some_and(|r| r.is_dir);
+        if is_dir {
+            // The directory (and any link on the way to it), then what it holds.
+            sysroot.add(plan, &m, &item.by)?;
+            added = true;
+            for f in sysroot.walk_files(&m)? {
+                elf.add(plan, &f, &item.by)?;
             }
         } else {
-            elf.add(plan, &abs, &item.by)?;
+            added |= elf.add(plan, &m, &item.by)?;
         }
+    }
+    if !added && !item.optional {
+        return Err(missing());
     }
     Ok(())
 }

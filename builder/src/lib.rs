@@ -10,6 +10,7 @@ pub mod library;
 pub mod plan;
 pub mod resolve;
 pub mod sysroot;
+mod sysroot_glob;
 pub mod tree;
 
 pub use error::{BuildError, Result};
