@@ -55,10 +55,39 @@ fn main() {
         Command::Generate(a) => cmd::generate::run(a, Cli::command()),
     };
     if let Err(e) = result {
-        eprintln!("srbuild: error: {e}");
+        eprintln!("srbuild: error: {}", one_line(&e.to_string()));
         for cause in e.chain().skip(1) {
-            eprintln!("  caused by: {cause}");
+            eprintln!("  caused by: {}", one_line(&cause.to_string()));
         }
         std::process::exit(1);
+    }
+}
+
+/// An error as one terminal line: control characters are escaped (`\n`, `\t`, `\r`,
+/// `\x1b`…), so a hostile value quoted in a message (a node name, a module name, a path)
+/// can neither add lines of its own nor send escape sequences to the terminal.
+fn one_line(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn errors_are_one_line_with_control_characters_escaped() {
+        assert_eq!(
+            super::one_line("unknown node 'x\ny\x1b[31m'\t\r\u{7f}"),
+            "unknown node 'x\\ny\\x1b[31m'\\t\\r\\x7f"
+        );
+        assert_eq!(super::one_line("plain – ünïcode"), "plain – ünïcode");
     }
 }

@@ -290,6 +290,14 @@ pub fn check_kernel_arg(arg: &str) -> Result<(), String> {
             c
         ));
     }
+    // iPXE expands `${name}` settings in a script's lines, and pxelinux has its own
+    // substitutions: an argument must reach the kernel as written.
+    if arg.contains("${") {
+        return Err(format!(
+            "kernel argument \"{shown}\" contains \"${{\", which iPXE would expand as a \
+             setting; give the value itself"
+        ));
+    }
     Ok(())
 }
 

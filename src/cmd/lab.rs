@@ -132,9 +132,17 @@ pub fn run(a: LabArgs) -> Result<()> {
                     .results
                     .iter()
                     .filter(|r| !r.passed)
-                    .map(|r| format!("{}: {}", r.name, r.message))
+                    .map(|r| r.name.clone())
                     .collect();
-                bail!("lab test failed:\n  {}", failed.join("\n  "));
+                for r in outcome.results.iter().filter(|r| !r.passed) {
+                    eprintln!("srbuild: {}: {}", r.name, r.message);
+                }
+                bail!(
+                    "lab test failed: {} of {} nodes ({}); see above",
+                    failed.len(),
+                    outcome.results.len(),
+                    failed.join(", ")
+                );
             }
         }
         LabCommand::Status { dir } => print!("{}", run::control::status(&dir)?),
