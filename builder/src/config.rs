@@ -3,7 +3,7 @@
 //! Nothing here reads the sysroot.
 
 use crate::error::{BuildError, Result};
-use crate::library::{Library, TextFile};
+use crate::library::{Library, Origin, TextFile};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -159,6 +159,65 @@ fn items<'a>(names: &'a [String], by: &str, optional: bool) -> impl Iterator<Ite
 /// Loads a profile by name or path and resolves inheritance and modules.
 pub fn load_profile(library: &mut Library, name_or_path: &str) -> Result<Profile> {
     let (name, file) = library.profile(name_or_path)?;
+    resolve_profile(library, name, file)
+}
+
+/// Parses the profile `name` from `text` and resolves inheritance and modules, as
+/// [`load_profile`] does with a file. `display_name` names the text in errors (e.g.
+/// `my/profiles/p.toml:3:1`). `inherits` and `modules` are looked up in `library`; with
+/// [`Library::default()`] that is the built-in copies only, so no file is read.
+pub fn profile_from_str(
+    library: &Library,
+    name: &str,
+    display_name: &str,
+    text: &str,
+) -> Result<Profile> {
+    let file = TextFile {
+        name: display_name.to_string(),
+        text: text.to_string(),
+        // A profile has no sibling files; only its modules' hooks are looked up.
+        origin: Origin::Builtin("profiles".into()),
+    };
+    resolve_profile(library, name.to_string(), file)
+}
+
+/// Parses one feature module's `module.toml` from `text` and resolves it as a profile that
+/// holds only that module, after its `depends` (looked up in `library`). Schema, stage and
+/// symlink errors are those of a real build. `display_name` names the text in errors; hook
+/// templates are looked up beside the built-in module called `name`, so no file is read
+/// when `library` is [`Library::default()`].
+pub fn module_from_str(
+    library: &Library,
+    name: &str,
+    display_name: &str,
+    text: &str,
+) -> Result<Profile> {
+    let file = TextFile {
+        name: display_name.to_string(),
+        text: text.to_string(),
+        origin: Origin::Builtin(format!("modules/{name}")),
+    };
+    let parsed: ModuleFile = parse(&file)?;
+    let mut order: Vec<(String, TextFile, ModuleFile)> = Vec::new();
+    let mut stack = vec![name.to_string()];
+    let by = format!("module {name} ({display_name})");
+    for dep in &parsed.depends {
+        visit(library, dep, &by, &file, &mut stack, &mut order)?;
+    }
+    if !order.iter().any(|(n, _, _)| n == name) {
+        order.push((name.to_string(), file, parsed));
+    }
+    let mut profile = Profile {
+        name: name.to_string(),
+        source: display_name.to_string(),
+        ..Profile::default()
+    };
+    apply_modules(&mut profile, order)?;
+    Ok(profile)
+}
+
+/// Inheritance and modules of the profile `name` read from `file`.
+fn resolve_profile(library: &Library, name: String, file: TextFile) -> Result<Profile> {
     // Inheritance chain, most basic first.
     let mut chain: Vec<(TextFile, ProfileFile)> = Vec::new();
     let mut seen = vec![name.clone()];
@@ -225,6 +284,13 @@ pub fn load_profile(library: &mut Library, name_or_path: &str) -> Result<Profile
     for (m, by, file) in requested {
         visit(library, &m, &by, &file, &mut Vec::new(), &mut order)?;
     }
+    apply_modules(&mut profile, order)?;
+    Ok(profile)
+}
+
+/// Adds the modules in `order` (dependencies first) to `profile`: their items, symlinks
+/// (a second, different target for a path is a conflict), hooks (known stages only) and flags.
+fn apply_modules(profile: &mut Profile, order: Vec<(String, TextFile, ModuleFile)>) -> Result<()> {
     for (mname, file, m) in order {
         let by = format!("module {mname} ({})", file.name);
         profile.binaries.extend(items(&m.binaries, &by, false));
@@ -282,7 +348,7 @@ pub fn load_profile(library: &mut Library, name_or_path: &str) -> Result<Profile
         }
         profile.modules.push(mname);
     }
-    Ok(profile)
+    Ok(())
 }
 
 fn visit(
@@ -421,6 +487,43 @@ mod tests {
         ]);
         let err = load_profile(&mut lib, "p").unwrap_err().to_string();
         assert!(err.contains("unknown stage 'bogus-stage'"), "{err}");
+    }
+
+    #[test]
+    fn profile_from_text_resolves_against_builtins() {
+        let lib = Library::default();
+        let p =
+            profile_from_str(&lib, "mine", "<text>/mine.toml", "inherits = \"base\"\n").unwrap();
+        assert_eq!(p.name, "mine");
+        assert!(p.modules.contains(&"base".to_string()), "{:?}", p.modules);
+        let err = profile_from_str(&lib, "mine", "<text>/mine.toml", "modules = [\"x\"\nbogus")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("<text>/mine.toml:"), "{err}");
+        let err = profile_from_str(&lib, "mine", "t", "inherits = \"mine\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("mine -> mine"), "{err}");
+    }
+
+    #[test]
+    fn module_from_text_is_checked_like_a_build() {
+        let lib = Library::default();
+        let p =
+            module_from_str(&lib, "m", "<text>/m/module.toml", "depends = [\"base\"]\n").unwrap();
+        assert_eq!(p.modules.last().map(String::as_str), Some("m"));
+        let err = module_from_str(&lib, "m", "t", "[hooks]\nnowhere = \"x.sh.hbs\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown stage 'nowhere'"), "{err}");
+        let err = module_from_str(&lib, "m", "t", "[hooks]\nnetwork = \"../x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("inside the module's directory"), "{err}");
+        let err = module_from_str(&lib, "m", "t", "depends = [\"no/such\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown module 'no/such'"), "{err}");
     }
 
     #[test]

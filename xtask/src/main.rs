@@ -1,9 +1,11 @@
-//! Project automation: `cargo xtask deps | ci | bench [--lab] | demo | lab [SCENARIO...]`.
+//! Project automation: `cargo xtask deps | ci | bench [--lab] | demo | lab [SCENARIO...] |
+//! fuzz [--seconds N] [TARGET...]`.
 //! `ci` is what `.ci/run` calls; it installs the host packages it needs first.
 
 mod bench;
 mod deps;
 mod dist;
+mod fuzz;
 mod leftovers;
 
 use anyhow::{bail, Context, Result};
@@ -36,12 +38,16 @@ fn run() -> Result<()> {
             Some("--check") => dist::run(&sh),
             Some(other) => bail!("cargo xtask dist [--check]: unknown argument {other}"),
         },
+        Some("fuzz") => fuzz::run(&project_root(), &args[1..]),
         Some("lab") => {
             cmd!(sh, "cargo build --release -p srbuild").run()?;
             lab_scenarios(&sh, &args[1..])
         }
         _ => {
-            eprintln!("usage: cargo xtask deps | ci | bench [--lab] | demo | lab [SCENARIO...]");
+            eprintln!(
+                "usage: cargo xtask deps | ci | bench [--lab] | demo | lab [SCENARIO...] | \
+                 fuzz [--seconds N] [TARGET...]"
+            );
             std::process::exit(2);
         }
     }
@@ -72,6 +78,9 @@ fn ci(sh: &Shell) -> Result<()> {
     cmd!(sh, "cargo test --release --workspace -- --test-threads=2")
         .run()
         .context("cargo test")?;
+    // Every fuzz target for a bounded time on the checked-in corpus (builds on stable).
+    let seconds = fuzz::CI_SECONDS.to_string();
+    fuzz::run(&project_root(), &["--seconds".into(), seconds]).context("fuzzing")?;
     lab_scenarios(sh, &[])
 }
 
