@@ -12,10 +12,11 @@ mod extract;
 mod input;
 mod output;
 mod read;
+mod visit;
 mod write;
 
 pub use compress::{Compression, ParseCompressionError};
-pub use entry::{format_listing, Entry, EntryKind, ListedEntry};
+pub use entry::{escape_name, format_listing, Entry, EntryKind, ListedEntry};
 pub use error::ArchiveError;
 pub use extract::{extract_image, ExtractStats};
 pub use output::{
@@ -23,6 +24,7 @@ pub use output::{
     write_image_with_mode, WriteStats, DEFAULT_MODE,
 };
 pub use read::{for_each_entry, list_bytes, list_image, MAX_DECOMPRESSED};
+pub use visit::{for_each_entry_with_body, HardlinkKey, VisitedEntry};
 pub use write::write_cpio;
 
 #[cfg(test)]
