@@ -28,6 +28,8 @@ enum Command {
     Extract(cmd::archive::ExtractArgs),
     /// List the available profiles and modules
     Profiles(cmd::image::ProfilesArgs),
+    /// Show why a path is in a profile's image: the chain back to the module that asked
+    Why(cmd::why::WhyArgs),
     /// Query and edit the cluster description; write netboot configuration
     Cluster(srbuild_cluster::cli::ClusterArgs),
     /// Manage context-dependent symlinks (per-node files) in a shared root
@@ -48,6 +50,7 @@ fn main() {
         Command::Ls(a) => cmd::archive::ls(a),
         Command::Extract(a) => cmd::archive::extract(a),
         Command::Profiles(a) => cmd::image::profiles(a),
+        Command::Why(a) => cmd::why::run(a),
         Command::Cluster(a) => srbuild_cluster::cli::run_cluster(a).map_err(anyhow::Error::from),
         Command::Cdsl(a) => srbuild_cluster::cli::run_cdsl(a).map_err(anyhow::Error::from),
         Command::Lab(a) => cmd::lab::run(a),

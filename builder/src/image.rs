@@ -5,9 +5,11 @@ use crate::config::{load_profile, Item, Profile, STAGES};
 use crate::context::{ClusterContext, TemplateContext};
 use crate::error::{BuildError, Result};
 use crate::library::Library;
-use crate::plan::{Plan, Source};
+use crate::library::TextFile;
+use crate::plan::{Cause, Plan, Source, Via};
+use crate::provenance;
 use crate::resolve::elf::ElfResolver;
-use crate::resolve::kmod::{firmware_of, read_module, ModuleIndex};
+use crate::resolve::kmod::{firmware_of, read_module, ModuleIndex, Selected};
 use crate::sysroot::Sysroot;
 use handlebars::Handlebars;
 use srbuild_archive::Compression;
@@ -15,6 +17,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const INIT_TEMPLATE: &str = include_str!("../templates/init.sh.hbs");
+
+/// Where the corosync authkey (a secret: never hashed or shown) goes in the image.
+pub const AUTHKEY_PATH: &str = "etc/srbuild/corosync-authkey";
 
 /// What `srbuild image` was asked to do.
 #[derive(Debug, Clone)]
@@ -105,6 +110,11 @@ pub struct Planned {
     pub profile: Profile,
     pub kver: String,
     pub kernel_modules: Vec<String>,
+    /// Each kernel module in load order with its archive path.
+    pub kernel_module_paths: Vec<(String, String)>,
+    /// The profile and module files read, with their paths relative to a data directory
+    /// (`profiles/nfs.toml`, `modules/nfs/module.toml`): the build's text inputs.
+    pub inputs: Vec<(String, TextFile)>,
     pub elf_parsed: usize,
     pub warnings: Vec<String>,
 }
@@ -199,7 +209,13 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
         let dir = if parent.is_empty() {
             String::new()
         } else {
-            match sysroot.add(&mut plan, &format!("/{parent}"), by)? {
+            let found = sysroot.add(&mut plan, &format!("/{parent}"), by)?;
+            let listed = Cause::Listed {
+                list: "symlinks",
+                by: by.clone(),
+            };
+            provenance::record(&mut plan, &format!("/{parent}"), by, listed);
+            match found {
                 Some(r) if r.is_dir => r.image_path,
                 _ => parent.to_string(),
             }
@@ -210,12 +226,23 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
             format!("{dir}/{name}")
         };
         plan.insert(&at, Source::Symlink(target.clone()), 0o777, by)?;
+        let listed = Cause::Listed {
+            list: "symlinks",
+            by: by.clone(),
+        };
+        plan.set_cause(&at, by, listed);
     }
     for d in &profile.dirs {
         plan.insert(&d.name, Source::Dir, 0o755, &d.by)?;
+        let listed = Cause::Listed {
+            list: "dirs",
+            by: d.by.clone(),
+        };
+        plan.set_cause(&d.name, &d.by, listed);
     }
 
     let mut elf = ElfResolver::new(&sysroot);
+    elf.list = "binaries";
     for b in &profile.binaries {
         let path = if b.name.contains('/') {
             Some(b.name.clone())
@@ -249,6 +276,7 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
             });
         }
     }
+    elf.list = "files";
     for f in &profile.files {
         let hint = missing_file_hint(&profile, f);
         add_glob(
@@ -261,6 +289,7 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
             &mut warnings,
         )?;
     }
+    elf.list = "plugin_dirs";
     for p in &profile.plugin_dirs {
         add_glob(&sysroot, &mut plan, &mut elf, p, true, "", &mut warnings)?;
     }
@@ -273,11 +302,12 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
                 .into(),
         });
     }
-    let kernel_modules = if opts.runtime {
+    let kernel_module_paths = if opts.runtime {
         add_runtime(opts, &profile, &sysroot, &kver, &mut plan, &mut warnings)?
     } else {
         Vec::new()
     };
+    let kernel_modules = kernel_module_paths.iter().map(|(n, _)| n.clone()).collect();
     for (path, bytes, mode) in &opts.extra_files {
         plan.insert_bytes(path, bytes.clone(), *mode, "extra file")?;
     }
@@ -287,13 +317,15 @@ pub fn plan_image(opts: &BuildOptions) -> Result<Planned> {
         profile,
         kver,
         kernel_modules,
+        kernel_module_paths,
+        inputs: library.files_read(),
         elf_parsed: elf.parsed,
         warnings,
     })
 }
 
 /// The boot runtime: kernel modules, the cluster description, the hooks and `/init`.
-/// Returns the kernel modules in load order.
+/// Returns the kernel modules in load order, each with its archive path.
 fn add_runtime(
     opts: &BuildOptions,
     profile: &Profile,
@@ -301,7 +333,7 @@ fn add_runtime(
     kver: &str,
     plan: &mut Plan,
     warnings: &mut Vec<String>,
-) -> Result<Vec<String>> {
+) -> Result<Vec<(String, String)>> {
     let kernel_modules = add_kernel_modules(
         sysroot,
         kver,
@@ -329,7 +361,7 @@ fn add_runtime(
             plan.insert_bytes("etc/srbuild/cluster.toml", text, 0o644, "--cluster")?;
             if let (true, Some(key)) = (profile.corosync_authkey, &c.crypto.authkey) {
                 plan.insert_bytes(
-                    "etc/srbuild/corosync-authkey",
+                    AUTHKEY_PATH,
                     read_authkey(key)?,
                     0o400,
                     "--cluster (authkey)",
@@ -360,7 +392,7 @@ fn add_runtime(
         kver: kver.to_string(),
         stages: STAGES.iter().map(|s| s.to_string()).collect(),
         modules: profile.modules.clone(),
-        kernel_modules: kernel_modules.clone(),
+        kernel_modules: kernel_modules.iter().map(|(n, _)| n.clone()).collect(),
         cluster: cluster_ctx,
     };
     let hb = handlebars();
@@ -422,18 +454,15 @@ pub fn build_image(opts: &BuildOptions) -> Result<BuildReport> {
     // An image that carries a secret never keeps group or other bits from the image it
     // replaces (older srbuild wrote 0644); --mode still decides when given.
     let mode = opts.mode.or_else(|| {
-        planned
-            .plan
-            .contains("etc/srbuild/corosync-authkey")
-            .then(|| {
-                std::fs::metadata(&output)
-                    .ok()
-                    .filter(|m| m.is_file())
-                    .map_or(srbuild_archive::DEFAULT_MODE, |m| {
-                        use std::os::unix::fs::PermissionsExt;
-                        m.permissions().mode() & 0o700
-                    })
-            })
+        planned.plan.contains(AUTHKEY_PATH).then(|| {
+            std::fs::metadata(&output)
+                .ok()
+                .filter(|m| m.is_file())
+                .map_or(srbuild_archive::DEFAULT_MODE, |m| {
+                    use std::os::unix::fs::PermissionsExt;
+                    m.permissions().mode() & 0o700
+                })
+        })
     });
     let stats =
         srbuild_archive::write_image_with_mode(&output, &entries, opts.compression, mtime, mode)?;
@@ -553,7 +582,7 @@ fn add_kernel_modules(
     plan: &mut Plan,
     strict: bool,
     warnings: &mut Vec<String>,
-) -> Result<Vec<String>> {
+) -> Result<Vec<(String, String)>> {
     let dir = sysroot
         .add(plan, &format!("/lib/modules/{kver}"), "kernel modules")?
         .ok_or_else(|| BuildError::KernelNotInstalled {
@@ -570,21 +599,52 @@ fn add_kernel_modules(
         ));
     }
     let mut load = String::new();
+    // Where a module goes in the image: uncompressed, as `.ko`.
+    let at = |name: &str| {
+        let rel = index.path_of(name).unwrap_or_default();
+        let plain = format!("{}.ko", rel.split(".ko").next().unwrap_or(rel));
+        (format!("{}/{plain}", dir.image_path), plain)
+    };
+    let mut paths = Vec::with_capacity(sel.load_order.len());
     for name in &sel.load_order {
         let rel = index.path_of(name).unwrap_or_default().to_string();
         let bytes = read_module(sysroot, &format!("/{}/{rel}", dir.image_path))?;
+        let (image_path, plain) = at(name);
         for fw in firmware_of(&bytes) {
-            add_firmware(sysroot, plan, kver, &fw, name, strict, warnings)?;
+            add_firmware(
+                sysroot,
+                plan,
+                kver,
+                &fw,
+                (name, &image_path),
+                strict,
+                warnings,
+            )?;
         }
-        let plain = format!("{}.ko", rel.split(".ko").next().unwrap_or(&rel));
-        plan.insert_bytes(
-            &format!("{}/{plain}", dir.image_path),
-            bytes,
-            0o644,
-            &format!("kernel module {name}"),
-        )?;
+        let by = format!("kernel module {name}");
+        plan.insert_bytes(&image_path, bytes, 0o644, &by)?;
+        let cause = match sel.reasons.get(name) {
+            Some(Selected::Requested(item)) => Cause::Listed {
+                list: "kernel_modules",
+                by: item.by.clone(),
+            },
+            Some(Selected::DependencyOf(m)) => Cause::Object {
+                path: at(m).0,
+                via: Via::ModuleDep,
+            },
+            Some(Selected::SoftdepOf(m)) => Cause::Object {
+                path: at(m).0,
+                via: Via::Softdep,
+            },
+            None => Cause::Listed {
+                list: "kernel_modules",
+                by: by.clone(),
+            },
+        };
+        plan.set_cause(&image_path, &by, cause);
         load.push_str(&plain);
         load.push('\n');
+        paths.push((name.clone(), image_path));
     }
     for (file, text) in index.image_indexes(&sel.load_order) {
         plan.insert_bytes(
@@ -613,7 +673,7 @@ fn add_kernel_modules(
         0o644,
         "kernel modules",
     )?;
-    Ok(sel.load_order)
+    Ok(paths)
 }
 
 fn add_firmware(
@@ -621,7 +681,7 @@ fn add_firmware(
     plan: &mut Plan,
     kver: &str,
     fw: &str,
-    module: &str,
+    (module, module_path): (&str, &str),
     strict: bool,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
@@ -635,7 +695,13 @@ fn add_firmware(
         for suffix in ["", ".xz", ".zst"] {
             let p = format!("{d}/{fw}{suffix}");
             if sysroot.resolve(&p)?.is_some() {
-                sysroot.add(plan, &p, &format!("firmware for {module}"))?;
+                let by = format!("firmware for {module}");
+                sysroot.add(plan, &p, &by)?;
+                let cause = Cause::Object {
+                    path: module_path.to_string(),
+                    via: Via::Firmware,
+                };
+                provenance::record(plan, &p, &by, cause);
                 return Ok(());
             }
         }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod image;
 pub mod library;
 pub mod plan;
+pub mod provenance;
 pub mod resolve;
 pub mod sysroot;
 mod sysroot_glob;

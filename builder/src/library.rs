@@ -112,6 +112,9 @@ pub struct Library {
     dirs: Vec<PathBuf>,
     /// What the search found on disk in place of a built-in copy (for the build output).
     overrides: std::cell::RefCell<Vec<String>>,
+    /// Every profile and module file returned so far, with its path relative to a data
+    /// directory (`profiles/nfs.toml`, `modules/nfs/module.toml`): the build's inputs.
+    read: std::cell::RefCell<Vec<(String, TextFile)>>,
 }
 
 /// Why `path` (a profile or module file found on disk) must not be trusted: it, or a
@@ -173,6 +176,7 @@ impl Library {
         Library {
             dirs,
             overrides: Default::default(),
+            read: Default::default(),
         }
     }
 
@@ -203,6 +207,14 @@ impl Library {
     }
 
     fn find(&self, rel: &str) -> Result<Option<TextFile>> {
+        let found = self.find_uncounted(rel)?;
+        if let Some(f) = &found {
+            self.note_read(rel, f);
+        }
+        Ok(found)
+    }
+
+    fn find_uncounted(&self, rel: &str) -> Result<Option<TextFile>> {
         for dir in &self.dirs {
             let path = dir.join(rel);
             if let Ok(text) = std::fs::read_to_string(&path) {
@@ -236,6 +248,20 @@ impl Library {
             text: text.to_string(),
             origin: Origin::Builtin(rel.rsplit_once('/').map(|(d, _)| d).unwrap_or("").into()),
         }))
+    }
+
+    /// Every profile and module file this library returned, in the order read, each with
+    /// its path relative to a data directory (`profiles/NAME.toml` for a profile given by
+    /// path too). A file read twice is listed once.
+    pub fn files_read(&self) -> Vec<(String, TextFile)> {
+        self.read.borrow().clone()
+    }
+
+    fn note_read(&self, rel: &str, file: &TextFile) {
+        let mut read = self.read.borrow_mut();
+        if !read.iter().any(|(r, f)| r == rel && f.name == file.name) {
+            read.push((rel.to_string(), file.clone()));
+        }
     }
 
     /// The built-in profiles and modules that files on disk replaced, so far.
@@ -277,14 +303,13 @@ impl Library {
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "custom".into());
-            return Ok((
-                name,
-                TextFile {
-                    name: path.display().to_string(),
-                    text,
-                    origin: Origin::Disk(dir),
-                },
-            ));
+            let file = TextFile {
+                name: path.display().to_string(),
+                text,
+                origin: Origin::Disk(dir),
+            };
+            self.note_read(&format!("profiles/{name}.toml"), &file);
+            return Ok((name, file));
         }
         self.profile_named(name_or_path)
             .map(|f| (name_or_path.to_string(), f))

@@ -26,6 +26,69 @@ pub struct PlanEntry {
     pub mode: u32,
     /// Who asked for it, for conflict messages.
     pub by: String,
+    /// Why it is there, structured (for `srbuild why` and the manifest); `None` when
+    /// only `by` says (generated files, the skeleton, parent directories).
+    pub cause: Option<Cause>,
+}
+
+/// What brought a planned entry in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cause {
+    /// Another planned entry (its archive path) needed it.
+    Object { path: String, via: Via },
+    /// A profile's or module's list named it: `list` (`binaries`, `files`, …) of `by`.
+    Listed { list: &'static str, by: String },
+}
+
+/// How one planned entry pulls in another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A library in an ELF object's `DT_NEEDED`.
+    Needed,
+    /// The dynamic loader in an ELF program's `PT_INTERP`.
+    Interp,
+    /// A script's `#!` interpreter.
+    Shebang,
+    /// What a symlink points to (the file or the next link).
+    Symlink,
+    /// A kernel module that another one depends on (`modules.dep`).
+    ModuleDep,
+    /// A kernel module named in another's `softdep`.
+    Softdep,
+    /// Firmware a kernel module names (`firmware=` in its `.modinfo`).
+    Firmware,
+    /// A directory on the way to a path the object needed.
+    Directory,
+}
+
+impl Via {
+    /// The words between two paths in a chain: `A ← DT_NEEDED of B`.
+    pub fn words(self) -> &'static str {
+        match self {
+            Via::Needed => "DT_NEEDED of",
+            Via::Interp => "PT_INTERP of",
+            Via::Shebang => "#! interpreter of",
+            Via::Symlink => "target of symlink",
+            Via::ModuleDep => "modules.dep of",
+            Via::Softdep => "softdep of",
+            Via::Firmware => "firmware of",
+            Via::Directory => "on the way to",
+        }
+    }
+
+    /// A short stable name, for the manifest.
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::Needed => "DT_NEEDED",
+            Via::Interp => "PT_INTERP",
+            Via::Shebang => "shebang",
+            Via::Symlink => "symlink",
+            Via::ModuleDep => "modules.dep",
+            Via::Softdep => "softdep",
+            Via::Firmware => "firmware",
+            Via::Directory => "directory",
+        }
+    }
 }
 
 /// Archive path (no leading `/`) → entry, kept sorted.
@@ -70,9 +133,20 @@ impl Plan {
                 source,
                 mode,
                 by: by.to_string(),
+                cause: None,
             },
         );
         Ok(())
+    }
+
+    /// Records why `path` is planned, if it was planned for `by` and has no cause yet: the
+    /// first request that planned an entry explains it, as `by` does.
+    pub fn set_cause(&mut self, path: &str, by: &str, cause: Cause) {
+        if let Some(e) = self.entries.get_mut(path.trim_start_matches('/')) {
+            if e.by == by && e.cause.is_none() {
+                e.cause = Some(cause);
+            }
+        }
     }
 
     /// Adds generated content, replacing nothing.
@@ -125,6 +199,7 @@ impl Plan {
                 source: Source::Dir,
                 mode: 0o755,
                 by: "parent directory".into(),
+                cause: None,
             });
         }
         Ok(())

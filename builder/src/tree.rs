@@ -104,6 +104,8 @@ mod tests {
             profile: Default::default(),
             kver: "k".into(),
             kernel_modules: vec![],
+            kernel_module_paths: vec![],
+            inputs: vec![],
             elf_parsed: 0,
             warnings: vec![],
         };

@@ -6,3 +6,4 @@ pub mod generate;
 pub mod image;
 pub mod kernel_hook;
 pub mod lab;
+pub mod why;

@@ -6,7 +6,8 @@
 //! once per build.
 
 use crate::error::{BuildError, Result};
-use crate::plan::{Plan, Source};
+use crate::plan::{Cause, Plan, Source, Via};
+use crate::provenance;
 use crate::resolve::elfinfo::{arch_of, Arch, ElfInfo};
 use crate::resolve::ldconf;
 use crate::resolve::ldso::{self, Level, Searcher};
@@ -73,6 +74,9 @@ pub struct ElfResolver<'a> {
     done: HashSet<String>,
     /// Number of ELF files parsed, for the summary and the "parsed once" test.
     pub parsed: usize,
+    /// The profile or module list the next [`ElfResolver::add`] calls serve (`binaries`,
+    /// `files`, `plugin_dirs`), recorded as the cause of what they plan.
+    pub list: &'static str,
 }
 
 impl<'a> ElfResolver<'a> {
@@ -91,15 +95,26 @@ impl<'a> ElfResolver<'a> {
             hwcaps_dirs: HashMap::new(),
             done: HashSet::new(),
             parsed: 0,
+            list: "files",
         }
     }
 
     /// Adds `path` (absolute inside the sysroot) and everything it needs to run.
-    /// Returns `false` when `path` does not exist.
+    /// Returns `false` when `path` does not exist. What it plans is recorded as asked for
+    /// by `by`'s [`ElfResolver::list`], and each library as needed by its loader.
     pub fn add(&mut self, plan: &mut Plan, path: &str, by: &str) -> Result<bool> {
+        let cause = Cause::Listed {
+            list: self.list,
+            by: by.to_string(),
+        };
+        self.add_because(plan, path, by, cause)
+    }
+
+    fn add_because(&mut self, plan: &mut Plan, path: &str, by: &str, cause: Cause) -> Result<bool> {
         let Some(r) = self.sysroot.add(plan, path, by)? else {
             return Ok(false);
         };
+        provenance::record(plan, path, by, cause);
         if r.is_dir || !self.done.insert(r.image_path.clone()) {
             return Ok(true);
         }
@@ -113,7 +128,8 @@ impl<'a> ElfResolver<'a> {
         match &*self.file(&r.image_path)? {
             FileKind::Elf { .. } => {
                 for l in self.closure_of(path, &r.image_path)?.into_iter().skip(1) {
-                    let by = format!("/{}", l.needed_by.as_deref().unwrap_or(&r.image_path));
+                    let needer = l.needed_by.clone().unwrap_or_else(|| r.image_path.clone());
+                    let by = format!("/{needer}");
                     if self.sysroot.add(plan, &l.path, &by)?.is_none() {
                         return Err(BuildError::MissingFile {
                             path: l.path,
@@ -121,12 +137,23 @@ impl<'a> ElfResolver<'a> {
                             hint: String::new(),
                         });
                     }
+                    let via = if self.elf_info(&needer)?.interp.as_deref() == Some(&l.path) {
+                        Via::Interp
+                    } else {
+                        Via::Needed
+                    };
+                    let cause = Cause::Object { path: needer, via };
+                    provenance::record(plan, &l.path, &by, cause);
                 }
             }
             FileKind::Script(line) => {
                 if let Some(interp) = self.script_interpreter(line)? {
                     let by = format!("/{} (#! line)", r.image_path);
-                    if !self.add(plan, &interp, &by)? {
+                    let cause = Cause::Object {
+                        path: r.image_path.clone(),
+                        via: Via::Shebang,
+                    };
+                    if !self.add_because(plan, &interp, &by, cause)? {
                         return Err(BuildError::MissingFile {
                             path: interp,
                             by,

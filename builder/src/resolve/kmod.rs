@@ -43,6 +43,19 @@ pub struct Selection {
     pub builtin: Vec<String>,
     /// Optional requests that matched nothing.
     pub missing_optional: Vec<Item>,
+    /// Why each selected module is there (the first reason found, in selection order).
+    pub reasons: HashMap<String, Selected>,
+}
+
+/// Why a module was selected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selected {
+    /// A profile or module asked for it (`kernel_modules` of the item's `by`).
+    Requested(Item),
+    /// The named module depends on it (`modules.dep`).
+    DependencyOf(String),
+    /// The named module lists it in a `softdep`.
+    SoftdepOf(String),
 }
 
 impl ModuleIndex {
@@ -183,7 +196,8 @@ impl ModuleIndex {
                 });
             }
             for n in names {
-                self.visit(&n, &mut visited, &mut sel.load_order, 0);
+                let why = Selected::Requested(item.clone());
+                self.visit(&n, why, &mut visited, &mut sel, 0);
             }
         }
         Ok(sel)
@@ -192,29 +206,33 @@ impl ModuleIndex {
     fn visit(
         &self,
         name: &str,
+        why: Selected,
         visited: &mut HashSet<String>,
-        order: &mut Vec<String>,
+        sel: &mut Selection,
         depth: usize,
     ) {
         if depth > 64 || !visited.insert(name.to_string()) {
             return;
         }
+        sel.reasons.insert(name.to_string(), why);
+        let soft = || Selected::SoftdepOf(name.to_string());
         let (pre, post) = self.softdeps.get(name).cloned().unwrap_or_default();
         for p in pre {
             for n in self.lookup(&p) {
-                self.visit(&n, visited, order, depth + 1);
+                self.visit(&n, soft(), visited, sel, depth + 1);
             }
         }
         if let Some((_, ds)) = self.deps.get(name) {
             // modules.dep lists the module loaded last first.
             for d in ds.iter().rev() {
-                self.visit(d, visited, order, depth + 1);
+                let why = Selected::DependencyOf(name.to_string());
+                self.visit(d, why, visited, sel, depth + 1);
             }
         }
-        order.push(name.to_string());
+        sel.load_order.push(name.to_string());
         for p in post {
             for n in self.lookup(&p) {
-                self.visit(&n, visited, order, depth + 1);
+                self.visit(&n, soft(), visited, sel, depth + 1);
             }
         }
     }
