@@ -6,6 +6,7 @@ use crate::context::{ClusterContext, TemplateContext};
 use crate::error::{BuildError, Result};
 use crate::library::Library;
 use crate::library::TextFile;
+use crate::manifest::{Manifest, Sizes};
 use crate::plan::{Cause, Plan, Source, Via};
 use crate::provenance;
 use crate::resolve::elf::ElfResolver;
@@ -441,8 +442,28 @@ fn add_runtime(
 
 /// Builds and writes an image.
 pub fn build_image(opts: &BuildOptions) -> Result<BuildReport> {
+    build(opts, false).map(|(report, _)| report)
+}
+
+/// Builds and writes an image, and returns its manifest ([`crate::manifest`]). Every host
+/// file is hashed before the image is written, so a failure leaves no image behind.
+pub fn build_image_with_manifest(opts: &BuildOptions) -> Result<(BuildReport, Manifest)> {
+    let (report, manifest) = build(opts, true)?;
+    let manifest = manifest.ok_or_else(|| BuildError::Config {
+        location: "srbuild image --json".into(),
+        message: "no manifest was made (a bug in srbuild; please report it)".into(),
+    })?;
+    Ok((report, manifest))
+}
+
+fn build(opts: &BuildOptions, with_manifest: bool) -> Result<(BuildReport, Option<Manifest>)> {
     let start = Instant::now();
     let planned = plan_image(opts)?;
+    let mut manifest = if with_manifest {
+        Some(crate::manifest::draft(opts, &planned)?)
+    } else {
+        None
+    };
     let output = opts.output.clone().unwrap_or_else(|| {
         PathBuf::from(format!(
             "initrd-{}-{}.img",
@@ -475,7 +496,7 @@ pub fn build_image(opts: &BuildOptions) -> Result<BuildReport> {
             )
         })
         .count();
-    Ok(BuildReport {
+    let report = BuildReport {
         output,
         profile: planned.profile.name,
         kver: planned.kver,
@@ -488,7 +509,17 @@ pub fn build_image(opts: &BuildOptions) -> Result<BuildReport> {
         compression: opts.compression,
         elapsed: start.elapsed(),
         warnings: planned.warnings,
-    })
+    };
+    if let Some(m) = manifest.as_mut() {
+        let sizes = Sizes {
+            entries: report.entries,
+            files: report.files,
+            uncompressed_bytes: report.uncompressed_bytes,
+            compressed_bytes: report.compressed_bytes,
+        };
+        m.finish(sizes, report.elapsed);
+    }
+    Ok((report, manifest))
 }
 
 /// `SOURCE_DATE_EPOCH` if set and valid, else 0.

@@ -7,6 +7,7 @@ pub mod context;
 pub mod error;
 pub mod image;
 pub mod library;
+pub mod manifest;
 pub mod plan;
 pub mod provenance;
 pub mod resolve;
@@ -15,5 +16,5 @@ mod sysroot_glob;
 pub mod tree;
 
 pub use error::{BuildError, Result};
-pub use image::{build_image, plan_image, BuildOptions, BuildReport};
+pub use image::{build_image, build_image_with_manifest, plan_image, BuildOptions, BuildReport};
 pub use srbuild_archive::Compression;

@@ -1,13 +1,14 @@
 //! `srbuild image` and `srbuild profiles`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
-use srbuild_builder::{build_image, BuildOptions, Compression};
+use srbuild_builder::{build_image, build_image_with_manifest, BuildOptions, Compression};
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Args)]
 #[command(
-    after_help = "Examples:\n  srbuild image --profile nfs\n  srbuild image --profile gfs2 --cluster cluster.toml -o /boot/initrd-gfs2.img\n  srbuild image --profile ./my-profile.toml --kver 6.1.0-56-amd64 --compress xz\n  srbuild image --profile ext3 --sysroot /srv/debian12 -o ext3.img"
+    after_help = "Examples:\n  srbuild image --profile nfs\n  srbuild image --profile gfs2 --cluster cluster.toml -o /boot/initrd-gfs2.img\n  srbuild image --profile ./my-profile.toml --kver 6.1.0-56-amd64 --compress xz\n  srbuild image --profile ext3 --sysroot /srv/debian12 -o ext3.img\n  SOURCE_DATE_EPOCH=0 srbuild image --profile nfs --json > nfs.manifest.json"
 )]
 pub struct ImageArgs {
     /// Profile name (nfs, gfs2, ocfs2, glusterfs, ext3) or path to a profile .toml
@@ -41,6 +42,12 @@ pub struct ImageArgs {
     /// File mode of the image, in octal [default: the mode of the image it replaces, or 0600]
     #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
     mode: Option<u32>,
+    /// Print the build manifest as JSON on stdout (inputs with their SHA-256, every file
+    /// with type, mode, size, source, SHA-256 and who asked for it, kernel modules, sizes);
+    /// the summary line then goes to stderr. `build_seconds` is left out when
+    /// SOURCE_DATE_EPOCH is set, so two builds of the same inputs print the same bytes
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(a: ImageArgs) -> Result<()> {
@@ -55,6 +62,23 @@ pub fn run(a: ImageArgs) -> Result<()> {
     opts.gluster_volfile = a.gluster_volfile;
     opts.mode = a.mode;
     clean_up_on_signals();
+    if a.json {
+        let (report, manifest) = build_image_with_manifest(&opts)?;
+        for w in &report.warnings {
+            eprintln!("srbuild: warning: {w}");
+        }
+        eprintln!("{}", report.summary());
+        let mut out = std::io::stdout().lock();
+        out.write_all(manifest.to_json().as_bytes())
+            .and_then(|_| out.flush())
+            .with_context(|| {
+                format!(
+                    "cannot print the manifest of {} on stdout (the image is written)",
+                    report.output.display()
+                )
+            })?;
+        return Ok(());
+    }
     let report = build_image(&opts)?;
     for w in &report.warnings {
         eprintln!("srbuild: warning: {w}");
