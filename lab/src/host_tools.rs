@@ -47,6 +47,7 @@ pub const TOOLS: &[Tool] = &[
     t("depmod", "kmod", "the builder tests"),
     t("ip", "iproute2", "the cluster tests"),
     t("dnsmasq", "dnsmasq-base", "the netboot tests"),
+    t("mmdebstrap", "mmdebstrap", "the lab (--rootfs debian)"),
     t("mount.nfs", "nfs-common", "the nfs profile"),
     t("rpcbind", "rpcbind", "the lab-nfs-server profile"),
     t(

@@ -37,6 +37,10 @@ struct ClusterOpts {
     /// Kernel version [default: newest under /lib/modules]
     #[arg(long)]
     kver: Option<String>,
+    /// The shared root: busybox (fast, the agent is its init) or debian (Debian 12 with
+    /// systemd, built once with mmdebstrap into the lab cache; nfs only for now)
+    #[arg(long, default_value = "busybox")]
+    rootfs: srbuild_lab::run::rootfs::RootFs,
     /// NFS version of the root mount (4.2, 4.1, 4, 3)
     #[arg(long, default_value = "4.2")]
     nfs_version: String,
@@ -109,6 +113,7 @@ fn options(o: ClusterOpts, junit: Option<PathBuf>, detached: bool) -> LabOptions
         kver: o.kver,
         append: o.append,
         detached,
+        rootfs: o.rootfs,
     }
 }
 

@@ -1,8 +1,13 @@
 #!/bin/sh
-# srbuild lab agent: /sbin/init of a lab test root. Reports what this node sees and proves
-# that the root is shared: it writes /lab/seen/<node>, then waits for every other node's file.
-export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+# srbuild lab agent: /sbin/init of a busybox lab root, or lab-agent.service in a systemd
+# root. Reports what this node sees and proves that the root is shared: it writes
+# /lab/seen/<node>, then waits for every other node's file.
+export PATH=/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin
+service=""
+[ "$$" = 1 ] || service=yes
 hold() {
+	# A service just fails (systemd keeps the node up for `srbuild lab console`).
+	[ -n "$service" ] && exit 1
 	# PID 1 must not exit: keep a shell on the console for `srbuild lab console`.
 	while :; do
 		setsid cttyhack sh -l 2>/dev/null || sleep 3600
@@ -14,6 +19,25 @@ fail() {
 }
 [ -r /proc/uptime ] || mount -t proc proc /proc
 echo "lab-agent: start t=$(cut -d' ' -f1 /proc/uptime)"
+machine_id=""
+if [ -n "$service" ]; then
+	# A real root: the boot must have finished with every unit up.
+	state=$(systemctl is-system-running --wait 2>&1)
+	echo "lab-agent: systemd state=$state t=$(cut -d' ' -f1 /proc/uptime)"
+	if [ "$state" != running ]; then
+		failed=$(systemctl --failed --no-legend --plain 2>&1 | awk '{ print $1 }' | tr '\n' ' ')
+		fail "the system is $state, not running; failed units: ${failed:-none}"
+	fi
+	machine_id=$(cat /etc/machine-id 2>/dev/null)
+	case "$machine_id" in
+	[0-9a-f]*) [ "${#machine_id}" = 32 ] || fail "/etc/machine-id reads '$machine_id'" ;;
+	*) fail "/etc/machine-id reads '$machine_id'" ;;
+	esac
+	for p in /etc/machine-id /var/log; do
+		[ "$(readlink "$p")" = "/.cdsl.local$p" ] || fail "$p is not a CDSL: $(ls -ld "$p")"
+	done
+	echo "lab-agent: machine-id=$machine_id (CDSL), /var/log -> $(readlink /var/log)"
+fi
 foreign=""
 if [ -f /run/srbuild/node.env ]; then
 	. /run/srbuild/node.env
@@ -105,7 +129,7 @@ while read -r check arg; do
 	esac
 done </lab/checks
 mkdir -p /lab/seen
-echo "$SRBUILD_NODE $(cut -d' ' -f1 /proc/uptime)" >"/lab/seen/$SRBUILD_NODE" || fail "cannot write /lab/seen/$SRBUILD_NODE"
+echo "$SRBUILD_NODE $(cut -d' ' -f1 /proc/uptime) $machine_id" >"/lab/seen/$SRBUILD_NODE" || fail "cannot write /lab/seen/$SRBUILD_NODE"
 sync
 if [ "$(cat /lab/mode 2>/dev/null)" = shared ]; then
 	read -r up _ </proc/uptime
@@ -121,8 +145,23 @@ if [ "$(cat /lab/mode 2>/dev/null)" = shared ]; then
 		sleep 0.5
 	done
 	echo "lab-agent: saw every node's file: $(ls /lab/seen | tr '\n' ' ')"
+	if [ -n "$machine_id" ]; then
+		# Each node its own machine id (a shared /etc/machine-id breaks journald, D-Bus…).
+		dup=$(for n in $(cat /lab/expect); do awk '{ print $3 }' "/lab/seen/$n"; done | sort | uniq -d)
+		[ -z "$dup" ] || fail "machine id $dup is shared by several nodes"
+		echo "lab-agent: every node has its own machine id"
+	fi
 fi
 echo "LAB-PASS node=$SRBUILD_NODE t=$(cut -d' ' -f1 /proc/uptime)"
+if [ -n "$service" ]; then
+	if [ -f /lab/poweroff ]; then
+		echo "lab-agent: powering off t=$(cut -d' ' -f1 /proc/uptime)"
+		# Straight to the target: a plain `systemctl poweroff` asks logind over D-Bus first,
+		# and a minimal root has no D-Bus.
+		systemctl --no-block --job-mode=replace-irreversibly start poweroff.target
+	fi
+	exit 0
+fi
 if [ -f /lab/beat ]; then
 	# The node-dies scenario: go on writing to the shared root, one line per write.
 	(

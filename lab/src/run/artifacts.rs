@@ -4,6 +4,7 @@
 //! `mkfs.ext4 -d` / `mkfs.ext3 -d`, `qemu-img` and the kinds' own formatters.
 
 use crate::error::{LabError, Result};
+use crate::run::rootfs::RootFs;
 use crate::run::topology::LabNode;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -159,23 +160,14 @@ pub fn root_tree(
     cluster: &Path,
     clients: &[LabNode],
     agent: &AgentConfig,
+    rootfs: RootFs,
 ) -> Result<()> {
-    if tree.exists() {
-        std::fs::remove_dir_all(tree)
-            .map_err(|e| LabError::io("cannot clear the root tree", tree, e))?;
-    }
-    // The builder's resolver picks busybox and its links from the host; its plan is written
-    // straight into the tree (no boot runtime, no archive).
-    let mut opts = srbuild_builder::BuildOptions::new("lab-root");
-    opts.kver = Some(kver.to_string());
-    opts.runtime = false;
-    let planned =
-        srbuild_builder::tree::build_tree(&opts, tree).map_err(|source| LabError::Build {
-            what: format!("building the root tree in {}", tree.display()),
-            source,
-        })?;
-    for w in &planned.warnings {
-        println!("lab: warning: root tree: {w}");
+    match rootfs {
+        RootFs::Busybox => busybox_root(tree, kver)?,
+        RootFs::Debian => {
+            let tar = crate::run::rootfs::debian_tarball(&crate::run::rootfs::cache_dir())?;
+            crate::run::rootfs::unpack_debian(tree, &tar, AGENT)?;
+        }
     }
     let w = |rel: &str, text: &str, mode: u32| -> Result<()> {
         use std::os::unix::fs::PermissionsExt;
@@ -188,8 +180,6 @@ pub fn root_tree(
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
             .map_err(|e| LabError::io("cannot chmod", &p, e))
     };
-    // usr/sbin exists through the builder's merged-/usr links.
-    w("usr/sbin/init", AGENT, 0o755)?;
     w("lab/expect", &lines(&agent.expect), 0o644)?;
     w(
         "lab/mode",
@@ -213,13 +203,6 @@ pub fn root_tree(
     if agent.beat {
         w("lab/beat", "1\n", 0o644)?;
     }
-    w("etc/hostname", "unconfigured\n", 0o644)?;
-    // systemd-based initramfs images (dracut) refuse to switch into a root without it.
-    w(
-        "etc/os-release",
-        "NAME=\"srbuild lab root\"\nID=srbuild-lab\nPRETTY_NAME=\"srbuild lab root\"\n",
-        0o644,
-    )?;
     let description =
         std::fs::read_to_string(cluster).map_err(|e| LabError::io("cannot read", cluster, e))?;
     w("etc/cluster.toml", &description, 0o644)?;
@@ -240,6 +223,10 @@ pub fn root_tree(
             source,
         }
     })?;
+    if rootfs == RootFs::Debian {
+        // hostname, machine-id and /var/log per node, as a real site would prepare it.
+        return crate::run::rootfs::make_hostdependent(tree, clients);
+    }
     srbuild_cluster::cdsl::create_hostdependent(tree, "etc/hostname", &ids).map_err(|source| {
         LabError::Cdsl {
             what: "cdsl create etc/hostname".into(),
@@ -258,6 +245,43 @@ pub fn root_tree(
             source,
         })?;
     }
+    Ok(())
+}
+
+/// The fast root: busybox and its links from the host (the builder's resolver, written
+/// straight into the tree), the agent as `/sbin/init`.
+fn busybox_root(tree: &Path, kver: &str) -> Result<()> {
+    if tree.exists() {
+        std::fs::remove_dir_all(tree)
+            .map_err(|e| LabError::io("cannot clear the root tree", tree, e))?;
+    }
+    let mut opts = srbuild_builder::BuildOptions::new("lab-root");
+    opts.kver = Some(kver.to_string());
+    opts.runtime = false;
+    let planned =
+        srbuild_builder::tree::build_tree(&opts, tree).map_err(|source| LabError::Build {
+            what: format!("building the root tree in {}", tree.display()),
+            source,
+        })?;
+    for w in &planned.warnings {
+        println!("lab: warning: root tree: {w}");
+    }
+    let w = |rel: &str, text: &str, mode: u32| -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let p = tree.join(rel);
+        std::fs::write(&p, text).map_err(|e| LabError::io("cannot write", &p, e))?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| LabError::io("cannot chmod", &p, e))
+    };
+    // usr/sbin exists through the builder's merged-/usr links.
+    w("usr/sbin/init", AGENT, 0o755)?;
+    w("etc/hostname", "unconfigured\n", 0o644)?;
+    // systemd-based initramfs images (dracut) refuse to switch into a root without it.
+    w(
+        "etc/os-release",
+        "NAME=\"srbuild lab root\"\nID=srbuild-lab\nPRETTY_NAME=\"srbuild lab root\"\n",
+        0o644,
+    )?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ pub mod artifacts;
 pub mod control;
 pub mod kinds;
 pub mod plan;
+pub mod rootfs;
 pub mod runner;
 pub mod scenario;
 pub mod topology;
@@ -41,6 +42,8 @@ pub struct LabOptions {
     pub append: Vec<String>,
     /// `lab up`: leave the VMs and the hub running after the verdicts.
     pub detached: bool,
+    /// What the shared root is made of (`--rootfs`).
+    pub rootfs: rootfs::RootFs,
 }
 
 /// The outcome of `lab test`.

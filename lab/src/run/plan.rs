@@ -7,6 +7,7 @@ use crate::error::{LabError, Result};
 use crate::qemu::{qemu_binary, Disk, DiskFormat, Nic, VmSpec};
 use crate::run::artifacts::{self, AgentConfig};
 use crate::run::kinds::{self, Role, RootArgs, RootKind, SharedFormat, Storage};
+use crate::run::rootfs::RootFs;
 use crate::run::scenario::Scenario;
 use crate::run::topology::{self, LabNode, CLUSTER};
 use crate::run::LabOptions;
@@ -85,6 +86,9 @@ pub struct LabPlan {
     pub phases: Vec<Phase>,
     /// The node killed once every client passed (the node-dies scenario).
     pub victim: Option<String>,
+    /// Clients power themselves off after passing (a systemd root): each must reach the
+    /// kernel's power-down line within this bound, without unmount failures.
+    pub poweroff: Option<Duration>,
 }
 
 const BASE_ARGS: [&str; 3] = ["console=ttyS0", "rd.shell=0", "panic=-1"];
@@ -267,6 +271,18 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     let kind = choose_kind(opts)?;
     let slots = opts.slots.unwrap_or(opts.nodes);
     kind.check(opts.scenario, opts.nodes, slots)?;
+    let debian = opts.rootfs == RootFs::Debian;
+    if debian && (kind.name != "nfs" || opts.scenario != Scenario::Normal) {
+        return Err(LabError::Invalid(format!(
+            "--rootfs debian works with --root nfs and the normal scenario for now (asked: {} {})",
+            kind.name, opts.scenario
+        )));
+    }
+    if debian && opts.initrd.is_some() {
+        return Err(LabError::Invalid(
+            "--rootfs debian needs srbuild's own client image (no --initrd)".into(),
+        ));
+    }
     // Fail before building anything when a host tool of the run is missing.
     crate::host_tools::require(qemu_binary().as_os_str())?;
     for tool in ["mkfs.ext4"].iter().chain(kind.tools) {
@@ -329,6 +345,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
             checks,
             beat: matches!(opts.scenario, Scenario::NodeDies | Scenario::RamRoot),
         },
+        opts.rootfs,
     )?;
 
     let profile = opts.profile.as_deref().unwrap_or(kind.client_profile);
@@ -367,7 +384,9 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
                 )?;
             }
             let img = work.join("server-data.img");
-            artifacts::mkfs_from_dir("ext4", &data, &img, 256, "labroot")?;
+            // A Debian root with systemd is about 230 MB.
+            let size = if debian { 1024 } else { 256 };
+            artifacts::mkfs_from_dir("ext4", &data, &img, size, "labroot")?;
             role_disks.push(disk(&img, DiskFormat::Raw, false, false));
         }
         Storage::Overlay => {
@@ -455,7 +474,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     for n in &booted {
         let dir = opts.dir.join(&n.name);
         let mut spec = VmSpec::new(&n.name, &kernel, &client_initrd, &dir);
-        spec.memory_mb = if opts.initrd.is_some() {
+        spec.memory_mb = if opts.initrd.is_some() || debian {
             1024
         } else {
             kind.client_memory_mb
@@ -541,6 +560,8 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         accel,
         phases,
         victim,
+        // A systemd root powers off once it passed; the lab checks how it went down.
+        poweroff: debian.then(|| scaled(Duration::from_secs(90))),
     })
 }
 
@@ -570,6 +591,7 @@ mod tests {
             kver: None,
             append: vec!["quiet".into()],
             detached: false,
+            rootfs: crate::run::rootfs::RootFs::Busybox,
         }
     }
 

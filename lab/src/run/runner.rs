@@ -152,6 +152,14 @@ pub fn run(plan: &LabPlan, hub: &Path) -> Result<Started> {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    if let Some(bound) = plan.poweroff {
+        for c in clients
+            .iter_mut()
+            .filter(|c| c.verdict.as_ref().is_some_and(|v| v.0))
+        {
+            check_poweroff(c, t0, bound)?;
+        }
+    }
     services.retain(|s| !matches!(s.plan.expect, Expect::Ready { stopped: true, .. }));
     Ok(Started { services, clients })
 }
@@ -258,6 +266,88 @@ fn follow_client(f: &mut Running, t0: Instant, limit: Duration) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Lines of a shutdown that mean the root was not taken down cleanly.
+pub const SHUTDOWN_FAILURES: &[&str] = &[
+    "Failed to unmount",
+    "Failed unmounting",
+    "Failed to remount",
+    "Failed to finalize",
+    "still around after SIGKILL",
+    "Timed out",
+];
+
+/// A passed client of a systemd root powers itself off: it must reach the kernel's
+/// power-down line within `bound`, and nothing in its shutdown may say the root was not
+/// taken down cleanly ([`SHUTDOWN_FAILURES`]).
+fn check_poweroff(c: &mut Running, t0: Instant, bound: Duration) -> Result<()> {
+    let exited = c.vm.wait_timeout(bound)?;
+    let log = std::fs::read_to_string(c.vm.log_path()).unwrap_or_default();
+    let tail = &log[log.rfind("LAB-PASS").unwrap_or(0)..];
+    let bad: Vec<&str> = tail
+        .lines()
+        .filter(|l| SHUTDOWN_FAILURES.iter().any(|f| l.contains(f)))
+        .map(str::trim)
+        .collect();
+    let verdict = if exited.is_none() {
+        (
+            false,
+            format!(
+                "passed, but did not power off within {} s; last line: {}",
+                bound.as_secs(),
+                c.watch.last_line()
+            ),
+        )
+    } else if !tail.contains("reboot: Power down") {
+        (
+            false,
+            "passed, but QEMU exited without the kernel's power-down line".to_string(),
+        )
+    } else if !bad.is_empty() {
+        (
+            false,
+            format!("passed, but its shutdown said: {}", bad.join(" | ")),
+        )
+    } else {
+        let took = shutdown_secs(tail)
+            .map(|s| format!(" in {s:.1} s"))
+            .unwrap_or_default();
+        (true, format!("LAB-PASS, clean power-off{took}"))
+    };
+    println!(
+        "[{:6.1}s] {}: {}",
+        t0.elapsed().as_secs_f64(),
+        c.plan.node.name,
+        verdict.1
+    );
+    c.verdict = Some(verdict);
+    Ok(())
+}
+
+/// Guest seconds from `LAB-PASS … t=T` to the kernel's `[ T] reboot: Power down` line.
+pub fn shutdown_secs(log: &str) -> Option<f64> {
+    let pass = log.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("LAB-PASS ")?
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("t="))?
+            .parse::<f64>()
+            .ok()
+    })?;
+    let down = log.lines().find_map(|l| {
+        let l = l.trim();
+        if !l.ends_with("reboot: Power down") {
+            return None;
+        }
+        l.strip_prefix('[')?
+            .split(']')
+            .next()?
+            .trim()
+            .parse::<f64>()
+            .ok()
+    })?;
+    Some(down - pass)
 }
 
 /// A node that must not boot: passes when its console shows `want`, fails when it shows
@@ -396,4 +486,21 @@ pub fn kill_one(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shutdown_time_runs_from_the_pass_line_to_the_power_down_line() {
+        let log = "LAB-PASS node=node1 t=86.44\r\nlab-agent: powering off t=86.52\n\
+                   [   91.886629] reboot: Power down\n";
+        let s = shutdown_secs(log).unwrap();
+        assert!((s - 5.446629).abs() < 1e-6, "{s}");
+        assert_eq!(shutdown_secs("LAB-PASS node=n t=1.0\n"), None);
+        assert!(SHUTDOWN_FAILURES
+            .iter()
+            .any(|f| "[FAILED] Failed unmounting .cdsl.local.mount".contains(f)));
+    }
 }

@@ -126,6 +126,8 @@ pub struct MatrixEntry {
     pub scenario: Scenario,
     /// Client nodes (`--nodes`).
     pub nodes: usize,
+    /// The root filesystem (`--rootfs`).
+    pub rootfs: crate::run::rootfs::RootFs,
 }
 
 const fn e(
@@ -139,6 +141,7 @@ const fn e(
         kind,
         scenario,
         nodes,
+        rootfs: crate::run::rootfs::RootFs::Busybox,
     }
 }
 
@@ -175,6 +178,15 @@ pub const MATRIX: &[MatrixEntry] = &[
     e("nfs-ip-static", "nfs", Scenario::IpStatic, 1),
     e("nfs-dhcp", "nfs", Scenario::Dhcp, 2),
     e("nfs-pxe", "nfs", Scenario::Pxe, 2),
+    // A real Debian 12 root with systemd: per-node machine-id, hostname and /var/log as
+    // CDSLs, the agent as a unit, and a clean power-off.
+    MatrixEntry {
+        name: "nfs-debian-2-clients",
+        kind: "nfs",
+        scenario: Scenario::Normal,
+        nodes: 2,
+        rootfs: crate::run::rootfs::RootFs::Debian,
+    },
 ];
 
 #[cfg(test)]

@@ -1,0 +1,233 @@
+//! What the lab's shared root is made of ([`RootFs`]): the fast busybox root with the agent
+//! as its init, or a real Debian 12 root (`mmdebstrap`, variant minbase plus systemd, udev,
+//! iproute2 and procps) in which the agent is a systemd unit. The Debian root is built once
+//! per package list into the lab's cache, then prepared for a shared root with srbuild's own
+//! CDSL tools: `/etc/hostname`, `/etc/machine-id` and `/var/log` become per node.
+
+use crate::error::{LabError, Result};
+use crate::run::artifacts::run_tool;
+use crate::run::topology::LabNode;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The root the clients boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootFs {
+    /// busybox and the agent as `/sbin/init` (fast).
+    Busybox,
+    /// Debian 12 with systemd; the agent runs as `lab-agent.service`.
+    Debian,
+}
+
+impl std::str::FromStr for RootFs {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "busybox" => Ok(RootFs::Busybox),
+            "debian" => Ok(RootFs::Debian),
+            _ => Err(format!(
+                "unknown root filesystem '{s}'; use busybox or debian"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for RootFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RootFs::Busybox => "busybox",
+            RootFs::Debian => "debian",
+        })
+    }
+}
+
+/// The Debian suite, variant, packages and mirror; the cache key is made of exactly these.
+pub const SUITE: &str = "bookworm";
+pub const VARIANT: &str = "minbase";
+pub const PACKAGES: &[&str] = &["systemd-sysv", "udev", "iproute2", "procps"];
+pub const MIRROR: &str = "http://deb.debian.org/debian";
+
+/// Paths made per node with `srbuild cdsl create --hostdependent` in a Debian root.
+pub const HOSTDEPENDENT: &[&str] = &["etc/hostname", "etc/machine-id", "var/log"];
+
+/// The lab's cache: `$SRBUILD_LAB_CACHE`, else `$XDG_CACHE_HOME/srbuild/lab`, else
+/// `~/.cache/srbuild/lab`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("SRBUILD_LAB_CACHE") {
+        return PathBuf::from(d);
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/var/cache"));
+    base.join("srbuild").join("lab")
+}
+
+/// FNV-1a: a stable name for the cache entry of one package list.
+fn key() -> String {
+    let text = format!("{SUITE} {VARIANT} {} {MIRROR}", PACKAGES.join(","));
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("debian-{SUITE}-{VARIANT}-{h:016x}.tar")
+}
+
+/// The Debian root as a tarball in `cache`, built with mmdebstrap unless it is there.
+pub fn debian_tarball(cache: &Path) -> Result<PathBuf> {
+    let tar = cache.join(key());
+    if tar.is_file() {
+        println!("lab: Debian root from the cache: {}", tar.display());
+        return Ok(tar);
+    }
+    crate::host_tools::require(std::ffi::OsStr::new("mmdebstrap"))?;
+    std::fs::create_dir_all(cache).map_err(|e| LabError::io("cannot create", cache, e))?;
+    // mmdebstrap picks the output format from the name: keep the .tar suffix.
+    let tmp = cache.join(format!(
+        ".{}-{}.tmp.tar",
+        key().trim_end_matches(".tar"),
+        std::process::id()
+    ));
+    println!(
+        "lab: building the Debian root with mmdebstrap ({SUITE}, {VARIANT} + {}) into {}",
+        PACKAGES.join(" "),
+        tar.display()
+    );
+    let result = run_tool(
+        Command::new("mmdebstrap")
+            .arg("--quiet")
+            .arg(format!("--variant={VARIANT}"))
+            .arg(format!("--include={}", PACKAGES.join(",")))
+            .arg(SUITE)
+            .arg(&tmp)
+            .arg(MIRROR),
+        "mmdebstrap",
+    )
+    .and_then(|()| std::fs::rename(&tmp, &tar).map_err(|e| LabError::io("cannot move", &tmp, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map(|()| tar)
+}
+
+/// The agent's systemd unit: after multi-user.target, output on the console.
+const UNIT: &str = "[Unit]\n\
+Description=srbuild lab agent (shared-root checks)\n\
+After=multi-user.target\n\
+\n\
+[Service]\n\
+Type=simple\n\
+ExecStart=/usr/local/sbin/lab-agent\n\
+StandardOutput=tty\n\
+StandardError=tty\n\
+TTYPath=/dev/console\n\
+TTYVTDisallocate=no\n\
+\n\
+[Install]\n\
+WantedBy=multi-user.target\n";
+
+/// A node's machine id: 32 hex digits, unique per node id, never all zeros.
+pub fn machine_id(id: u32) -> String {
+    format!("5352{:028x}", u128::from(id) + 1)
+}
+
+/// Unpacks the Debian root into `tree` (replaced) and installs the agent as a unit.
+pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str) -> Result<()> {
+    if tree.exists() {
+        std::fs::remove_dir_all(tree)
+            .map_err(|e| LabError::io("cannot clear the root tree", tree, e))?;
+    }
+    std::fs::create_dir_all(tree).map_err(|e| LabError::io("cannot create", tree, e))?;
+    run_tool(
+        Command::new("tar")
+            .args(["--numeric-owner", "-xpf"])
+            .arg(tar)
+            .arg("-C")
+            .arg(tree),
+        "tar -x (the Debian root)",
+    )?;
+    let w = |rel: &str, text: &str, mode: u32| -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        let p = tree.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| LabError::io("cannot create", parent, e))?;
+        }
+        std::fs::write(&p, text).map_err(|e| LabError::io("cannot write", &p, e))?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| LabError::io("cannot chmod", &p, e))
+    };
+    w("usr/local/sbin/lab-agent", agent, 0o755)?;
+    w("etc/systemd/system/lab-agent.service", UNIT, 0o644)?;
+    let wants = tree.join("etc/systemd/system/multi-user.target.wants");
+    std::fs::create_dir_all(&wants).map_err(|e| LabError::io("cannot create", &wants, e))?;
+    std::os::unix::fs::symlink(
+        "/etc/systemd/system/lab-agent.service",
+        wants.join("lab-agent.service"),
+    )
+    .map_err(|e| LabError::io("cannot enable", &wants, e))?;
+    // Nothing to mount from fstab: the initramfs mounted the root.
+    w(
+        "etc/fstab",
+        "# the root is mounted by the initramfs (srbuild)\n",
+        0o644,
+    )?;
+    // The agent powers the node off once it passed (the lab then checks the shutdown).
+    w("lab/poweroff", "1\n", 0o644)?;
+    Ok(())
+}
+
+/// Per-node files of a Debian shared root, through srbuild's CDSL tools: every path in
+/// [`HOSTDEPENDENT`] becomes host-dependent, then each node gets its own hostname and
+/// machine id (the default tree keeps "uninitialized", which systemd fills at boot).
+pub fn make_hostdependent(tree: &Path, clients: &[LabNode]) -> Result<()> {
+    let cdsl = |what: String| move |source| LabError::Cdsl { what, source };
+    std::fs::write(tree.join("etc/machine-id"), "uninitialized\n")
+        .map_err(|e| LabError::io("cannot write", tree.join("etc/machine-id"), e))?;
+    let ids: Vec<u32> = clients.iter().map(|c| c.id).collect();
+    for p in HOSTDEPENDENT {
+        srbuild_cluster::cdsl::create_hostdependent(tree, p, &ids)
+            .map_err(cdsl(format!("cdsl create --hostdependent {p}")))?;
+    }
+    for c in clients {
+        let node = srbuild_cluster::cdsl::Tree::Node(c.id);
+        for (p, text) in [
+            ("etc/hostname", format!("{}\n", c.name)),
+            ("etc/machine-id", format!("{}\n", machine_id(c.id))),
+        ] {
+            srbuild_cluster::cdsl::write_node_file(tree, node, p, text.as_bytes())
+                .map_err(cdsl(format!("cdsl write {p} for {}", c.name)))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machine_ids_are_32_hex_digits_and_differ() {
+        let a = machine_id(1);
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(a, machine_id(2));
+        assert_ne!(machine_id(0), "0".repeat(32));
+    }
+
+    #[test]
+    fn the_cache_key_names_the_suite_and_changes_with_the_packages() {
+        let k = key();
+        assert!(
+            k.starts_with("debian-bookworm-minbase-") && k.ends_with(".tar"),
+            "{k}"
+        );
+        assert_eq!(k, key());
+        assert_eq!("debian".parse::<RootFs>(), Ok(RootFs::Debian));
+        assert!("arch"
+            .parse::<RootFs>()
+            .unwrap_err()
+            .contains("busybox or debian"));
+    }
+}
