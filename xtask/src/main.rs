@@ -81,6 +81,9 @@ fn ci(sh: &Shell) -> Result<()> {
     // Every fuzz target for a bounded time on the checked-in corpus (builds on stable).
     let seconds = fuzz::CI_SECONDS.to_string();
     fuzz::run(&project_root(), &["--seconds".into(), seconds]).context("fuzzing")?;
+    // The .deb: install, use from outside the tree, a real kernel package install and
+    // removal through its hooks, purge leaves nothing.
+    dist::run(sh).context("packaging test")?;
     lab_scenarios(sh, &[])
 }
 
