@@ -28,6 +28,8 @@ enum Command {
     Extract(cmd::archive::ExtractArgs),
     /// List the available profiles and modules
     Profiles(cmd::image::ProfilesArgs),
+    /// Compare two images: added, removed and changed entries (exit 0 same, 1 different, 2 trouble)
+    Diff(cmd::diff::DiffArgs),
     /// Show why a path is in a profile's image: the chain back to the module that asked
     Why(cmd::why::WhyArgs),
     /// Query and edit the cluster description; write netboot configuration
@@ -51,6 +53,14 @@ fn main() {
         Command::Extract(a) => cmd::archive::extract(a),
         Command::Profiles(a) => cmd::image::profiles(a),
         Command::Why(a) => cmd::why::run(a),
+        // diff(1)'s exit status: 0 same, 1 different, 2 trouble.
+        Command::Diff(a) => match cmd::diff::run(a) {
+            Ok(same) => std::process::exit(if same { 0 } else { 1 }),
+            Err(e) => {
+                print_error(&e);
+                std::process::exit(2);
+            }
+        },
         Command::Cluster(a) => srbuild_cluster::cli::run_cluster(a).map_err(anyhow::Error::from),
         Command::Cdsl(a) => srbuild_cluster::cli::run_cdsl(a).map_err(anyhow::Error::from),
         Command::Lab(a) => cmd::lab::run(a),
@@ -58,11 +68,16 @@ fn main() {
         Command::Generate(a) => cmd::generate::run(a, Cli::command()),
     };
     if let Err(e) = result {
-        eprintln!("srbuild: error: {}", one_line(&e.to_string()));
-        for cause in e.chain().skip(1) {
-            eprintln!("  caused by: {}", one_line(&cause.to_string()));
-        }
+        print_error(&e);
         std::process::exit(1);
+    }
+}
+
+/// `srbuild: error: …` and its causes, each on one line.
+fn print_error(e: &anyhow::Error) {
+    eprintln!("srbuild: error: {}", one_line(&e.to_string()));
+    for cause in e.chain().skip(1) {
+        eprintln!("  caused by: {}", one_line(&cause.to_string()));
     }
 }
 

@@ -2,6 +2,7 @@
 //! prints the result.
 
 pub mod archive;
+pub mod diff;
 pub mod generate;
 pub mod image;
 pub mod kernel_hook;
