@@ -7,7 +7,8 @@
 //!
 //! [`run`] is the CI step: build the package, then run the `#[ignore]`d life-cycle test
 //! `tests/packaging.rs` (`dpkg -i`, use from outside the tree, man page, bash completion,
-//! a real kernel package reinstall, `dpkg --purge`, nothing left behind).
+//! a real install and purge of a cloud-flavour kernel package that runs the hooks,
+//! `dpkg --purge`, nothing left behind).
 
 use anyhow::{bail, Context, Result};
 use std::fs;
@@ -164,9 +165,11 @@ pub fn build(sh: &Shell) -> Result<PathBuf> {
 }
 
 /// The CI step: build the package, then run the package life-cycle test against it
-/// (`tests/packaging.rs`, `#[ignore]`d elsewhere; needs root and dpkg). It reinstalls the
-/// installed kernel package (same version), so the lab's kernel stays, and puts
-/// /boot/initrd.img-KVER back as it was.
+/// (`tests/packaging.rs`, `#[ignore]`d elsewhere; needs root, dpkg and apt with its
+/// package lists fetched, as `cargo xtask ci` does before the tests). It installs and
+/// purges `linux-image-<abi>-cloud-<arch>` from the archive, a flavour the lab does not
+/// boot, checks that the lab's kernel, modules and initrd are unchanged, and purges that
+/// kernel and srbuild again even when the test fails.
 pub fn run(sh: &Shell) -> Result<()> {
     let deb = build(sh)?;
     let _env = sh.push_env("SRBUILD_DEB", &deb);
