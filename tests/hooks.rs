@@ -163,10 +163,15 @@ fn debian_postrm_removes_only_srbuild_images_and_only_on_remove() {
     let o = s.run_parts(POSTRM, "upgrade 6.1.192-2");
     ok(&o, "postrm upgrade");
     assert!(s.initrd().exists(), "postrm upgrade removed the image");
+    assert!(s.log().exists(), "postinst wrote no log");
     let o = s.run_parts(POSTRM, "remove");
     ok(&o, "postrm remove");
     assert_eq!(stdout(&o), "");
     assert!(!s.initrd().exists(), "postrm remove left the image");
+    assert!(
+        !s.log().exists(),
+        "postrm remove left the kernel's build log"
+    );
     assert!(stderr(&o).contains("removed"), "{}", stderr(&o));
     // Someone else's image (initramfs-tools, dracut) is left in place.
     std::fs::write(s.initrd(), b"not an srbuild image").unwrap();

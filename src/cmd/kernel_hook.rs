@@ -89,7 +89,15 @@ pub fn run(a: KernelHookArgs) -> Result<()> {
                 );
                 return Ok(());
             }
-            remove(&output)
+            remove(&output)?;
+            // The kernel is gone: so is the log of its builds.
+            let log = log_dir.join(format!("{kver}.log"));
+            match std::fs::remove_file(&log) {
+                Ok(()) => eprintln!("srbuild: removed {}", log.display()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => eprintln!("srbuild: warning: cannot remove {}: {e}", log.display()),
+            }
+            Ok(())
         }
     }
 }
