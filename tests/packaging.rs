@@ -469,6 +469,10 @@ fn package_life_cycle() {
         initrd.display()
     );
     assert!(
+        !std::path::Path::new(&log_path).exists(),
+        "{log_path} is left after the kernel's purge:\n{out}"
+    );
+    assert!(
         !std::path::Path::new(&format!("/lib/modules/{kver}")).exists(),
         "/lib/modules/{kver} is left after the kernel's purge"
     );
