@@ -1,6 +1,7 @@
 //! `srbuild generate man DIR` and `srbuild generate completions SHELL DIR` (hidden): the
 //! manual pages and shell completions, made from the command-line definitions, for the
-//! package (`cargo xtask dist`).
+//! package (`cargo xtask dist`); and `srbuild generate parse -- ARGS...`, which only
+//! parses a command line against those definitions (the pipeline examples' test).
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
@@ -28,11 +29,30 @@ enum What {
         /// Directory to write the script into (created if missing)
         dir: PathBuf,
     },
+    /// Parse `srbuild ARGS...` without running it: exit 0 when clap accepts it, 2 with
+    /// clap's message when not (tests/ci_examples.rs checks the pipeline examples with it)
+    Parse {
+        /// The arguments after `srbuild`, e.g. `-- image --profile nfs`
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 pub fn run(a: GenerateArgs, cli: clap::Command) -> Result<()> {
     match a.what {
         What::Man { dir } => man(cli, &dir),
+        What::Parse { args } => {
+            let argv = std::iter::once("srbuild".to_string()).chain(args);
+            match cli.try_get_matches_from(argv) {
+                Ok(_) => Ok(()),
+                // Help and version requests are valid command lines.
+                Err(e) if !e.use_stderr() => Ok(()),
+                Err(e) => {
+                    let _ = e.print();
+                    std::process::exit(2);
+                }
+            }
+        }
         What::Completions { shell, dir } => {
             create(&dir)?;
             let mut cli = cli;
