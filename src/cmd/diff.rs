@@ -7,10 +7,10 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use srbuild_archive::{escape_name, for_each_entry_with_body, HardlinkKey};
+use srbuild_builder::manifest::sha256_of;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Args)]
@@ -135,7 +135,7 @@ fn read_image(path: &Path) -> Result<BTreeMap<String, Record>> {
         };
         if kind == "file" {
             let (sum, n) =
-                hash(body).map_err(|source| srbuild_archive::ArchiveError::ReadImage {
+                sha256_of(body).map_err(|source| srbuild_archive::ArchiveError::ReadImage {
                     path: path.to_path_buf(),
                     source,
                 })?;
@@ -168,24 +168,6 @@ fn read_image(path: &Path) -> Result<BTreeMap<String, Record>> {
     // The root entry "." (GNU cpio writes one) is not a path of the image.
     records.remove(".");
     Ok(records)
-}
-
-fn hash(body: &mut dyn Read) -> std::io::Result<(String, u64)> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match body.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        h.update(&buf[..n]);
-        total += n as u64;
-    }
-    let sum: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok((sum, total))
 }
 
 fn delta(a: u64, b: u64) -> i64 {
