@@ -93,6 +93,31 @@ pub fn parse_line(line: &str) -> Option<ConsoleEvent> {
     if body.starts_with("Run ") && body.ends_with(" as init process") {
         return ts.map(|t| ConsoleEvent::KernelInit { t });
     }
+    // After switch_root: the root's own stages, so that a stall there is drawn and named.
+    if let Some(rest) = body.strip_prefix("lab-agent: ") {
+        let name = match rest.split_whitespace().next()? {
+            "start" => "agent",
+            "systemd" => "system-up",
+            "checks" => "checks",
+            _ => return None,
+        };
+        let t = rest
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("t="))?
+            .parse::<f64>()
+            .ok()
+            .filter(|t| t.is_finite())?;
+        return Some(ConsoleEvent::Stage {
+            name: name.to_string(),
+            t,
+        });
+    }
+    if body.contains("systemd[1]: systemd ") && body.contains(" running in system mode") {
+        return ts.map(|t| ConsoleEvent::Stage {
+            name: "root-init".into(),
+            t,
+        });
+    }
     None
 }
 
@@ -365,6 +390,34 @@ mod tests {
         );
         assert_eq!(parse_line("srbuild: stage=x t=abc"), None);
         assert_eq!(parse_line("srbuild: hello"), None);
+    }
+
+    #[test]
+    fn the_roots_own_stages_are_parsed_after_switch_root() {
+        let stage = |l: &str| match parse_line(l) {
+            Some(ConsoleEvent::Stage { name, t }) => Some((name, t)),
+            _ => None,
+        };
+        assert_eq!(
+            stage(
+                "[   18.977811] systemd[1]: systemd 252.39-1~deb12u2 running in system mode (+PAM)"
+            ),
+            Some(("root-init".into(), 18.977811))
+        );
+        assert_eq!(
+            stage("lab-agent: start t=81.98\r"),
+            Some(("agent".into(), 81.98))
+        );
+        assert_eq!(
+            stage("lab-agent: systemd state=running t=83.21"),
+            Some(("system-up".into(), 83.21))
+        );
+        assert_eq!(
+            stage("lab-agent: checks t=83.5"),
+            Some(("checks".into(), 83.5))
+        );
+        assert_eq!(stage("lab-agent: node=node1 id=1 addr=10.77.0.11/24"), None);
+        assert_eq!(stage("lab-agent: start t=never"), None);
     }
 
     #[test]

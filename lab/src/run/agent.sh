@@ -66,6 +66,7 @@ else
 	echo "lab-agent: /etc/lab-link -> $(readlink "/.cdsl.local/etc/lab-link") reads '$linked'"
 fi
 # The root kind's checks (/lab/checks): what must be true after switch_root.
+echo "lab-agent: checks t=$(cut -d' ' -f1 /proc/uptime)"
 svc=/run/srbuild/svc
 while read -r check arg; do
 	case "$check" in
