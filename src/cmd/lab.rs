@@ -41,6 +41,10 @@ struct ClusterOpts {
     /// systemd, built once with mmdebstrap into the lab cache; nfs only for now)
     #[arg(long, default_value = "busybox")]
     rootfs: srbuild_lab::run::rootfs::RootFs,
+    /// Start the clients only once the server is serving (its grace period over), so
+    /// that a run times the clients' boot alone (what `cargo xtask bench --lab` does)
+    #[arg(long)]
+    server_first: bool,
     /// NFS version of the root mount (4.2, 4.1, 4, 3)
     #[arg(long, default_value = "4.2")]
     nfs_version: String,
@@ -114,6 +118,7 @@ fn options(o: ClusterOpts, junit: Option<PathBuf>, detached: bool) -> LabOptions
         append: o.append,
         detached,
         rootfs: o.rootfs,
+        server_first: o.server_first,
     }
 }
 

@@ -44,6 +44,9 @@ pub struct LabOptions {
     pub detached: bool,
     /// What the shared root is made of (`--rootfs`).
     pub rootfs: rootfs::RootFs,
+    /// Start the clients only once the server serves (`--server-first`): a boot then
+    /// measures the initramfs alone, not the server's start.
+    pub server_first: bool,
 }
 
 /// The outcome of `lab test`.

@@ -232,6 +232,9 @@ pub fn agent_checks(kind: &RootKind, scenario: Scenario) -> Vec<String> {
     if ram {
         checks.push("ram".into());
     }
+    // Every lab machine has virtio NICs and disks only: coldplug must leave the image's
+    // e1000 drivers unloaded.
+    checks.push("absent-modules e1000 e1000e".into());
     checks
 }
 
@@ -459,7 +462,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
             },
             // Clients built from the server's volfile wait for it, and so do clients that
             // boot from it: their firmware's DHCP gives up before a server boots under TCG.
-            blocking: from_volfile || opts.scenario == Scenario::Pxe,
+            blocking: from_volfile || opts.scenario == Scenario::Pxe || opts.server_first,
             nodes: vec![NodePlan {
                 node: n.clone(),
                 spec,
@@ -592,6 +595,7 @@ mod tests {
             append: vec!["quiet".into()],
             detached: false,
             rootfs: crate::run::rootfs::RootFs::Busybox,
+            server_first: false,
         }
     }
 
@@ -695,7 +699,12 @@ mod tests {
         );
         assert_eq!(
             agent_checks(nfs, Scenario::HybridRoot),
-            ["fstype tmpfs", "mountro /usr nfs", "ram"]
+            [
+                "fstype tmpfs",
+                "mountro /usr nfs",
+                "ram",
+                "absent-modules e1000 e1000e"
+            ]
         );
         let gluster = kinds::by_name("glusterfs").unwrap();
         let daemon = "daemon glusterfs".to_string();
