@@ -175,7 +175,7 @@ mod tests {
             "-rw-r--r--        3 a\\n-rw-r--r--  1 fake\\033[2J\\\\"
         );
         let l = listed(S_IFLNK | 0o777, 1, "l", Some("t\u{7}"));
-        assert!(format_listing(&l).ends_with("l -> t\\007"));
+        assert!(format_listing(&l).ends_with("l -> t\\a"));
         // A ten-digit size stays apart from the mode.
         assert_eq!(
             format_listing(&file("big", 1_234_567_890)),
