@@ -629,7 +629,6 @@ fn add_kernel_modules(
             m.name, m.by
         ));
     }
-    let mut load = String::new();
     // Where a module goes in the image: uncompressed, as `.ko`.
     let at = |name: &str| {
         let rel = index.path_of(name).unwrap_or_default();
@@ -640,7 +639,7 @@ fn add_kernel_modules(
     for name in &sel.load_order {
         let rel = index.path_of(name).unwrap_or_default().to_string();
         let bytes = read_module(sysroot, &format!("/{}/{rel}", dir.image_path))?;
-        let (image_path, plain) = at(name);
+        let (image_path, _) = at(name);
         for fw in firmware_of(&bytes) {
             add_firmware(
                 sysroot,
@@ -673,8 +672,6 @@ fn add_kernel_modules(
             },
         };
         plan.set_cause(&image_path, &by, cause);
-        load.push_str(&plain);
-        load.push('\n');
         paths.push((name.clone(), image_path));
     }
     for (file, text) in index.image_indexes(&sel.load_order) {
@@ -698,12 +695,10 @@ fn add_kernel_modules(
             )?;
         }
     }
-    plan.insert_bytes(
-        "etc/srbuild/modules.load",
-        load.into_bytes(),
-        0o644,
-        "kernel modules",
-    )?;
+    // What loads at boot: drivers by modalias, the rest always or as needed (coldplug.rs).
+    for (path, text) in crate::resolve::coldplug::files(&index, requests, &sel.load_order)? {
+        plan.insert_bytes(path, text.into_bytes(), 0o644, "kernel modules")?;
+    }
     Ok(paths)
 }
 

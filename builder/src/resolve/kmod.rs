@@ -140,7 +140,7 @@ impl ModuleIndex {
     }
 
     /// Resolves one request to module names: a path glob, a name, or an alias.
-    fn lookup(&self, req: &str) -> Vec<String> {
+    pub fn lookup(&self, req: &str) -> Vec<String> {
         if req.contains('/') || req.contains('*') || req.contains('?') {
             let Ok(pat) = glob::Pattern::new(req) else {
                 return Vec::new();

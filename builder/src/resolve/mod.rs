@@ -1,7 +1,9 @@
 //! Resolution against the sysroot, the only stage that reads the host: ELF binaries and
 //! libraries (`elf`, parsed by `elfinfo`, searched by `ldso`'s rules), the loader's
-//! ld.so.conf (`ldconf`), kernel modules with firmware, and gluster volfiles.
+//! ld.so.conf (`ldconf`), kernel modules with firmware (`kmod`) and what of them loads at
+//! boot (`coldplug`), and gluster volfiles.
 
+pub mod coldplug;
 pub mod elf;
 pub mod elfinfo;
 pub mod gluster;

@@ -120,6 +120,15 @@ while read -r check arg; do
 		avail=$(awk '/^MemAvailable:/ { print $2 " kB" }' /proc/meminfo)
 		echo "lab-agent: ram: tmpfs / $used; MemAvailable $avail"
 		;;
+	absent-modules)
+		# Drivers for hardware this node does not have (e1000 on a virtio-only machine):
+		# the initramfs loads drivers only for devices it finds (coldplug by modalias).
+		loaded=$(cut -d' ' -f1 /proc/modules | tr '\n' ' ')
+		for m in $arg; do
+			case " $loaded " in *" $m "*) fail "kernel module $m is loaded, but this node has no device for it; loaded: $loaded" ;; esac
+		done
+		echo "lab-agent: kernel modules $arg not loaded; loaded: $loaded"
+		;;
 	mmap)
 		# Writable shared mmap on the root (FUSE roots may lack it).
 		out=$(lab-mmap "/lab/seen/$SRBUILD_NODE.mmap" 2>&1) || fail "writable shared mmap on / failed: $out"
