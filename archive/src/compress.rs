@@ -13,6 +13,12 @@ pub(crate) const LZ4_LEGACY_MAGIC: u32 = 0x184C_2102;
 /// Uncompressed size of one legacy lz4 block.
 pub(crate) const LZ4_LEGACY_BLOCK: usize = 8 << 20;
 
+/// The zstd level of images (zstd's own default).
+pub const ZSTD_LEVEL: i32 = 3;
+/// zstd's worker threads for images. The output does not depend on it (zstd's
+/// multithreaded output is the same for any number of workers), only the time does.
+pub const ZSTD_WORKERS: u32 = 2;
+
 /// Compression applied to the cpio archive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Compression {
@@ -87,8 +93,8 @@ pub(crate) fn compress_into<W: Write, T>(
             body(&mut out)
         }
         Compression::Zstd => {
-            let mut enc = zstd::stream::write::Encoder::new(out, 3).map_err(fail)?;
-            enc.multithread(2).map_err(fail)?;
+            let mut enc = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL).map_err(fail)?;
+            enc.multithread(ZSTD_WORKERS).map_err(fail)?;
             let value = body(&mut enc)?;
             enc.finish().map_err(fail)?;
             Ok(value)

@@ -15,7 +15,7 @@ mod read;
 mod visit;
 mod write;
 
-pub use compress::{Compression, ParseCompressionError};
+pub use compress::{Compression, ParseCompressionError, ZSTD_LEVEL, ZSTD_WORKERS};
 pub use entry::{escape_name, format_listing, Entry, EntryKind, ListedEntry};
 pub use error::ArchiveError;
 pub use extract::{extract_image, ExtractStats};

@@ -1,8 +1,10 @@
 //! `cargo xtask bench`: builds the nfs image with srbuild, dracut and mkinitramfs on the same
 //! kernel with zstd, timed side by side by hyperfine in one run; prints medians, sizes and
-//! ratios as a Markdown table for the README. `--read` (also run after the build table)
-//! measures reading images; `--lab` compares boots.
+//! ratios as a Markdown table for the README. `--floor` (also run after the build table)
+//! times the build against packing the same tree with cpio and zstd; `--read` (also run
+//! after the build table) measures reading images; `--lab` compares boots.
 
+mod floor;
 mod read;
 
 use anyhow::{Context, Result};
@@ -23,17 +25,25 @@ pub fn run(sh: &Shell, args: &[String]) -> Result<()> {
         cmd!(sh, "cargo build --release -p srbuild").run()?;
         return read::run(sh, &newest_kernel()?);
     }
+    let runs = |default: &str| {
+        args.iter()
+            .position(|a| a == "--runs")
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+            .unwrap_or_else(|| default.into())
+    };
+    if args.iter().any(|a| a == "--floor") {
+        crate::deps(sh)?;
+        cmd!(sh, "cargo build --release -p srbuild").run()?;
+        return floor::run(sh, &newest_kernel()?, &runs("20"));
+    }
     crate::deps(sh)?;
     cmd!(sh, "cargo build --release -p srbuild").run()?;
     let kver = newest_kernel()?;
     let dir = "target/bench";
     sh.create_dir(dir)?;
-    let runs = args
-        .iter()
-        .position(|a| a == "--runs")
-        .and_then(|i| args.get(i + 1))
-        .cloned()
-        .unwrap_or_else(|| "5".into());
+    let floor_runs = runs("20");
+    let runs = runs("5");
     let srbuild =
         format!("target/release/srbuild image --profile nfs --kver {kver} -o {dir}/srbuild.img");
     let mut commands = vec![("srbuild", srbuild)];
@@ -111,6 +121,7 @@ pub fn run(sh: &Shell, args: &[String]) -> Result<()> {
         "\nsrbuild: two builds byte-identical: {}",
         if a == b { "yes" } else { "NO" }
     );
+    floor::run(sh, &kver, &floor_runs)?;
     read::run(sh, &kver)
 }
 

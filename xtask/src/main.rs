@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask deps | ci | bench [--lab] | demo | lab [SCENARIO...] |
+//! Project automation: `cargo xtask deps | ci | bench [--floor|--read|--lab] [--runs N] | demo | lab [SCENARIO...] |
 //! fuzz [--seconds N] [TARGET...]`.
 //! `ci` is what `.ci/run` calls; it installs the host packages it needs first.
 
@@ -45,7 +45,7 @@ fn run() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask deps | ci | bench [--lab] | demo | lab [SCENARIO...] | \
+                "usage: cargo xtask deps | ci | bench [--floor|--read|--lab] [--runs N] | demo | lab [SCENARIO...] | \
                  fuzz [--seconds N] [TARGET...]"
             );
             std::process::exit(2);
