@@ -1,12 +1,13 @@
 //! Compression of the cpio stream: the [`Compression`] choice and the
-//! encoders (zstd, gzip, xz with CRC32, legacy lz4 framing, none) that wrap
-//! an output writer.
+//! encoders (zstd through [`crate::zstd_mt`], gzip, xz with CRC32, legacy lz4
+//! framing, none) that wrap an output writer.
 
 use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
 
 use crate::error::ArchiveError;
+use crate::zstd_mt::ZstdMt;
 
 /// Magic number of the legacy lz4 format (`lz4 -l`), little-endian on disk.
 pub(crate) const LZ4_LEGACY_MAGIC: u32 = 0x184C_2102;
@@ -93,8 +94,7 @@ pub(crate) fn compress_into<W: Write, T>(
             body(&mut out)
         }
         Compression::Zstd => {
-            let mut enc = zstd::stream::write::Encoder::new(out, ZSTD_LEVEL).map_err(fail)?;
-            enc.multithread(ZSTD_WORKERS).map_err(fail)?;
+            let mut enc = ZstdMt::new(out, ZSTD_LEVEL, ZSTD_WORKERS).map_err(fail)?;
             let value = body(&mut enc)?;
             enc.finish().map_err(fail)?;
             Ok(value)

@@ -14,6 +14,7 @@ mod output;
 mod read;
 mod visit;
 mod write;
+mod zstd_mt;
 
 pub use compress::{Compression, ParseCompressionError, ZSTD_LEVEL, ZSTD_WORKERS};
 pub use entry::{escape_name, format_listing, Entry, EntryKind, ListedEntry};
