@@ -384,11 +384,11 @@ mod tests {
         outs
     }
 
-    /// The `load NAME` and `skip NAME` words of a selection, one line each.
+    /// The `load NAME`, `skip NAME` and `rest` words of a selection, one line each.
     fn select(files: &[(&str, &str)], vars: &str) -> Vec<(String, String)> {
         run(
             files,
-            &format!("{vars}\nsr_modules_devices \"$SYS\" \"$BUSES\"\nsr_modules_select \"$LOAD\" \"$ALIAS\" | while read -r w n _; do echo \"$w $n\"; done"),
+            &format!("{vars}\nsr_modules_devices \"$SYS\" \"$BUSES\"\nsr_modules_select \"$LOAD\" \"$ALIAS\" | while read -r w n _; do echo \"$w${{n:+ $n}}\"; done"),
         )
     }
 
@@ -443,6 +443,7 @@ mod tests {
                 "load net_failover",
                 "load virtio_net",
                 "load virtio_blk",
+                "rest",
                 "load sunrpc",
                 "load nfs",
                 "load nfsv4",
@@ -459,6 +460,7 @@ mod tests {
         )];
         let want = [
             "load e1000e",
+            "rest",
             "load sunrpc",
             "load nfs",
             "load nfsv4",
@@ -482,7 +484,13 @@ mod tests {
         )];
         assert_all(
             &select(&no, "SR_MODULES_SKIP=nfsv3"),
-            &["load sunrpc", "load nfs", "load nfsv4", "load dm_mod"],
+            &[
+                "rest",
+                "load sunrpc",
+                "load nfs",
+                "load nfsv4",
+                "load dm_mod",
+            ],
         );
         // An e1000 (0x100E) with an NFSv3 root: e1000, and nfsv3 instead of nfsv4.
         let e1000 = [(
@@ -493,6 +501,7 @@ mod tests {
             &select(&e1000, "SR_MODULES_SKIP=nfsv4"),
             &[
                 "load e1000",
+                "rest",
                 "load sunrpc",
                 "load nfs",
                 "load nfs_acl",
@@ -524,6 +533,7 @@ mod tests {
                 "skip failover",
                 "skip net_failover",
                 "skip virtio_net",
+                "rest",
                 "load sunrpc",
                 "load nfs",
                 "load nfsv4",
@@ -556,14 +566,16 @@ mod tests {
                 "load net_failover",
                 "load virtio_net",
                 "load virtio_blk",
+                "rest",
             ],
         );
     }
 
     #[test]
-    fn coldplug_scans_again_after_a_bus_driver_loaded() {
+    fn coldplug_loads_drivers_first_and_scans_again_after_a_bus_driver_loaded() {
         // Only the virtio PCI functions at first: a fake insmod of virtio_pci makes the
-        // virtio devices appear, as the real one does.
+        // virtio devices appear, as the real one does. Drivers come first (the NIC's
+        // link comes up while the rest loads), then the always-class modules.
         let pci: Vec<(&str, &str)> = VIRTIO
             .iter()
             .filter(|(p, _)| !p.contains("virtio"))
@@ -598,18 +610,18 @@ case "$SR_MODULES_SCAN" in [0-9]*.[0-9][0-9]) ;; *) echo "bad scan time $SR_MODU
                 "insmod {v}/virtio_ring.ko\n\
                  insmod {v}/virtio.ko\n\
                  insmod {v}/virtio_pci.ko\n\
+                 insmod /lib/modules/K/kernel/net/core/failover.ko\n\
+                 insmod /lib/modules/K/kernel/drivers/net/net_failover.ko\n\
+                 insmod /lib/modules/K/kernel/drivers/net/virtio_net.ko\n\
+                 insmod /lib/modules/K/kernel/drivers/block/virtio_blk.ko\n\
                  insmod /lib/modules/K/kernel/fs/nfs/nfs.ko\n\
                  insmod /lib/modules/K/kernel/fs/nfs_common/nfs_acl.ko\n\
                  log: warning: kernel module nfs_acl did not load: \n\
                  insmod /lib/modules/K/kernel/fs/nfs/nfsv3.ko\n\
                  insmod /lib/modules/K/kernel/fs/nfs/nfsv4.ko\n\
                  insmod /lib/modules/K/kernel/drivers/md/dm-mod.ko\n\
-                 insmod /lib/modules/K/kernel/net/core/failover.ko\n\
-                 insmod /lib/modules/K/kernel/drivers/net/net_failover.ko\n\
-                 insmod /lib/modules/K/kernel/drivers/net/virtio_net.ko\n\
-                 insmod /lib/modules/K/kernel/drivers/block/virtio_blk.ko\n\
-                 rounds 2 loaded virtio_ring virtio virtio_pci nfs nfsv3 nfsv4 dm_mod \
-                 failover net_failover virtio_net virtio_blk\n"
+                 rounds 2 loaded virtio_ring virtio virtio_pci failover net_failover \
+                 virtio_net virtio_blk nfs nfsv3 nfsv4 dm_mod\n"
             );
             assert_eq!(out, want, "{shell}");
         }
