@@ -21,6 +21,18 @@ fn module_name(rel: &str) -> String {
     normalize(stem)
 }
 
+/// Whether `glob` accepts `pat` (only `[` classes and `**` can make it refuse one).
+fn alias_pattern_ok(pat: &str) -> bool {
+    !(pat.contains('[') || pat.contains("**")) || glob::Pattern::new(pat).is_ok()
+}
+
+/// Whether the alias pattern `pat` matches `name`; compiled only when the text before its
+/// first wildcard is a prefix of `name`.
+fn alias_matches(pat: &str, name: &str) -> bool {
+    let lit = pat.find(['*', '?', '[']).map_or(pat, |i| &pat[..i]);
+    name.starts_with(lit) && glob::Pattern::new(pat).is_ok_and(|p| p.matches(name))
+}
+
 /// The sysroot's module index for one kernel version.
 #[derive(Debug)]
 pub struct ModuleIndex {
@@ -29,7 +41,7 @@ pub struct ModuleIndex {
     pub dir: PathBuf,
     /// name → (relative path, dependencies as names, in modules.dep order)
     deps: BTreeMap<String, (String, Vec<String>)>,
-    aliases: Vec<(glob::Pattern, String, String)>,
+    aliases: Vec<(String, String)>,
     softdeps: HashMap<String, (Vec<String>, Vec<String>)>,
     builtin: HashSet<String>,
 }
@@ -95,8 +107,8 @@ impl ModuleIndex {
             for line in text.lines() {
                 let mut w = line.split_whitespace();
                 if let (Some("alias"), Some(pat), Some(m)) = (w.next(), w.next(), w.next()) {
-                    if let Ok(p) = glob::Pattern::new(pat) {
-                        aliases.push((p, pat.to_string(), normalize(m)));
+                    if alias_pattern_ok(pat) {
+                        aliases.push((pat.to_string(), normalize(m)));
                     }
                 }
             }
@@ -161,8 +173,8 @@ impl ModuleIndex {
         let mut hits: Vec<String> = self
             .aliases
             .iter()
-            .filter(|(p, raw, _)| raw == req || p.matches(req))
-            .map(|(_, _, m)| m.clone())
+            .filter(|(raw, _)| raw == req || alias_matches(raw, req))
+            .map(|(_, m)| m.clone())
             .filter(|m| self.deps.contains_key(m))
             .collect();
         hits.sort();
@@ -256,7 +268,7 @@ impl ModuleIndex {
             }
         }
         let mut alias = String::new();
-        for (_, raw, m) in &self.aliases {
+        for (raw, m) in &self.aliases {
             if set.contains(m) {
                 alias.push_str(&format!("alias {raw} {m}\n"));
             }
