@@ -169,17 +169,7 @@ pub fn root_tree(
             crate::run::rootfs::unpack_debian(tree, &tar, AGENT)?;
         }
     }
-    let w = |rel: &str, text: &str, mode: u32| -> Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        let p = tree.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| LabError::io("cannot create", parent, e))?;
-        }
-        std::fs::write(&p, text).map_err(|e| LabError::io("cannot write", &p, e))?;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| LabError::io("cannot chmod", &p, e))
-    };
+    let w = |rel: &str, text: &str, mode: u32| write_file(tree, rel, text, mode);
     w("lab/expect", &lines(&agent.expect), 0o644)?;
     w(
         "lab/mode",
@@ -266,13 +256,7 @@ fn busybox_root(tree: &Path, kver: &str) -> Result<()> {
     for w in &planned.warnings {
         println!("lab: warning: root tree: {w}");
     }
-    let w = |rel: &str, text: &str, mode: u32| -> Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        let p = tree.join(rel);
-        std::fs::write(&p, text).map_err(|e| LabError::io("cannot write", &p, e))?;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| LabError::io("cannot chmod", &p, e))
-    };
+    let w = |rel: &str, text: &str, mode: u32| write_file(tree, rel, text, mode);
     // usr/sbin exists through the builder's merged-/usr links.
     w("usr/sbin/init", AGENT, 0o755)?;
     w("etc/hostname", "unconfigured\n", 0o644)?;
@@ -283,6 +267,18 @@ fn busybox_root(tree: &Path, kver: &str) -> Result<()> {
         0o644,
     )?;
     Ok(())
+}
+
+/// Writes `text` as `tree/rel` with `mode`, creating its parent directories.
+pub(crate) fn write_file(tree: &Path, rel: &str, text: &str, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let p = tree.join(rel);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| LabError::io("cannot create", parent, e))?;
+    }
+    std::fs::write(&p, text).map_err(|e| LabError::io("cannot write", &p, e))?;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| LabError::io("cannot chmod", &p, e))
 }
 
 fn lines(v: &[String]) -> String {

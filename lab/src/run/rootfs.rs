@@ -5,7 +5,7 @@
 //! CDSL tools: `/etc/hostname`, `/etc/machine-id` and `/var/log` become per node.
 
 use crate::error::{LabError, Result};
-use crate::run::artifacts::run_tool;
+use crate::run::artifacts::{run_tool, write_file};
 use crate::run::topology::LabNode;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -147,17 +147,7 @@ pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str) -> Result<()> {
             .arg(tree),
         "tar -x (the Debian root)",
     )?;
-    let w = |rel: &str, text: &str, mode: u32| -> Result<()> {
-        use std::os::unix::fs::PermissionsExt;
-        let p = tree.join(rel);
-        if let Some(parent) = p.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| LabError::io("cannot create", parent, e))?;
-        }
-        std::fs::write(&p, text).map_err(|e| LabError::io("cannot write", &p, e))?;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| LabError::io("cannot chmod", &p, e))
-    };
+    let w = |rel: &str, text: &str, mode: u32| write_file(tree, rel, text, mode);
     w("usr/local/sbin/lab-agent", agent, 0o755)?;
     w("etc/systemd/system/lab-agent.service", UNIT, 0o644)?;
     let wants = tree.join("etc/systemd/system/multi-user.target.wants");
