@@ -506,14 +506,7 @@ pub fn for_each_entry(
     path: &Path,
     mut visit: impl FnMut(&ListedEntry) -> Result<(), ArchiveError>,
 ) -> Result<(), ArchiveError> {
-    let file = open_image(path)?;
-    walk_reader(
-        file,
-        &path.display().to_string(),
-        path,
-        MAX_DECOMPRESSED,
-        &mut |m, _| visit(&m.listed()),
-    )
+    crate::visit::for_each_entry_with_body(path, |v, _| visit(&v.entry))
 }
 
 /// Lists an in-memory image with a custom decompression cap.
