@@ -84,7 +84,7 @@ fn print_error(e: &anyhow::Error) {
 /// An error as one terminal line: control characters are escaped (`\n`, `\t`, `\r`,
 /// `\x1b`…), so a hostile value quoted in a message (a node name, a module name, a path)
 /// can neither add lines of its own nor send escape sequences to the terminal.
-fn one_line(message: &str) -> String {
+pub(crate) fn one_line(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     for c in message.chars() {
         match c {

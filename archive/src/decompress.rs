@@ -106,6 +106,9 @@ impl<D: Read> Read for Labeled<D> {
     }
 }
 
+/// Memory the xz decoder may use (its dictionary), as `xz -9` needs.
+pub(crate) const XZ_MEMLIMIT: u64 = 64 << 20;
+
 /// Largest zstd window accepted when reading an image (2^25 = 32 MiB).
 pub(crate) const ZSTD_WINDOW_LOG_MAX: u32 = 25;
 
@@ -168,7 +171,9 @@ struct XzStream<'a, R: Read> {
 
 impl<'a, R: Read> XzStream<'a, R> {
     fn new(input: &'a mut Input<R>) -> io::Result<Self> {
-        let stream = xz2::stream::Stream::new_stream_decoder(512 << 20, 0)
+        // 64 MiB covers `xz -9` (a 64 MiB dictionary); a stream asking for more is
+        // refused, which keeps a hostile image's memory bounded.
+        let stream = xz2::stream::Stream::new_stream_decoder(XZ_MEMLIMIT, 0)
             .map_err(|e| io::Error::other(e.to_string()))?;
         Ok(XzStream {
             input,

@@ -484,10 +484,17 @@ pub(crate) fn walk_reader<R: Read>(
 /// Opens an image file for streaming, refusing what is not a regular file
 /// (a device such as /dev/zero would never end).
 pub(crate) fn open_image(path: &Path) -> Result<File, ArchiveError> {
-    let file = File::open(path).map_err(|source| ArchiveError::ReadImage {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK: opening a FIFO with no writer would block; on a regular file the flag
+    // changes nothing, and anything else is refused right after.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|source| ArchiveError::ReadImage {
+            path: path.to_path_buf(),
+            source,
+        })?;
     let meta = file.metadata().map_err(|source| ArchiveError::ReadImage {
         path: path.to_path_buf(),
         source,

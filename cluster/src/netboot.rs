@@ -223,7 +223,10 @@ pub fn write_netboot(
         };
         // World-readable: dnsmasq's TFTP serves no other files (a private 0600 image
         // gets "Permission denied"), and the network hands them to any client anyway.
-        if same {
+        // A link in the output is replaced by a copy, never chmod-ed through: it may lead
+        // to a private image elsewhere (the source itself).
+        let is_link = std::fs::symlink_metadata(&dst).is_ok_and(|m| m.file_type().is_symlink());
+        if same && !is_link {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(SERVED_MODE))
                 .map_err(|e| ClusterError::io("make world-readable", &dst, e))?;

@@ -165,3 +165,24 @@ fn a_private_image_is_served_world_readable() {
         .mode();
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn a_link_to_the_source_in_the_output_is_replaced_not_chmod_ed_through() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_d, c, opts) = setup();
+    std::fs::set_permissions(&opts.initrd, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::create_dir_all(&opts.outdir).unwrap();
+    std::os::unix::fs::symlink(&opts.initrd, opts.outdir.join("initrd.img")).unwrap();
+    write_netboot(&c, &opts).unwrap();
+    let served = opts.outdir.join("initrd.img");
+    let m = std::fs::symlink_metadata(&served).unwrap();
+    assert!(m.is_file(), "the link was kept");
+    assert_eq!(m.permissions().mode() & 0o777, 0o644);
+    assert_eq!(std::fs::read(&served).unwrap(), b"INITRD");
+    // The private source keeps its mode.
+    let mode = std::fs::metadata(&opts.initrd)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+}

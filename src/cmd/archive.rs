@@ -18,22 +18,28 @@ pub fn ls(a: LsArgs) -> Result<()> {
     // Streams: each entry is printed as it is read, so memory stays bounded
     // however large the image inflates.
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
-    let mut closed = false;
+    // A closed pipe (`| head`) ends the listing quietly; any other write error is one.
+    let mut write_error: Option<std::io::Error> = None;
     let listed = srbuild_archive::for_each_entry(&a.file, |e| {
         writeln!(out, "{}", srbuild_archive::format_listing(e)).map_err(|source| {
-            closed = true;
+            write_error = Some(std::io::Error::new(source.kind(), source.to_string()));
             srbuild_archive::ArchiveError::ReadImage {
                 path: a.file.clone(),
                 source,
             }
         })
     });
-    if closed {
-        return Ok(()); // closed pipe (| head)
+    let written = |r: std::io::Result<()>| match r {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::anyhow!("cannot write the listing to stdout: {e}"))
+        }
+        _ => Ok(()),
+    };
+    if let Some(e) = write_error {
+        return written(Err(e));
     }
     listed?;
-    let _ = out.flush();
-    Ok(())
+    written(out.flush())
 }
 
 #[derive(Args)]

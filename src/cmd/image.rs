@@ -65,7 +65,7 @@ pub fn run(a: ImageArgs) -> Result<()> {
     if a.json {
         let (report, manifest) = build_image_with_manifest(&opts)?;
         for w in &report.warnings {
-            eprintln!("srbuild: warning: {w}");
+            eprintln!("srbuild: warning: {}", crate::one_line(w));
         }
         eprintln!("{}", report.summary());
         let mut out = std::io::stdout().lock();
@@ -81,7 +81,7 @@ pub fn run(a: ImageArgs) -> Result<()> {
     }
     let report = build_image(&opts)?;
     for w in &report.warnings {
-        eprintln!("srbuild: warning: {w}");
+        eprintln!("srbuild: warning: {}", crate::one_line(w));
     }
     println!("{}", report.summary());
     Ok(())

@@ -133,7 +133,7 @@ fn add(config: &Path, kver: &str, output: &Path, log: &Path) -> Result<()> {
     match &outcome {
         Ok(Some(report)) => {
             for w in &report.warnings {
-                text.push_str(&format!("warning: {w}\n"));
+                text.push_str(&format!("warning: {}\n", crate::one_line(w)));
             }
             text.push_str(&format!("{}\nresult: ok\n", report.summary()));
         }
@@ -159,7 +159,7 @@ fn add(config: &Path, kver: &str, output: &Path, log: &Path) -> Result<()> {
     match outcome {
         Ok(Some(report)) => {
             for w in &report.warnings {
-                eprintln!("srbuild: warning: {w}");
+                eprintln!("srbuild: warning: {}", crate::one_line(w));
             }
             println!("{}", report.summary());
             Ok(())

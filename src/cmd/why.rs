@@ -47,7 +47,10 @@ pub fn run(a: WhyArgs) -> Result<()> {
     let shown = srbuild_archive::escape_name(wanted);
     if planned.plan.get(wanted).is_some() {
         let steps = provenance::chain(&planned.plan, wanted);
-        println!("{}", provenance::render(&steps, &planned.profile));
+        println!(
+            "{}",
+            crate::one_line(&provenance::render(&steps, &planned.profile))
+        );
         return Ok(());
     }
     // A path through a link of the image (`lib/...` on a merged-/usr host).
@@ -67,7 +70,10 @@ pub fn run(a: WhyArgs) -> Result<()> {
             links.join(", ")
         );
         let steps = provenance::chain(&planned.plan, target);
-        println!("{}", provenance::render(&steps, &planned.profile));
+        println!(
+            "{}",
+            crate::one_line(&provenance::render(&steps, &planned.profile))
+        );
         return Ok(());
     }
     let matches = provenance::close_matches(&planned.plan, wanted, 8);

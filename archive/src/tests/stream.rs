@@ -103,6 +103,13 @@ fn devices_and_directories_are_not_images() {
     let tmp = tempfile::tempdir().unwrap();
     let err = list_image(tmp.path()).unwrap_err().to_string();
     assert!(err.contains("not a regular file"), "{err}");
+    // A FIFO with no writer: refused at once, not a blocked open.
+    let fifo = tmp.path().join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo(3) with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let err = list_image(&fifo).unwrap_err().to_string();
+    assert!(err.contains("not a regular file"), "{err}");
 }
 
 #[test]

@@ -15,15 +15,29 @@ const MAX_DEPTH: usize = 16;
 /// occurrence kept. A missing ld.so.conf gives none; one that cannot be read is an error.
 pub fn search_dirs(sysroot: &Sysroot) -> Result<Vec<String>> {
     let mut dirs = Vec::new();
-    read_conf(sysroot, "/etc/ld.so.conf", &mut dirs, 0)?;
+    let mut read = std::collections::HashSet::new();
+    read_conf(sysroot, "/etc/ld.so.conf", &mut dirs, &mut read, 0)?;
     let mut seen = std::collections::HashSet::new();
     dirs.retain(|d| seen.insert(d.clone()));
     Ok(dirs)
 }
 
-fn read_conf(sysroot: &Sysroot, path: &str, dirs: &mut Vec<String>, depth: usize) -> Result<()> {
+/// `read` holds the files already read (by their real path in the sysroot): a file
+/// included again adds only directories already listed, and skipping it keeps a hostile
+/// sysroot's include loops (`include *.conf` in every file) from taking exponential time.
+fn read_conf(
+    sysroot: &Sysroot,
+    path: &str,
+    dirs: &mut Vec<String>,
+    read: &mut std::collections::HashSet<String>,
+    depth: usize,
+) -> Result<()> {
     if depth > MAX_DEPTH {
         return Ok(());
+    }
+    match sysroot.resolve(path)? {
+        Some(r) if !read.insert(r.image_path.clone()) => return Ok(()),
+        _ => {}
     }
     let Some(text) = sysroot.read_text(path)? else {
         return Ok(());
@@ -42,7 +56,7 @@ fn read_conf(sysroot: &Sysroot, path: &str, dirs: &mut Vec<String>, depth: usize
                     format!("{here}/{pat}")
                 };
                 for file in glob_in(sysroot, &pat)? {
-                    read_conf(sysroot, &file, dirs, depth + 1)?;
+                    read_conf(sysroot, &file, dirs, read, depth + 1)?;
                 }
             }
         } else if keyword(&line.to_ascii_lowercase(), "hwcap").is_some() {
@@ -150,6 +164,36 @@ mod tests {
         fs::write(r.join("etc/ld.so.conf.d/B.conf"), "/opt/B\n").unwrap();
         let dirs = search_dirs(&Sysroot::new(r)).unwrap();
         assert_eq!(dirs, ["/opt/B", "/opt/c", "/opt/d", "/opt/b", "/opt/a"]);
+    }
+
+    #[test]
+    fn include_loops_read_each_file_once() {
+        // Three files that each include all three: 3^16 reads without the read set.
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        fs::create_dir_all(r.join("etc/ld.so.conf.d")).unwrap();
+        fs::write(
+            r.join("etc/ld.so.conf"),
+            "include ld.so.conf.d/*.conf
+",
+        )
+        .unwrap();
+        for n in ["a", "b", "c"] {
+            fs::write(
+                r.join(format!("etc/ld.so.conf.d/{n}.conf")),
+                format!(
+                    "include *.conf
+include /etc/ld.so.conf
+/opt/{n}
+"
+                ),
+            )
+            .unwrap();
+        }
+        let started = std::time::Instant::now();
+        let dirs = search_dirs(&Sysroot::new(r)).unwrap();
+        assert_eq!(dirs, ["/opt/c", "/opt/b", "/opt/a"]);
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]

@@ -224,7 +224,8 @@ fn follow_client(f: &mut Running, t0: Instant, limit: Duration) -> Result<()> {
         if matches!(ev, ConsoleEvent::KernelInit { .. }) {
             continue;
         }
-        let log = std::fs::read_to_string(f.vm.log_path()).unwrap_or_default();
+        let log = String::from_utf8_lossy(&std::fs::read(f.vm.log_path()).unwrap_or_default())
+            .into_owned();
         if let Some(v) = verdict::judge(&ev, &f.plan.expect, &log) {
             println!(
                 "[{:6.1}s] {}: {}",
@@ -239,7 +240,8 @@ fn follow_client(f: &mut Running, t0: Instant, limit: Duration) -> Result<()> {
     }
     if let Ok(Some(st)) = f.vm.try_wait() {
         // Final output may hold the verdict (a FAILED line right before reboot).
-        let log = std::fs::read_to_string(f.vm.log_path()).unwrap_or_default();
+        let log = String::from_utf8_lossy(&std::fs::read(f.vm.log_path()).unwrap_or_default())
+            .into_owned();
         let mut v = None;
         for line in f.watch.poll_lines()? {
             if let Some(ev) = crate::console::parse_line(&line) {
@@ -283,7 +285,8 @@ pub const SHUTDOWN_FAILURES: &[&str] = &[
 /// taken down cleanly ([`SHUTDOWN_FAILURES`]).
 fn check_poweroff(c: &mut Running, t0: Instant, bound: Duration) -> Result<()> {
     let exited = c.vm.wait_timeout(bound)?;
-    let log = std::fs::read_to_string(c.vm.log_path()).unwrap_or_default();
+    let log =
+        String::from_utf8_lossy(&std::fs::read(c.vm.log_path()).unwrap_or_default()).into_owned();
     let tail = &log[log.rfind("LAB-PASS").unwrap_or(0)..];
     let bad: Vec<&str> = tail
         .lines()
