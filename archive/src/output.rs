@@ -164,6 +164,9 @@ pub fn write_image_with_mode(
         _ => PathBuf::from("."),
     };
     sweep_stale_temp_files(&dir);
+    // The cleanup signals wait while the temporary file is created and registered: one
+    // arriving in between would otherwise leave a file the handler does not know about.
+    let blocked = BlockedSignals::new();
     let tmp = tempfile::Builder::new()
         .prefix(&format!("{TMP_PREFIX}{}-", std::process::id()))
         .tempfile_in(&dir)
@@ -174,9 +177,40 @@ pub fn write_image_with_mode(
     if let Ok(c) = CString::new(tmp.path().as_os_str().as_encoded_bytes()) {
         CURRENT_TMP.store(c.into_raw(), Ordering::SeqCst);
     }
+    drop(blocked);
     let result = write_tmp(output, &dir, tmp, entries, compression, mtime, mode);
     CURRENT_TMP.store(std::ptr::null_mut(), Ordering::SeqCst);
     result
+}
+
+/// SIGINT, SIGTERM and SIGHUP blocked for this thread until dropped (then a pending one
+/// is delivered).
+struct BlockedSignals(libc::sigset_t);
+
+impl BlockedSignals {
+    fn new() -> Self {
+        // SAFETY: sigset_t is plain data; sigemptyset/sigaddset initialise it, and
+        // pthread_sigmask only reads `set` and writes `old`.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                libc::sigaddset(&mut set, sig);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+            BlockedSignals(old)
+        }
+    }
+}
+
+impl Drop for BlockedSignals {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `new`.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut());
+        }
+    }
 }
 
 fn write_tmp(
