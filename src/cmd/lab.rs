@@ -38,7 +38,8 @@ struct ClusterOpts {
     #[arg(long)]
     kver: Option<String>,
     /// The shared root: busybox (fast, the agent is its init) or debian (Debian 12 with
-    /// systemd, built once with mmdebstrap into the lab cache; nfs only for now)
+    /// systemd, built once with mmdebstrap into the lab cache; nfs, gfs2 and ocfs2, the
+    /// normal scenario)
     #[arg(long, default_value = "busybox")]
     rootfs: srbuild_lab::run::rootfs::RootFs,
     /// Start the clients only once the server is serving (its grace period over), so

@@ -269,16 +269,21 @@ fn netboot(cluster: &Path, out: &Path, kernel: &Path, initrd: &Path, append: &st
     Ok(())
 }
 
+/// The root kinds that boot a Debian root (`--rootfs debian`).
+pub const DEBIAN_KINDS: &[&str] = &["nfs", "gfs2", "ocfs2"];
+
 /// Builds images, the root tree and the disks under `<dir>/artifacts`, and plans the run.
 pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     let kind = choose_kind(opts)?;
     let slots = opts.slots.unwrap_or(opts.nodes);
     kind.check(opts.scenario, opts.nodes, slots)?;
     let debian = opts.rootfs == RootFs::Debian;
-    if debian && (kind.name != "nfs" || opts.scenario != Scenario::Normal) {
+    if debian && (!DEBIAN_KINDS.contains(&kind.name) || opts.scenario != Scenario::Normal) {
         return Err(LabError::Invalid(format!(
-            "--rootfs debian works with --root nfs and the normal scenario for now (asked: {} {})",
-            kind.name, opts.scenario
+            "--rootfs debian works with --root {} and the normal scenario for now (asked: {} {})",
+            DEBIAN_KINDS.join(", --root "),
+            kind.name,
+            opts.scenario
         )));
     }
     if debian && opts.initrd.is_some() {
@@ -399,7 +404,13 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         }
         Storage::Shared { size_mb, format } => {
             let src = work.join("seed-source.img");
-            artifacts::mkfs_from_dir("ext4", &tree, &src, 128, "labsrc")?;
+            // A Debian root with systemd is about 230 MB (and an inode block per file).
+            let (src_mb, size_mb) = if debian {
+                (1024, size_mb.max(1536))
+            } else {
+                (128, size_mb)
+            };
+            artifacts::mkfs_from_dir("ext4", &tree, &src, src_mb, "labsrc")?;
             let shared = work.join("shared.img");
             artifacts::raw_image(&shared, size_mb)?;
             format(

@@ -187,6 +187,22 @@ pub const MATRIX: &[MatrixEntry] = &[
         nodes: 2,
         rootfs: crate::run::rootfs::RootFs::Debian,
     },
+    // The same on the shared disks: systemd must leave the cluster stack's mounts alone,
+    // and the last node down recovers the other's journal before it powers off.
+    MatrixEntry {
+        name: "gfs2-debian-2-nodes",
+        kind: "gfs2",
+        scenario: Scenario::Normal,
+        nodes: 2,
+        rootfs: crate::run::rootfs::RootFs::Debian,
+    },
+    MatrixEntry {
+        name: "ocfs2-debian-2-nodes",
+        kind: "ocfs2",
+        scenario: Scenario::Normal,
+        nodes: 2,
+        rootfs: crate::run::rootfs::RootFs::Debian,
+    },
 ];
 
 #[cfg(test)]
@@ -208,6 +224,18 @@ mod tests {
             let kind = crate::run::kinds::by_name(m.kind).unwrap();
             kind.check(m.scenario, m.nodes, m.nodes)
                 .unwrap_or_else(|e| panic!("{}: {e}", m.name));
+        }
+        for m in MATRIX
+            .iter()
+            .filter(|m| m.rootfs == crate::run::rootfs::RootFs::Debian)
+        {
+            assert!(
+                crate::run::plan::DEBIAN_KINDS.contains(&m.kind) && m.scenario == Scenario::Normal,
+                "{}: --rootfs debian is not planned for {} {}",
+                m.name,
+                m.kind,
+                m.scenario
+            );
         }
         let mut names: Vec<&str> = MATRIX.iter().map(|m| m.name).collect();
         names.sort();
