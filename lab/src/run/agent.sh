@@ -33,10 +33,13 @@ if [ -n "$service" ]; then
 	[0-9a-f]*) [ "${#machine_id}" = 32 ] || fail "/etc/machine-id reads '$machine_id'" ;;
 	*) fail "/etc/machine-id reads '$machine_id'" ;;
 	esac
-	for p in /etc/machine-id /var/log; do
+	for p in /etc/machine-id /var/log /var/tmp; do
 		[ "$(readlink "$p")" = "/.cdsl.local$p" ] || fail "$p is not a CDSL: $(ls -ld "$p")"
 	done
-	echo "lab-agent: machine-id=$machine_id (CDSL), /var/log -> $(readlink /var/log)"
+	# systemd-tmpfiles empties /tmp at boot: a shared one loses other nodes' files.
+	tmpfs=$(awk '$2 == "/tmp" { print $3 }' /proc/mounts | tail -n 1)
+	[ "$tmpfs" = tmpfs ] || fail "/tmp is not a tmpfs of this node's own (it is ${tmpfs:-the shared root})"
+	echo "lab-agent: machine-id=$machine_id (CDSL), /var/log -> $(readlink /var/log), /tmp tmpfs"
 fi
 foreign=""
 if [ -f /run/srbuild/node.env ]; then

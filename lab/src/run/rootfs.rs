@@ -2,7 +2,8 @@
 //! as its init, or a real Debian 12 root (`mmdebstrap`, variant minbase plus systemd, udev,
 //! iproute2 and procps) in which the agent is a systemd unit. The Debian root is built once
 //! per package list into the lab's cache, then prepared for a shared root with srbuild's own
-//! CDSL tools: `/etc/hostname`, `/etc/machine-id` and `/var/log` become per node.
+//! CDSL tools: `/etc/hostname`, `/etc/machine-id`, `/var/log` and `/var/tmp` become per
+//! node, and `/tmp` is a tmpfs (systemd's `tmp.mount`).
 
 use crate::error::{LabError, Result};
 use crate::run::artifacts::{run_tool, write_file};
@@ -48,7 +49,7 @@ pub const PACKAGES: &[&str] = &["systemd-sysv", "udev", "iproute2", "procps"];
 pub const MIRROR: &str = "http://deb.debian.org/debian";
 
 /// Paths made per node with `srbuild cdsl create --hostdependent` in a Debian root.
-pub const HOSTDEPENDENT: &[&str] = &["etc/hostname", "etc/machine-id", "var/log"];
+pub const HOSTDEPENDENT: &[&str] = &["etc/hostname", "etc/machine-id", "var/log", "var/tmp"];
 
 /// The lab's cache: `$SRBUILD_LAB_CACHE`, else `$XDG_CACHE_HOME/srbuild/lab`, else
 /// `~/.cache/srbuild/lab`.
@@ -157,6 +158,18 @@ pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str) -> Result<()> {
         wants.join("lab-agent.service"),
     )
     .map_err(|e| LabError::io("cannot enable", &wants, e))?;
+    // /tmp a tmpfs per node. On the shared /tmp, one node's systemd-tmpfiles (tmp.conf:
+    // "D /tmp", emptied at boot) deleted the PrivateTmp directory another node had just
+    // made, and that node's unit failed ("Failed to set up mount namespacing").
+    // As `systemctl link` and `enable` would: the unit in /etc, then wanted.
+    let units = tree.join("etc/systemd/system");
+    let local_fs = units.join("local-fs.target.wants");
+    std::fs::create_dir_all(&local_fs).map_err(|e| LabError::io("cannot create", &local_fs, e))?;
+    std::os::unix::fs::symlink("/usr/share/systemd/tmp.mount", units.join("tmp.mount"))
+        .and_then(|()| {
+            std::os::unix::fs::symlink("/etc/systemd/system/tmp.mount", local_fs.join("tmp.mount"))
+        })
+        .map_err(|e| LabError::io("cannot enable tmp.mount in", &units, e))?;
     // Nothing to mount from fstab: the initramfs mounted the root.
     w(
         "etc/fstab",
