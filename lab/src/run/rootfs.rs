@@ -162,6 +162,14 @@ pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str) -> Result<()> {
     // "D /tmp", emptied at boot) deleted the PrivateTmp directory another node had just
     // made, and that node's unit failed ("Failed to set up mount namespacing").
     // As `systemctl link` and `enable` would: the unit in /etc, then wanted.
+    let unit = tree.join("usr/share/systemd/tmp.mount");
+    if !unit.is_file() {
+        return Err(LabError::Invalid(format!(
+            "the Debian root has no {}: delete the cached tarball {} to rebuild it",
+            unit.display(),
+            tar.display()
+        )));
+    }
     let units = tree.join("etc/systemd/system");
     let local_fs = units.join("local-fs.target.wants");
     std::fs::create_dir_all(&local_fs).map_err(|e| LabError::io("cannot create", &local_fs, e))?;

@@ -178,8 +178,8 @@ pub const MATRIX: &[MatrixEntry] = &[
     e("nfs-ip-static", "nfs", Scenario::IpStatic, 1),
     e("nfs-dhcp", "nfs", Scenario::Dhcp, 2),
     e("nfs-pxe", "nfs", Scenario::Pxe, 2),
-    // A real Debian 12 root with systemd: per-node machine-id, hostname and /var/log as
-    // CDSLs, the agent as a unit, and a clean power-off.
+    // A real Debian 12 root with systemd: per-node machine-id, hostname, /var/log and
+    // /var/tmp as CDSLs, /tmp a tmpfs per node, the agent as a unit, and a clean power-off.
     MatrixEntry {
         name: "nfs-debian-2-clients",
         kind: "nfs",
