@@ -10,16 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// The extracted nfs image (kept alive by the returned temporary directory).
 fn nfs_image() -> (tempfile::TempDir, PathBuf) {
-    assert!(
-        have_kernel(),
-        "no kernel under /lib/modules: install linux-image-amd64"
-    );
-    let d = tempfile::tempdir().unwrap();
-    let img = build("nfs", d.path(), &[]);
-    let x = d.path().join("x");
-    let o = run(&["extract", img.to_str().unwrap(), x.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    (d, x)
+    extracted("nfs")
 }
 
 /// A fake sysfs under `dir` with `devices` (path under devices/, modalias), each linked

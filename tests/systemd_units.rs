@@ -21,15 +21,7 @@ const CASES: &[(&str, &str)] = &[
 
 /// The text of `sr_unit_path` in the image's /init.
 fn unit_path_function() -> String {
-    assert!(
-        have_kernel(),
-        "no kernel under /lib/modules: install linux-image-amd64"
-    );
-    let d = tempfile::tempdir().unwrap();
-    let img = build("nfs", d.path(), &[]);
-    let x = d.path().join("x");
-    let o = run(&["extract", img.to_str().unwrap(), x.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (_d, x) = extracted("nfs");
     let init = std::fs::read_to_string(x.join("init")).unwrap();
     let start = init
         .find("\nsr_unit_path() {\n")

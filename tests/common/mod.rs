@@ -68,6 +68,21 @@ pub fn build(profile: &str, dir: &Path, extra: &[&str]) -> PathBuf {
     out
 }
 
+/// Builds `profile` (as [`build`]) and extracts it with `srbuild extract`; returns the
+/// temporary directory that keeps it alive and the extracted tree.
+pub fn extracted(profile: &str) -> (tempfile::TempDir, PathBuf) {
+    assert!(
+        have_kernel(),
+        "no kernel under /lib/modules: install linux-image-amd64"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let img = build(profile, d.path(), &[]);
+    let x = d.path().join("x");
+    let o = run(&["extract", img.to_str().unwrap(), x.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (d, x)
+}
+
 /// Paths listed by `srbuild ls` (last column, symlink targets stripped).
 pub fn listed_paths(img: &Path) -> Vec<String> {
     let o = run(&["ls", img.to_str().unwrap()]);
