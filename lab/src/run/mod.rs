@@ -6,6 +6,7 @@ pub mod artifacts;
 pub mod control;
 pub mod kinds;
 pub mod plan;
+pub mod pvh;
 pub mod rootfs;
 pub mod runner;
 pub mod scenario;
@@ -47,6 +48,9 @@ pub struct LabOptions {
     /// Start the clients only once the server serves (`--server-first`): a boot then
     /// measures the initramfs alone, not the server's start.
     pub server_first: bool,
+    /// `--bzimage`: boot `/boot/vmlinuz-*` as it is, not its vmlinux through PVH
+    /// ([`pvh`]).
+    pub bzimage: bool,
 }
 
 /// The outcome of `lab test`.

@@ -308,6 +308,12 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     })?;
     let kernel = artifacts::kernel_image(&kver)?;
     let started = Instant::now();
+    // What the VMs boot; the PXE scenario's netboot files keep the bzImage.
+    let boot = if opts.bzimage {
+        crate::run::pvh::BootKernel::BzImage(kernel.clone(), "--bzimage".into())
+    } else {
+        crate::run::pvh::boot_kernel(&kernel, &crate::run::rootfs::cache_dir())?
+    };
 
     // The nodes: the described clients (only the first boots alone in lone-node), the
     // server (described: it needs an identity) and the seed (not described: no network).
@@ -430,7 +436,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
 
     let mut phases = Vec::new();
     let role_spec = |r: &Role, n: &LabNode, initrd: &Path| -> VmSpec {
-        let mut spec = VmSpec::new(&n.name, &kernel, initrd, &opts.dir.join(&n.name));
+        let mut spec = VmSpec::new(&n.name, boot.path(), initrd, &opts.dir.join(&n.name));
         spec.memory_mb = r.memory_mb;
         spec.append = role_append(kind, r, opts.scenario);
         spec.disks = role_disks.clone();
@@ -487,7 +493,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     let mut clients = Vec::new();
     for n in &booted {
         let dir = opts.dir.join(&n.name);
-        let mut spec = VmSpec::new(&n.name, &kernel, &client_initrd, &dir);
+        let mut spec = VmSpec::new(&n.name, boot.path(), &client_initrd, &dir);
         spec.memory_mb = if opts.initrd.is_some() || debian {
             1024
         } else {
@@ -522,7 +528,12 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         let mut n = topology::client(booted.len() + 1);
         n.name = "stranger".into();
         n.mac = "52:54:00:77:02:01".into();
-        let mut spec = VmSpec::new(&n.name, &kernel, &client_initrd, &opts.dir.join(&n.name));
+        let mut spec = VmSpec::new(
+            &n.name,
+            boot.path(),
+            &client_initrd,
+            &opts.dir.join(&n.name),
+        );
         spec.memory_mb = kind.client_memory_mb;
         spec.nics.push(Nic { mac: n.mac.clone() });
         spec.detached = opts.detached;
@@ -561,13 +572,14 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         nodes: clients,
     });
     println!(
-        "lab: {} root, {} client(s), scenario {}; artifacts ready in {:.1} s under {}; accelerator {} ({why})",
+        "lab: {} root, {} client(s), scenario {}; artifacts ready in {:.1} s under {}; accelerator {} ({why}); {}",
         kind.name,
         booted.len(),
         opts.scenario,
         started.elapsed().as_secs_f64(),
         work.display(),
-        accel.as_str()
+        accel.as_str(),
+        boot.describe()
     );
     Ok(LabPlan {
         kind,
@@ -607,6 +619,7 @@ mod tests {
             detached: false,
             rootfs: crate::run::rootfs::RootFs::Busybox,
             server_first: false,
+            bzimage: false,
         }
     }
 
