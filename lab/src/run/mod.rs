@@ -3,6 +3,7 @@
 //! everything down; `up` leaves the cluster running for `status`, `console` and `down`.
 
 pub mod artifacts;
+pub mod cache;
 pub mod control;
 pub mod kinds;
 pub mod plan;

@@ -89,6 +89,9 @@ pub struct LabPlan {
     /// Clients power themselves off after passing (a systemd root): each must reach the
     /// kernel's power-down line within this bound, without unmount failures.
     pub poweroff: Option<Duration>,
+    /// How long a service role may take to print its marker (a seed or server filling a
+    /// Debian root takes longer).
+    pub role_limit: Duration,
 }
 
 const BASE_ARGS: [&str; 3] = ["console=ttyS0", "rd.shell=0", "panic=-1"];
@@ -270,6 +273,10 @@ fn netboot(cluster: &Path, out: &Path, kernel: &Path, initrd: &Path, append: &st
 }
 
 /// The root kinds that boot a Debian root (`--rootfs debian`).
+///
+/// Not glusterfs: it boots and passes, but systemd 252's shutdown unmounts every mount
+/// with `MNT_FORCE`, and forcing the `/.cdsl.local` bind mount of the FUSE root aborts the
+/// root's FUSE connection (README, "Preparing a real shared root").
 pub const DEBIAN_KINDS: &[&str] = &["nfs", "gfs2", "ocfs2"];
 
 /// Builds images, the root tree and the disks under `<dir>/artifacts`, and plans the run.
@@ -378,7 +385,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     let mut role_disks: Vec<Disk> = Vec::new();
     let mut client_disks: Vec<Disk> = Vec::new();
     match kind.storage {
-        Storage::ServerExport => {
+        Storage::ServerExport { copies } => {
             let data = work.join("data");
             let _ = std::fs::remove_dir_all(&data);
             std::fs::create_dir_all(&data).map_err(|e| LabError::io("cannot create", &data, e))?;
@@ -398,8 +405,9 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
                 )?;
             }
             let img = work.join("server-data.img");
-            // A Debian root with systemd is about 230 MB.
-            let size = if debian { 1024 } else { 256 };
+            // A Debian root with systemd is about 180 MB; a brick holds more than its files
+            // (`.glusterfs` links, xattrs) and ext4 needs an inode per file.
+            let size = if debian { 512 * copies + 512 } else { 256 };
             artifacts::mkfs_from_dir("ext4", &data, &img, size, "labroot")?;
             role_disks.push(disk(&img, DiskFormat::Raw, false, false));
         }
@@ -438,6 +446,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     let role_spec = |r: &Role, n: &LabNode, initrd: &Path| -> VmSpec {
         let mut spec = VmSpec::new(&n.name, boot.path(), initrd, &opts.dir.join(&n.name));
         spec.memory_mb = r.memory_mb;
+        spec.cpus = r.cpus;
         spec.append = role_append(kind, r, opts.scenario);
         spec.disks = role_disks.clone();
         spec.detached = opts.detached;
@@ -588,6 +597,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         victim,
         // A systemd root powers off once it passed; the lab checks how it went down.
         poweroff: debian.then(|| scaled(Duration::from_secs(90))),
+        role_limit: scaled(Duration::from_secs(if debian { 600 } else { 180 })),
     })
 }
 

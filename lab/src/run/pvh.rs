@@ -16,13 +16,13 @@
 //! or zstd or does not inflate to the size the image states, a payload that is not an
 //! x86-64 ELF with the PVH note, or a cache that cannot be written. A cached `vmlinux` is
 //! used only if it is a regular file of this user, not a link, and still has the PVH
-//! note; it is refreshed on use, and entries unused for [`STALE_DAYS`] days are removed.
+//! note; it is refreshed on use, and entries unused for [`STALE_DAYS`](crate::run::cache::STALE_DAYS) days are removed.
 
 use crate::error::{LabError, Result};
+use crate::run::cache::{sweep, touch};
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
 /// Largest bzImage read (Debian's is 8 MB).
 const MAX_BZIMAGE: u64 = 256 << 20;
@@ -30,8 +30,6 @@ const MAX_BZIMAGE: u64 = 256 << 20;
 const MAX_VMLINUX: u64 = 256 << 20;
 /// `XEN_ELFNOTE_PHYS32_ENTRY`: the 32-bit entry point QEMU's PVH loader jumps to.
 const PVH_NOTE: u32 = 18;
-/// Cache entries (and temporary files) unused for this long are removed.
-pub const STALE_DAYS: u64 = 30;
 const PREFIX: &str = "vmlinux-";
 const TMP_PREFIX: &str = ".vmlinux-tmp-";
 
@@ -75,10 +73,7 @@ pub fn boot_kernel(bzimage: &Path, cache: &Path) -> Result<BootKernel> {
     let target = cache.join(format!("{PREFIX}{:016x}", fnv1a(&data)));
     if cached(&target, payload.size) {
         // Refreshed, so that the sweep keeps what is in use.
-        let _ = std::fs::File::options()
-            .write(true)
-            .open(&target)
-            .and_then(|f| f.set_modified(SystemTime::now()));
+        touch(&target);
         return Ok(BootKernel::Pvh(target));
     }
     let vmlinux = match payload.decompress() {
@@ -91,7 +86,7 @@ pub fn boot_kernel(bzimage: &Path, cache: &Path) -> Result<BootKernel> {
     if let Err(e) = store(cache, &target, &vmlinux) {
         return fallback(format!("the lab cache cannot take its vmlinux: {e}"));
     }
-    sweep(cache, &target);
+    sweep(cache, &[PREFIX, TMP_PREFIX], &target);
     Ok(BootKernel::Pvh(target))
 }
 
@@ -119,35 +114,6 @@ fn store(cache: &Path, target: &Path, vmlinux: &[u8]) -> std::io::Result<()> {
     tmp.as_file().sync_all()?;
     tmp.persist(target).map_err(|e| e.error)?;
     Ok(())
-}
-
-/// Removes this user's `vmlinux-*` entries and leftover temporary files that have not
-/// been used for [`STALE_DAYS`] days; `keep` is never removed. Best effort.
-fn sweep(cache: &Path, keep: &Path) {
-    let Ok(dir) = std::fs::read_dir(cache) else {
-        return;
-    };
-    let limit = Duration::from_secs(STALE_DAYS * 24 * 3600);
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::getuid() };
-    for e in dir.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
-        if !(name.starts_with(PREFIX) || name.starts_with(TMP_PREFIX)) || e.path() == keep {
-            continue;
-        }
-        let Ok(meta) = e.path().symlink_metadata() else {
-            continue;
-        };
-        let old = meta
-            .modified()
-            .ok()
-            .and_then(|m| m.elapsed().ok())
-            .is_some_and(|age| age > limit);
-        if old && meta.file_type().is_file() && meta.uid() == uid {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>> {
@@ -443,42 +409,6 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 1, "{names:?}");
-    }
-
-    #[test]
-    fn stale_entries_are_swept_and_fresh_ones_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let elf = tiny_elf(PVH_NOTE);
-        let k = dir.path().join("vmlinuz-x");
-        std::fs::write(
-            &k,
-            fake_bzimage(&zstd::encode_all(&elf[..], 3).unwrap(), elf.len() as u32),
-        )
-        .unwrap();
-        let cache = dir.path().join("cache");
-        std::fs::create_dir_all(&cache).unwrap();
-        let long_ago = SystemTime::now() - Duration::from_secs((STALE_DAYS + 1) * 24 * 3600);
-        let touch = |name: &str, when: SystemTime| {
-            let p = cache.join(name);
-            std::fs::write(&p, b"x").unwrap();
-            std::fs::File::options()
-                .write(true)
-                .open(&p)
-                .unwrap()
-                .set_modified(when)
-                .unwrap();
-            p
-        };
-        let old = touch("vmlinux-0000000000000001", long_ago);
-        let old_tmp = touch(".vmlinux-tmp-abc", long_ago);
-        let recent = touch("vmlinux-0000000000000002", SystemTime::now());
-        let other = touch("debian-bookworm.tar", long_ago);
-        assert!(matches!(
-            boot_kernel(&k, &cache).unwrap(),
-            BootKernel::Pvh(_)
-        ));
-        assert!(!old.exists() && !old_tmp.exists());
-        assert!(recent.exists() && other.exists());
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub const KIND: RootKind = RootKind {
     client_memory_mb: 512,
     fstype: "fuse.glusterfs",
     shared: true,
-    storage: Storage::ServerExport,
+    storage: Storage::ServerExport { copies: 3 },
     seed: None,
     server: Some(Role {
         node: "server",
@@ -23,6 +23,8 @@ pub const KIND: RootKind = RootKind {
         append: &["srbuild.data=LABEL=labroot", "srbuild.gluster.volume=root"],
         ready: "LAB-SERVER-READY",
         role: Some("gluster-server"),
+        // The fill through its own FUSE mount keeps the client and both bricks busy.
+        cpus: 2,
     }),
     checks: &["daemon glusterfs", "mmap"],
     scenarios: &[

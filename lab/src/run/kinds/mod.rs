@@ -27,8 +27,9 @@ pub const KINDS: &[&RootKind] = &[
 /// Where the clients' root lives.
 #[derive(Debug, Clone, Copy)]
 pub enum Storage {
-    /// The server role's ext4 data disk holds the tree under `/root`; it serves it.
-    ServerExport,
+    /// The server role's ext4 data disk holds the tree under `/root`; it serves it. The
+    /// disk is sized for `copies` of the tree (a replicated volume's bricks hold more).
+    ServerExport { copies: u64 },
     /// An ext3 base image made from the tree; every node boots its own qcow2 overlay.
     Overlay,
     /// One raw disk attached to every client at once (`share-rw`, no cache, no locking),
@@ -62,6 +63,8 @@ pub struct Role {
     /// Its role in the cluster description (it needs an identity and an address there;
     /// a service role is never a cluster-stack member), or `None`: not described.
     pub role: Option<&'static str>,
+    /// vCPUs (a server that fills a volume through FUSE uses two).
+    pub cpus: u32,
 }
 
 /// The seed: mounts the shared disk alone (gfs2 with lock_nolock, ocfs2 as the only node of
@@ -73,6 +76,7 @@ pub const SEED: Role = Role {
     append: &["srbuild.seed.src=/dev/vda", "srbuild.seed.dst=/dev/vdb"],
     ready: "LAB-SEED-DONE",
     role: None,
+    cpus: 1,
 };
 
 /// What the clients' root arguments depend on.

@@ -12,7 +12,7 @@ pub const KIND: RootKind = RootKind {
     client_memory_mb: 384,
     fstype: "nfs",
     shared: true,
-    storage: Storage::ServerExport,
+    storage: Storage::ServerExport { copies: 1 },
     seed: None,
     server: Some(Role {
         node: "server",
@@ -25,6 +25,7 @@ pub const KIND: RootKind = RootKind {
         ],
         ready: "LAB-SERVER-READY",
         role: Some("nfs-server"),
+        cpus: 1,
     }),
     checks: &[],
     scenarios: &[

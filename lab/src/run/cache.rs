@@ -1,0 +1,83 @@
+//! Housekeeping of the lab cache (`rootfs::cache_dir`): what a run reuses is refreshed
+//! ([`touch`]), and this user's entries of a kind that no run used for [`STALE_DAYS`]
+//! days are removed ([`sweep`]), so old kernels and old Debian roots do not pile up.
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// Entries (and leftover temporary files) unused for this long are removed.
+pub const STALE_DAYS: u64 = 30;
+
+/// Marks `path` as used now (best effort).
+pub fn touch(path: &Path) {
+    let _ = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(SystemTime::now()));
+}
+
+/// Removes this user's regular files in `cache` whose names start with one of `prefixes`
+/// and that were not used for [`STALE_DAYS`] days; `keep` is never removed. Best effort:
+/// a cache that cannot be read is left alone.
+pub fn sweep(cache: &Path, prefixes: &[&str], keep: &Path) {
+    let Ok(dir) = std::fs::read_dir(cache) else {
+        return;
+    };
+    let limit = Duration::from_secs(STALE_DAYS * 24 * 3600);
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    for e in dir.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !prefixes.iter().any(|p| name.starts_with(p)) || e.path() == keep {
+            continue;
+        }
+        let Ok(meta) = e.path().symlink_metadata() else {
+            continue;
+        };
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > limit);
+        if old && meta.file_type().is_file() && meta.uid() == uid {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_entries_of_the_kind_go_and_the_rest_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let long_ago = SystemTime::now() - Duration::from_secs((STALE_DAYS + 1) * 24 * 3600);
+        let make = |name: &str, when: SystemTime| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, b"x").unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+            p
+        };
+        let old = make("vmlinux-1", long_ago);
+        let old_tmp = make(".vmlinux-tmp-abc", long_ago);
+        let kept = make("vmlinux-2", long_ago);
+        let recent = make("vmlinux-3", SystemTime::now());
+        let other = make("debian-bookworm.tar", long_ago);
+        let touched = make("vmlinux-4", long_ago);
+        touch(&touched);
+        let dir_entry = dir.path().join("vmlinux-dir");
+        std::fs::create_dir(&dir_entry).unwrap();
+        sweep(dir.path(), &["vmlinux-", ".vmlinux-tmp-"], &kept);
+        assert!(!old.exists() && !old_tmp.exists());
+        assert!(kept.exists() && recent.exists() && other.exists() && touched.exists());
+        assert!(dir_entry.is_dir(), "only regular files are removed");
+    }
+}
