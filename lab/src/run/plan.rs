@@ -274,9 +274,10 @@ fn netboot(cluster: &Path, out: &Path, kernel: &Path, initrd: &Path, append: &st
 
 /// The root kinds that boot a Debian root (`--rootfs debian`).
 ///
-/// Not glusterfs: it boots and passes, but systemd 252's shutdown unmounts every mount
-/// with `MNT_FORCE`, and forcing the `/.cdsl.local` bind mount of the FUSE root aborts the
-/// root's FUSE connection (README, "Preparing a real shared root").
+/// Not glusterfs: it boots and passes, but systemd 252's shutdown stops every process
+/// (SIGSTOP), the FUSE root's daemon included, and then looks paths up on the root; once
+/// the FUSE cache has expired that lookup waits for the stopped daemon forever (README,
+/// "FUSE roots and systemd's shutdown").
 pub const DEBIAN_KINDS: &[&str] = &["nfs", "gfs2", "ocfs2"];
 
 /// Builds images, the root tree and the disks under `<dir>/artifacts`, and plans the run.

@@ -61,7 +61,15 @@ pub const DPKG_FILTERS: &[&str] = &[
 ];
 
 /// Paths made per node with `srbuild cdsl create --hostdependent` in a Debian root.
-pub const HOSTDEPENDENT: &[&str] = &["etc/hostname", "etc/machine-id", "var/log", "var/tmp"];
+/// The random seed too: systemd-random-seed rewrites it at every boot and shutdown, and
+/// one seed shared by every node is both a race and the same entropy on every node.
+pub const HOSTDEPENDENT: &[&str] = &[
+    "etc/hostname",
+    "etc/machine-id",
+    "var/log",
+    "var/tmp",
+    "var/lib/systemd/random-seed",
+];
 
 /// The lab's cache: `$SRBUILD_LAB_CACHE`, else `$XDG_CACHE_HOME/srbuild/lab`, else
 /// `~/.cache/srbuild/lab`.
@@ -218,6 +226,17 @@ pub fn make_hostdependent(tree: &Path, clients: &[LabNode]) -> Result<()> {
     let cdsl = |what: String| move |source| LabError::Cdsl { what, source };
     std::fs::write(tree.join("etc/machine-id"), "uninitialized\n")
         .map_err(|e| LabError::io("cannot write", tree.join("etc/machine-id"), e))?;
+    // Written at the first boot; made now (empty, as systemd does: 0600) to be copied per node.
+    let seed = tree.join("var/lib/systemd/random-seed");
+    if !seed.exists() {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&seed)
+            .map_err(|e| LabError::io("cannot create", &seed, e))?;
+    }
     let ids: Vec<u32> = clients.iter().map(|c| c.id).collect();
     for p in HOSTDEPENDENT {
         srbuild_cluster::cdsl::create_hostdependent(tree, p, &ids)
