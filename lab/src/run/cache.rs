@@ -1,4 +1,5 @@
-//! Housekeeping of the lab cache (`rootfs::cache_dir`): what a run reuses is refreshed
+//! Housekeeping of the lab cache (`rootfs::cache_dir`): entries are named by a hash of
+//! what they are made of ([`fnv1a`]), what a run reuses is refreshed
 //! ([`touch`]), and this user's entries of a kind that no run used for [`STALE_DAYS`]
 //! days are removed ([`sweep`]), so old kernels and old Debian roots do not pile up.
 
@@ -8,6 +9,16 @@ use std::time::{Duration, SystemTime};
 
 /// Entries (and leftover temporary files) unused for this long are removed.
 pub const STALE_DAYS: u64 = 30;
+
+/// FNV-1a (64 bit): stable names for cache entries, from what they are made of.
+pub fn fnv1a(data: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in data {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
 
 /// Marks `path` as used now (best effort).
 pub fn touch(path: &Path) {

@@ -89,9 +89,6 @@ pub struct LabPlan {
     /// Clients power themselves off after passing (a systemd root): each must reach the
     /// kernel's power-down line within this bound, without unmount failures.
     pub poweroff: Option<Duration>,
-    /// How long a service role may take to print its marker (a seed or server filling a
-    /// Debian root takes longer).
-    pub role_limit: Duration,
 }
 
 const BASE_ARGS: [&str; 3] = ["console=ttyS0", "rd.shell=0", "panic=-1"];
@@ -386,7 +383,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     let mut role_disks: Vec<Disk> = Vec::new();
     let mut client_disks: Vec<Disk> = Vec::new();
     match kind.storage {
-        Storage::ServerExport { copies } => {
+        Storage::ServerExport => {
             let data = work.join("data");
             let _ = std::fs::remove_dir_all(&data);
             std::fs::create_dir_all(&data).map_err(|e| LabError::io("cannot create", &data, e))?;
@@ -406,9 +403,8 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
                 )?;
             }
             let img = work.join("server-data.img");
-            // A Debian root with systemd is about 180 MB; a brick holds more than its files
-            // (`.glusterfs` links, xattrs) and ext4 needs an inode per file.
-            let size = if debian { 512 * copies + 512 } else { 256 };
+            // A Debian root with systemd is about 180 MB.
+            let size = if debian { 1024 } else { 256 };
             artifacts::mkfs_from_dir("ext4", &data, &img, size, "labroot")?;
             role_disks.push(disk(&img, DiskFormat::Raw, false, false));
         }
@@ -598,7 +594,6 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         victim,
         // A systemd root powers off once it passed; the lab checks how it went down.
         poweroff: debian.then(|| scaled(Duration::from_secs(90))),
-        role_limit: scaled(Duration::from_secs(if debian { 600 } else { 180 })),
     })
 }
 

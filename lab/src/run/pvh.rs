@@ -19,7 +19,7 @@
 //! note; it is refreshed on use, and entries unused for [`STALE_DAYS`](crate::run::cache::STALE_DAYS) days are removed.
 
 use crate::error::{LabError, Result};
-use crate::run::cache::{sweep, touch};
+use crate::run::cache::{fnv1a, sweep, touch};
 use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -244,16 +244,6 @@ fn check_pvh(vmlinux: &[u8]) -> std::result::Result<(), String> {
     } else {
         Err("it has no PVH entry (CONFIG_PVH)".into())
     }
-}
-
-/// FNV-1a over the bzImage: the cache entry's name.
-fn fnv1a(d: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in d {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
 }
 
 #[cfg(test)]

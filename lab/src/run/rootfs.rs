@@ -91,11 +91,7 @@ fn key() -> String {
         PACKAGES.join(","),
         DPKG_FILTERS.join(" ")
     );
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
+    let h = crate::run::cache::fnv1a(text.as_bytes());
     format!("debian-{SUITE}-{VARIANT}-{h:016x}.tar")
 }
 

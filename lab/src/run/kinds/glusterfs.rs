@@ -14,7 +14,7 @@ pub const KIND: RootKind = RootKind {
     client_memory_mb: 512,
     fstype: "fuse.glusterfs",
     shared: true,
-    storage: Storage::ServerExport { copies: 3 },
+    storage: Storage::ServerExport,
     seed: None,
     server: Some(Role {
         node: "server",

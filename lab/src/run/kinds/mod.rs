@@ -27,9 +27,8 @@ pub const KINDS: &[&RootKind] = &[
 /// Where the clients' root lives.
 #[derive(Debug, Clone, Copy)]
 pub enum Storage {
-    /// The server role's ext4 data disk holds the tree under `/root`; it serves it. The
-    /// disk is sized for `copies` of the tree (a replicated volume's bricks hold more).
-    ServerExport { copies: u64 },
+    /// The server role's ext4 data disk holds the tree under `/root`; it serves it.
+    ServerExport,
     /// An ext3 base image made from the tree; every node boots its own qcow2 overlay.
     Overlay,
     /// One raw disk attached to every client at once (`share-rw`, no cache, no locking),

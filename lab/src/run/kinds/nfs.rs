@@ -12,7 +12,7 @@ pub const KIND: RootKind = RootKind {
     client_memory_mb: 384,
     fstype: "nfs",
     shared: true,
-    storage: Storage::ServerExport { copies: 1 },
+    storage: Storage::ServerExport,
     seed: None,
     server: Some(Role {
         node: "server",
