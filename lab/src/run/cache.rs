@@ -20,6 +20,14 @@ pub fn fnv1a(data: &[u8]) -> u64 {
     h
 }
 
+/// Whether `meta` is a regular file (not a link) owned by this user: the only kind of
+/// cache entry a run reuses or removes.
+pub fn is_ours(meta: &std::fs::Metadata) -> bool {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    meta.file_type().is_file() && meta.uid() == uid
+}
+
 /// Marks `path` as used now (best effort).
 pub fn touch(path: &Path) {
     let _ = std::fs::File::options()
@@ -36,8 +44,6 @@ pub fn sweep(cache: &Path, prefixes: &[&str], keep: &Path) {
         return;
     };
     let limit = Duration::from_secs(STALE_DAYS * 24 * 3600);
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::getuid() };
     for e in dir.flatten() {
         let name = e.file_name();
         let name = name.to_string_lossy();
@@ -52,7 +58,7 @@ pub fn sweep(cache: &Path, prefixes: &[&str], keep: &Path) {
             .ok()
             .and_then(|m| m.elapsed().ok())
             .is_some_and(|age| age > limit);
-        if old && meta.file_type().is_file() && meta.uid() == uid {
+        if old && is_ours(&meta) {
             let _ = std::fs::remove_file(e.path());
         }
     }

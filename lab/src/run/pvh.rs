@@ -19,9 +19,8 @@
 //! note; it is refreshed on use, and entries unused for [`STALE_DAYS`](crate::run::cache::STALE_DAYS) days are removed.
 
 use crate::error::{LabError, Result};
-use crate::run::cache::{fnv1a, sweep, touch};
+use crate::run::cache::{fnv1a, is_ours, sweep, touch};
 use std::io::{Read, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Largest bzImage read (Debian's is 8 MB).
@@ -96,9 +95,7 @@ fn cached(target: &Path, size: u64) -> bool {
     let Ok(meta) = std::fs::symlink_metadata(target) else {
         return false;
     };
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::getuid() };
-    if !meta.file_type().is_file() || meta.uid() != uid || meta.len() != size {
+    if !is_ours(&meta) || meta.len() != size {
         return false;
     }
     std::fs::read(target).is_ok_and(|d| check_pvh(&d).is_ok())
@@ -141,6 +138,8 @@ struct Payload<'a> {
 }
 
 impl Payload<'_> {
+    /// Not the archive crate's decoders: they cap zstd windows at 32 MiB for images, and
+    /// a kernel built with `zstd -22 --ultra` uses a 128 MiB window.
     fn decompress(&self) -> std::result::Result<Vec<u8>, String> {
         let s = self.stream;
         let reader: Box<dyn Read + '_> = if s.starts_with(b"\xfd7zXZ\x00") {
@@ -249,6 +248,7 @@ fn check_pvh(vmlinux: &[u8]) -> std::result::Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     /// A bzImage-shaped file: a header that points at `stream` followed by `size`.
     fn fake_bzimage(stream: &[u8], size: u32) -> Vec<u8> {
