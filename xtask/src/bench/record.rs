@@ -35,21 +35,22 @@ pub struct Stamp {
 /// The stamp of a run now: today's UTC date, HEAD, this machine.
 pub fn stamp(sh: &Shell) -> Result<Stamp> {
     let date = cmd!(sh, "date -u +%F").quiet().read().context("date -u")?;
+    // The benchmarks rewrite the measurements file themselves; that change alone does
+    // not make the measured code different. Outside a git checkout the figures are still
+    // worth keeping, so the commit is then "unknown".
+    let exclude = format!(":(exclude){FILE}");
     let head = cmd!(sh, "git rev-parse --short HEAD")
         .quiet()
-        .read()
-        .context("git rev-parse --short HEAD (the benchmarks record the commit they ran on)")?;
-    // The benchmarks rewrite the measurements file themselves; that change alone does
-    // not make the measured code different.
-    let exclude = format!(":(exclude){FILE}");
+        .ignore_stderr()
+        .read();
     let changes = cmd!(sh, "git status --porcelain -- . {exclude}")
         .quiet()
-        .read()
-        .context("git status")?;
-    let commit = if changes.trim().is_empty() {
-        head
-    } else {
-        format!("{head}-dirty")
+        .ignore_stderr()
+        .read();
+    let commit = match (head, changes) {
+        (Ok(head), Ok(changes)) if changes.trim().is_empty() => head,
+        (Ok(head), Ok(_)) => format!("{head}-dirty"),
+        _ => "unknown (no git)".to_string(),
     };
     Ok(Stamp {
         date,
