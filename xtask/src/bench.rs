@@ -1,11 +1,15 @@
 //! `cargo xtask bench`: builds the nfs image with srbuild, dracut and mkinitramfs on the same
 //! kernel with zstd, timed side by side by hyperfine in one run; prints medians, sizes and
-//! ratios as a Markdown table for the README. `--floor` (also run after the build table)
-//! times the build against packing the same tree with cpio and zstd; `--read` (also run
-//! after the build table) measures reading images; `--lab` compares boots.
+//! ratios, and records them in `docs/measurements.md` ([`record`]). `--floor` (also run
+//! after the build table) times the build against packing the same tree with cpio and
+//! zstd; `--read` (also run after the build table) measures reading images; `--lab`
+//! compares boots. Each writes its own section of that file.
 
 mod floor;
 mod read;
+mod record;
+
+use record::{fig, Figure};
 
 use anyhow::{Context, Result};
 use xshell::{cmd, Shell};
@@ -117,10 +121,31 @@ pub fn run(sh: &Shell, args: &[String]) -> Result<()> {
     .quiet()
     .run()?;
     let b = std::fs::read(format!("{dir}/srbuild2.img"))?;
-    println!(
-        "\nsrbuild: two builds byte-identical: {}",
-        if a == b { "yes" } else { "NO" }
-    );
+    let identical = if a == b { "yes" } else { "NO" };
+    println!("\nsrbuild: two builds byte-identical: {identical}");
+    let mut figures = Vec::new();
+    for r in &rows {
+        figures.push(fig(
+            format!("{}, median build time", r.tool),
+            format!("{:.2} s", r.median),
+        ));
+        figures.push(fig(
+            format!("{}, image size", r.tool),
+            format!("{:.1} MB", r.bytes as f64 / 1e6),
+        ));
+        if r.tool != base.tool {
+            figures.push(fig(
+                format!("{}, time vs srbuild", r.tool),
+                format!("{:.1}x", r.median / base.median),
+            ));
+            figures.push(fig(
+                format!("{}, size vs srbuild", r.tool),
+                format!("{:.1}x", r.bytes as f64 / base.bytes.max(1) as f64),
+            ));
+        }
+    }
+    figures.push(fig("two srbuild builds byte-identical", identical));
+    record::write(sh, &crate::project_root(), "build", &figures)?;
     floor::run(sh, &kver, &floor_runs)?;
     read::run(sh, &kver)
 }
@@ -281,5 +306,50 @@ fn lab(sh: &Shell) -> Result<()> {
         median(&ours.modules),
         100.0 * median(&ours.modules) / median(&ours.phase)
     );
-    Ok(())
+    let mut figures: Vec<Figure> = Vec::new();
+    for (name, t) in [("srbuild", &ours), ("dracut", &theirs)] {
+        figures.extend([
+            fig(
+                format!("{name}, kernel runs /init"),
+                format!("{:.2} s", median(&t.init)),
+            ),
+            fig(
+                format!("{name}, /init to the root's init"),
+                format!("{:.2} s", median(&t.phase)),
+            ),
+            fig(
+                format!("{name}, root's init at"),
+                format!("{:.2} s", median(&t.agent)),
+            ),
+            fig(
+                format!("{name}, QEMU start to LAB-PASS"),
+                format!("{:.1} s", median(&t.pass_wall)),
+            ),
+        ]);
+    }
+    figures.extend([
+        fig(
+            "initramfs phase, dracut / srbuild",
+            format!("{:.1}x", median(&theirs.phase) / median(&ours.phase)),
+        ),
+        fig(
+            "QEMU start to LAB-PASS, dracut / srbuild",
+            format!(
+                "{:.1}x",
+                median(&theirs.pass_wall) / median(&ours.pass_wall)
+            ),
+        ),
+        fig(
+            "srbuild's `modules` stage",
+            format!("{:.2} s", median(&ours.modules)),
+        ),
+        fig(
+            "`modules` stage, share of the initramfs phase",
+            format!(
+                "{:.0}%",
+                100.0 * median(&ours.modules) / median(&ours.phase)
+            ),
+        ),
+    ]);
+    record::write(sh, &crate::project_root(), "lab", &figures)
 }

@@ -4,8 +4,9 @@
 //! The floor is what writing the same files takes without srbuild: srbuild's own image is
 //! extracted into a directory, and `find . | LC_ALL=C sort | cpio -o -H newc | zstd` packs
 //! it again, with srbuild's zstd level and worker count. It prints both medians and the
-//! ratio srbuild / floor, against the 1.2x goal.
+//! ratio srbuild / floor, against the 1.2x goal, and records them (`bench: floor`).
 
+use super::record::fig;
 use anyhow::{Context, Result};
 use srbuild_archive::{ZSTD_LEVEL, ZSTD_WORKERS};
 use xshell::{cmd, Shell};
@@ -77,5 +78,21 @@ pub fn run(sh: &Shell, kver: &str, runs: &str) -> Result<()> {
         "\nsrbuild / floor = {ratio:.2}x ({} the {GOAL}x goal)",
         if ratio <= GOAL { "meets" } else { "MISSES" }
     );
-    Ok(())
+    let figures = [
+        fig(
+            "`srbuild image --profile nfs`, median",
+            format!("{:.1} ms", s * 1e3),
+        ),
+        fig(
+            "`find | sort | cpio | zstd`, median",
+            format!("{:.1} ms", f * 1e3),
+        ),
+        fig("srbuild image size", format!("{:.1} MB", size(&img))),
+        fig(
+            "floor image size",
+            format!("{:.1} MB", size(&format!("{root}/floor.img"))),
+        ),
+        fig("srbuild / floor", format!("{ratio:.2}x")),
+    ];
+    super::record::write(sh, &crate::project_root(), "floor", &figures)
 }

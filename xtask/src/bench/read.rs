@@ -2,11 +2,13 @@
 //! decompression floor (`zstd -dc -o /dev/null`) with hyperfine, side by side,
 //! on the nfs image and on a 1 GB image, and measures the peak RSS of `ls` and
 //! `extract`, including a zstd bomb that inflates to 6 GiB (extracted into a
-//! small tmpfs, so it must stop with a clear "no space" error).
+//! small tmpfs, so it must stop with a clear "no space" error). Records the figures
+//! (`bench: read`).
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 
+use super::record::{fig, Figure};
 use anyhow::{bail, Context, Result};
 use xshell::{cmd, Shell};
 
@@ -100,6 +102,7 @@ pub fn run(sh: &Shell, kver: &str) -> Result<()> {
         "| image | zstd size | `zstd -dc -o /dev/null` | `srbuild ls` | ratio | `lsinitramfs` |"
     );
     println!("|---|---|---|---|---|---|");
+    let mut figures: Vec<Figure> = Vec::new();
     for (label, img, runs) in [("nfs", &nfs, "20"), ("1 GB", &big, "3")] {
         let json = format!("{DIR}/hf-{}.json", label.replace(' ', ""));
         let floor = format!("zstd -dc {img} -o /dev/null");
@@ -145,6 +148,22 @@ pub fn run(sh: &Shell, kver: &str) -> Result<()> {
             l * 1e3,
             l / f
         );
+        figures.extend([
+            fig(format!("{label} image, zstd size"), format!("{size:.1} MB")),
+            fig(
+                format!("{label} image, `zstd -dc` median"),
+                format!("{:.1} ms", f * 1e3),
+            ),
+            fig(
+                format!("{label} image, `srbuild ls` median"),
+                format!("{:.1} ms", l * 1e3),
+            ),
+            fig(
+                format!("{label} image, ls / floor"),
+                format!("{:.2}x", l / f),
+            ),
+            fig(format!("{label} image, `lsinitramfs` median"), other),
+        ]);
     }
 
     println!("\nPeak RSS (wait4's ru_maxrss):\n");
@@ -163,6 +182,12 @@ pub fn run(sh: &Shell, kver: &str) -> Result<()> {
             err.lines().next().unwrap_or("").chars().take(110).collect()
         };
         println!("| {what} | {:.1} MiB | {result} |", kib as f64 / 1024.0);
+        let figure = if status.success() {
+            format!("peak RSS, {what}")
+        } else {
+            format!("peak RSS, {what} (fails)")
+        };
+        figures.push(fig(figure, format!("{:.1} MiB", kib as f64 / 1024.0)));
         if status.success() != want_ok {
             bail!("{what}: unexpected result: {result}");
         }
@@ -192,12 +217,17 @@ pub fn run(sh: &Shell, kver: &str) -> Result<()> {
         r?;
     } else {
         println!("| `extract` bomb | - | skipped: cannot mount a tmpfs (not root?) |");
+        figures.push(fig(
+            "peak RSS, `extract` bomb into a 64 MiB tmpfs",
+            "skipped: no tmpfs (not root?)",
+        ));
     }
     let _ = std::fs::remove_dir_all(&out);
     println!(
         "\nworst peak RSS: {:.1} MiB (goal: at most 64 MiB)",
         worst as f64 / 1024.0
     );
+    super::record::write(sh, &crate::project_root(), "read", &figures)?;
     if worst > 64 * 1024 {
         bail!("peak RSS above 64 MiB");
     }
