@@ -227,8 +227,7 @@ pub fn write_netboot(
         // to a private image elsewhere (the source itself).
         let is_link = std::fs::symlink_metadata(&dst).is_ok_and(|m| m.file_type().is_symlink());
         if same && !is_link {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(SERVED_MODE))
+            srbuild_fsio::chmod_nofollow(&dst, SERVED_MODE)
                 .map_err(|e| ClusterError::io("make world-readable", &dst, e))?;
         } else {
             crate::fsutil::replace_with_copy(src, &dst, SERVED_MODE)?;
