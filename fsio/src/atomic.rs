@@ -108,11 +108,29 @@ impl AtomicFile {
         }
         rustix::fs::fchmod(file, Mode::from_raw_mode(mode & 0o7777))?;
         rustix::fs::fsync(file)?;
+        self.check_still_ours(file)?;
         rustix::fs::renameat(&self.dir, &self.tmp_name, &self.dir, &self.target_name)?;
         self.file = None;
         // The rename is done; a failed directory sync does not undo it.
         let _ = rustix::fs::fsync(&self.dir);
         Ok(())
+    }
+
+    /// Refuses to rename when the temporary name no longer leads to the file written
+    /// here (someone who can write to the directory swapped it): the rename would put
+    /// their file, or their link, in place of the target.
+    fn check_still_ours(&self, file: &File) -> io::Result<()> {
+        let ours = rustix::fs::fstat(file)?;
+        let there = rustix::fs::statat(&self.dir, &self.tmp_name, AtFlags::SYMLINK_NOFOLLOW);
+        match there {
+            Ok(st) if (st.st_dev, st.st_ino) == (ours.st_dev, ours.st_ino) => Ok(()),
+            _ => Err(io::Error::other(format!(
+                "the temporary file {} was replaced by someone else while it was written; \
+                 nothing was renamed into place (check who can write to {})",
+                self.temp_path().display(),
+                self.dir_path.display()
+            ))),
+        }
     }
 }
 

@@ -131,3 +131,24 @@ fn open_append_refuses_a_linked_file_or_directory_and_tightens_the_mode() {
     assert_eq!(mode_of(&log), 0o600);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
 }
+
+#[test]
+fn a_temporary_file_swapped_for_a_link_is_not_renamed_into_place() {
+    let d = tempfile::tempdir().unwrap();
+    let victim = d.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let target = d.path().join("out");
+    std::fs::write(&target, "old").unwrap();
+    let mut f = AtomicFile::create(&target).unwrap();
+    f.write_all(b"new").unwrap();
+    let link = d.path().join("link");
+    symlink(&victim, &link).unwrap();
+    std::fs::rename(&link, f.temp_path()).unwrap();
+    let e = f.commit(0o644, None).unwrap_err();
+    assert!(e.to_string().contains("replaced by someone else"), "{e}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "old");
+    assert!(std::fs::symlink_metadata(&target).unwrap().is_file());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    assert_eq!(mode_of(&victim), 0o600);
+}
