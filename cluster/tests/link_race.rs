@@ -36,11 +36,14 @@ fn run(file: &Path, args: &[&str]) {
     let _ = run_cluster_to(a, &mut Vec::new());
 }
 
-/// (content, mode, uid, gid) of `p`.
-fn state(p: &Path) -> (Vec<u8>, u32, u32, u32) {
+/// (content, mode, uid, gid) of `p`; the content as its length and start (a failure
+/// message stays readable).
+fn state(p: &Path) -> (String, u32, u32, u32) {
     let m = std::fs::symlink_metadata(p).unwrap();
+    let body = std::fs::read(p).unwrap();
+    let head = String::from_utf8_lossy(&body[..body.len().min(40)]).into_owned();
     (
-        std::fs::read(p).unwrap(),
+        format!("{} bytes: {head}", body.len()),
         m.mode() & 0o7777,
         m.uid(),
         m.gid(),
