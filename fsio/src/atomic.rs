@@ -204,3 +204,31 @@ pub fn copy_file(
     out.commit(mode, owner)?;
     Ok(n)
 }
+
+/// Creates the file `path`, which must not exist (`O_CREAT|O_EXCL|O_NOFOLLOW`, 0600),
+/// lets `fill` write it through the descriptor, then gives it `mode` (`fchmod`). No
+/// rename and no sync: for a tree being built in a fresh directory, whose caller decides
+/// about durability (the lab's test roots). On an error the file is removed.
+pub fn create_new(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut File) -> io::Result<()>,
+) -> io::Result<()> {
+    let name = path.file_name().ok_or_else(|| no_name(path))?;
+    let dir_path = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let dir = rustix::fs::open(
+        dir_path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut f = File::from(create_new_at(&dir, name)?);
+    let result =
+        fill(&mut f).and_then(|()| Ok(rustix::fs::fchmod(&f, Mode::from_raw_mode(mode & 0o7777))?));
+    if result.is_err() {
+        let _ = rustix::fs::unlinkat(&dir, name, AtFlags::empty());
+    }
+    result
+}

@@ -83,11 +83,26 @@ pub fn open_rewrite(path: &Path) -> io::Result<File> {
     Ok(f)
 }
 
-/// Sets the mode of the regular file at `path` through a descriptor opened with
-/// `O_NOFOLLOW` (a link there is refused, never followed).
+/// Sets the mode of the regular file or directory at `path` through a descriptor opened
+/// with `O_NOFOLLOW` (a link there is refused, never followed).
 pub fn chmod_nofollow(path: &Path, mode: u32) -> io::Result<()> {
-    let f = open_regular(path, OFlags::RDONLY)?;
-    Ok(rustix::fs::fchmod(&f, Mode::from_raw_mode(mode & 0o7777))?)
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(|e| refuse_link(e, path, "file"))?;
+    let ft = FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode);
+    if ft != FileType::RegularFile && ft != FileType::Directory {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is neither a regular file nor a directory",
+                path.display()
+            ),
+        ));
+    }
+    Ok(rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode & 0o7777))?)
 }
 
 fn open_regular(path: &Path, access: OFlags) -> io::Result<File> {

@@ -152,3 +152,38 @@ fn a_temporary_file_swapped_for_a_link_is_not_renamed_into_place() {
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
     assert_eq!(mode_of(&victim), 0o600);
 }
+
+#[test]
+fn create_new_refuses_anything_there_and_removes_a_failed_file() {
+    let d = tempfile::tempdir().unwrap();
+    let victim = d.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    let at = d.path().join("new");
+    symlink(&victim, &at).unwrap();
+    let e = crate::create_new(&at, 0o755, |f| f.write_all(b"x")).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    std::fs::remove_file(&at).unwrap();
+    let e = crate::create_new(&at, 0o644, |_| Err(std::io::Error::other("boom"))).unwrap_err();
+    assert_eq!(e.to_string(), "boom");
+    assert!(!at.exists());
+    crate::create_new(&at, 0o750, |f| f.write_all(b"body")).unwrap();
+    assert_eq!(std::fs::read_to_string(&at).unwrap(), "body");
+    assert_eq!(mode_of(&at), 0o750);
+}
+
+#[test]
+fn chmod_nofollow_refuses_a_link() {
+    let d = tempfile::tempdir().unwrap();
+    let victim = d.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let link = d.path().join("link");
+    symlink(&victim, &link).unwrap();
+    assert!(crate::chmod_nofollow(&link, 0o644).is_err());
+    assert_eq!(mode_of(&victim), 0o600);
+    crate::chmod_nofollow(&victim, 0o640).unwrap();
+    assert_eq!(mode_of(&victim), 0o640);
+    crate::chmod_nofollow(d.path(), 0o750).unwrap();
+    assert_eq!(mode_of(d.path()), 0o750);
+}
