@@ -93,8 +93,7 @@ impl AtomicFile {
     /// error (only root may give files away): they ignore the result and commit without
     /// an owner.
     pub fn set_owner(&self, owner: Owner) -> io::Result<()> {
-        let (u, g) = (Uid::from_raw(owner.uid), Gid::from_raw(owner.gid));
-        Ok(rustix::fs::fchown(self.file(), Some(u), Some(g))?)
+        fchown(self.file(), owner)
     }
 
     /// Gives the file `mode` (`fchmod`) and `owner` (`fchown`), syncs it, renames it over
@@ -149,6 +148,12 @@ impl Drop for AtomicFile {
             let _ = rustix::fs::unlinkat(&self.dir, &self.tmp_name, AtFlags::empty());
         }
     }
+}
+
+/// Gives the open `file` to `owner` (`fchown`, through the descriptor).
+pub fn fchown(file: &File, owner: Owner) -> io::Result<()> {
+    let (u, g) = (Uid::from_raw(owner.uid), Gid::from_raw(owner.gid));
+    Ok(rustix::fs::fchown(file, Some(u), Some(g))?)
 }
 
 /// `openat(dir, name, O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC|O_WRONLY, 0600)`: fails with

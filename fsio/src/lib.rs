@@ -11,7 +11,7 @@
 mod atomic;
 mod existing;
 
-pub use atomic::{copy_file, create_new, write_file, AtomicFile, Owner};
+pub use atomic::{copy_file, create_new, fchown, write_file, AtomicFile, Owner};
 pub use existing::{chmod_nofollow, open_append, open_rewrite};
 
 #[cfg(test)]
