@@ -32,9 +32,12 @@ const NAME_TRIES: usize = 16;
 impl AtomicFile {
     /// A temporary file beside `target`, named `.<target name>.srbuild-tmp.<pid>.<random>`.
     pub fn create(target: &Path) -> io::Result<Self> {
+        use std::os::unix::ffi::OsStrExt;
         let name = target.file_name().ok_or_else(|| no_name(target))?;
         let mut prefix = OsString::from(".");
-        prefix.push(name);
+        // At most 200 bytes of the name: the whole stays under NAME_MAX (255).
+        let short = &name.as_bytes()[..name.len().min(200)];
+        prefix.push(OsStr::from_bytes(short));
         prefix.push(format!(".srbuild-tmp.{}.", std::process::id()));
         Self::create_with_prefix(target, &prefix)
     }

@@ -187,3 +187,11 @@ fn chmod_nofollow_refuses_a_link() {
     crate::chmod_nofollow(d.path(), 0o750).unwrap();
     assert_eq!(mode_of(d.path()), 0o750);
 }
+
+#[test]
+fn a_target_with_a_long_name_gets_a_temporary_name_that_fits() {
+    let d = tempfile::tempdir().unwrap();
+    let target = d.path().join("n".repeat(250));
+    write_file(&target, b"x", 0o600, None).unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"x");
+}
