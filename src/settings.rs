@@ -71,14 +71,31 @@ fn mode<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error>
     parse_mode(&s).map(Some).map_err(serde::de::Error::custom)
 }
 
-/// An octal file mode such as `600` or `0644` (as `srbuild image --mode` takes it).
+/// An octal file mode such as `600` or `0644` (as `srbuild image --mode` takes it). An
+/// initrd holds the boot code of every node: a mode letting group or others write it,
+/// or with the setuid, setgid or sticky bit, is refused.
 pub fn parse_mode(s: &str) -> std::result::Result<u32, String> {
-    match u32::from_str_radix(s, 8) {
-        Ok(m) if m <= 0o7777 => Ok(m),
-        _ => Err(format!(
-            "'{s}' is not an octal file mode such as \"0600\" or \"0644\""
-        )),
+    let m = match u32::from_str_radix(s, 8) {
+        Ok(m) if m <= 0o7777 => m,
+        _ => {
+            return Err(format!(
+                "'{s}' is not an octal file mode such as \"0600\" or \"0644\""
+            ))
+        }
+    };
+    if m & 0o7000 != 0 {
+        return Err(format!(
+            "mode '{s}' sets the setuid, setgid or sticky bit, which an initrd must not \
+             have; use 0600 or 0644"
+        ));
     }
+    if m & 0o022 != 0 {
+        return Err(format!(
+            "mode '{s}' lets group or others write the initrd (anyone who can write it \
+             controls every node's boot); use 0600 or 0644"
+        ));
+    }
+    Ok(m)
 }
 
 /// The configuration path: `explicit` (`--config`), else `$SRBUILD_CONFIG`, else
@@ -142,28 +159,31 @@ pub fn parse(path: &Path, text: &str) -> Result<Settings> {
 }
 
 impl Settings {
-    /// A few lines for the build log: where each value came from is the file named first.
-    pub fn describe(&self) -> String {
-        let mut s = format!(
-            "config: {}\nprofile: {}\ncompression: {}\nsysroot: {}\n",
-            self.source.as_ref().map_or_else(
-                || "(none: defaults)".to_string(),
-                |p| p.display().to_string()
+    /// A few `key: value` lines for the build log (without newlines; the log escapes
+    /// each): where each value came from is the file named first.
+    pub fn describe(&self) -> Vec<String> {
+        let mut v = vec![
+            format!(
+                "config: {}",
+                self.source.as_ref().map_or_else(
+                    || "(none: defaults)".to_string(),
+                    |p| p.display().to_string()
+                )
             ),
-            self.profile,
-            self.compression,
-            self.sysroot.display()
-        );
+            format!("profile: {}", self.profile),
+            format!("compression: {}", self.compression),
+            format!("sysroot: {}", self.sysroot.display()),
+        ];
         if let Some(c) = &self.cluster {
-            s.push_str(&format!("cluster: {}\n", c.display()));
+            v.push(format!("cluster: {}", c.display()));
         }
         if !self.kernel_args.is_empty() {
-            s.push_str(&format!("kernel_args: {}\n", self.kernel_args.join(" ")));
+            v.push(format!("kernel_args: {}", self.kernel_args.join(" ")));
         }
         if let Some(m) = self.mode {
-            s.push_str(&format!("mode: {m:04o}\n"));
+            v.push(format!("mode: {m:04o}"));
         }
-        s
+        v
     }
 }
 
@@ -247,6 +267,18 @@ mod tests {
         );
         let e = format!("{:#}", p("mode = \"0999\"\n").unwrap_err());
         assert!(e.contains("srbuild.toml:1:") && e.contains("octal"), "{e}");
+        let e = format!("{:#}", p("\nmode = \"7777\"\n").unwrap_err());
+        assert!(
+            e.contains("srbuild.toml:2:") && e.contains("'7777'") && e.contains("setuid"),
+            "{e}"
+        );
+        for loose in ["0666", "0620", "0602", "1644", "2755", "4755"] {
+            let e = format!("{:#}", p(&format!("mode = \"{loose}\"\n")).unwrap_err());
+            assert!(e.contains("srbuild.toml:1:") && e.contains(loose), "{e}");
+        }
+        for ok in ["0600", "0644", "0640", "0400", "444"] {
+            p(&format!("mode = \"{ok}\"\n")).unwrap();
+        }
         let e = format!("{:#}", p("kernel_args = \"quiet\"\n").unwrap_err());
         assert!(e.contains("srbuild.toml:1:"), "{e}");
         let e = format!("{:#}", p("profile = \" \"\n").unwrap_err());

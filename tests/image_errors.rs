@@ -801,3 +801,19 @@ fn a_corosync_authkey_others_can_read_is_refused_and_a_private_one_goes_in() {
         .unwrap();
     assert!(hook.contains("crypto_cipher: aes256") && hook.contains("crypto_hash: sha256"));
 }
+
+#[test]
+fn a_mode_letting_others_write_or_with_special_bits_is_refused_naming_the_flag() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("initrd.img");
+    for (mode, why) in [("0666", "group or others write"), ("4755", "setuid")] {
+        let o = run(&["image", "--mode", mode, "-o", out.to_str().unwrap()]);
+        let err = stderr(&o);
+        assert!(!o.status.success(), "--mode {mode} was accepted");
+        assert!(
+            err.contains("--mode") && err.contains(mode) && err.contains(why),
+            "{err}"
+        );
+        assert!(!out.exists());
+    }
+}

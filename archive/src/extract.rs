@@ -265,7 +265,9 @@ impl Extractor<'_> {
         while let Some((path, shown, perm)) = self.dir_modes.pop() {
             match fs::symlink_metadata(&path) {
                 Ok(m) if m.is_dir() => {
-                    fs::set_permissions(&path, Permissions::from_mode(perm))
+                    // Through an O_NOFOLLOW descriptor: a directory swapped for a link
+                    // since the check is refused, not followed.
+                    srbuild_fsio::chmod_nofollow(&path, perm)
                         .map_err(Self::io_err(&shown, &path))?;
                 }
                 _ => {}

@@ -12,6 +12,7 @@ mod extract;
 mod input;
 mod output;
 mod read;
+mod secret;
 mod visit;
 mod write;
 mod zstd_mt;
@@ -25,6 +26,7 @@ pub use output::{
     write_image_with_mode, WriteStats, DEFAULT_MODE,
 };
 pub use read::{for_each_entry, list_bytes, list_image, MAX_DECOMPRESSED};
+pub use secret::{secret_kind, secrets_in_image, SECRET_PATHS};
 pub use visit::{for_each_entry_with_body, HardlinkKey, VisitedEntry};
 pub use write::write_cpio;
 

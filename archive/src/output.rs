@@ -1,12 +1,14 @@
 //! Atomic creation of the image file ([`write_image`]): temporary file next
-//! to the output, compress + write, fsync, chmod, rename over the target.
+//! to the output, compress + write, fsync, chmod, rename over the target, all through
+//! `srbuild_fsio::AtomicFile` (by descriptor, never by path after the create).
 //!
 //! The mode is 0600 for a new image (an image can carry a cluster's identity and keys;
 //! dracut writes with umask 077 for the same reason), the mode of the image it replaces, or
 //! the one asked for.
 
+use srbuild_fsio::AtomicFile;
 use std::ffi::CString;
-use std::fs::{self, File, Permissions};
+use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -167,18 +169,18 @@ pub fn write_image_with_mode(
     // The cleanup signals wait while the temporary file is created and registered: one
     // arriving in between would otherwise leave a file the handler does not know about.
     let blocked = BlockedSignals::new();
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!("{TMP_PREFIX}{}-", std::process::id()))
-        .tempfile_in(&dir)
-        .map_err(|source| ArchiveError::TempFile {
+    let prefix = format!("{TMP_PREFIX}{}-", std::process::id());
+    let tmp = AtomicFile::create_with_prefix(output, prefix.as_ref()).map_err(|source| {
+        ArchiveError::TempFile {
             dir: dir.clone(),
             source,
-        })?;
-    if let Ok(c) = CString::new(tmp.path().as_os_str().as_encoded_bytes()) {
+        }
+    })?;
+    if let Ok(c) = CString::new(tmp.temp_path().as_os_str().as_encoded_bytes()) {
         CURRENT_TMP.store(c.into_raw(), Ordering::SeqCst);
     }
     drop(blocked);
-    let result = write_tmp(output, &dir, tmp, entries, compression, mtime, mode);
+    let result = write_tmp(output, tmp, entries, compression, mtime, mode);
     CURRENT_TMP.store(std::ptr::null_mut(), Ordering::SeqCst);
     result
 }
@@ -215,8 +217,7 @@ impl Drop for BlockedSignals {
 
 fn write_tmp(
     output: &Path,
-    dir: &Path,
-    tmp: tempfile::NamedTempFile,
+    tmp: AtomicFile,
     entries: &[Entry],
     compression: Compression,
     mtime: u32,
@@ -224,7 +225,7 @@ fn write_tmp(
 ) -> Result<WriteStats, ArchiveError> {
     // From here on, dropping `tmp` on an error path deletes the temporary file.
     let out_err = |e| ArchiveError::output(output, e);
-    let file: &File = tmp.as_file();
+    let file: &File = tmp.file();
     let mut counted = CountingWriter::new(BufWriter::with_capacity(256 * 1024, file));
     let uncompressed = compress_into(compression, &mut counted, |w| write_cpio(entries, mtime, w))
         .map_err(|e| at_output(output, e))?;
@@ -237,14 +238,8 @@ fn write_tmp(
             .filter(|m| m.is_file())
             .map_or(DEFAULT_MODE, |m| m.permissions().mode() & 0o7777)
     });
-    file.set_permissions(Permissions::from_mode(mode & 0o7777))
-        .map_err(out_err)?;
-    file.sync_all().map_err(out_err)?;
-    tmp.persist(output).map_err(|e| out_err(e.error))?;
-    // Make the rename durable too; failure here does not undo a good image.
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
+    // fchmod, fsync, renameat and a sync of the directory, all through descriptors.
+    tmp.commit(mode & 0o7777, None).map_err(out_err)?;
     Ok(WriteStats {
         entries: entries.len(),
         uncompressed_bytes: uncompressed,

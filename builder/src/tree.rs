@@ -4,7 +4,7 @@
 use crate::error::{BuildError, Result};
 use crate::image::{plan_image, BuildOptions, Planned};
 use crate::plan::Source;
-use std::os::unix::fs::PermissionsExt;
+use std::io::Write;
 use std::path::Path;
 
 /// Plans `opts` and writes the result under `dir`, which must not exist yet.
@@ -56,25 +56,25 @@ pub fn write_tree(planned: &Planned, dir: &Path) -> Result<()> {
         match &entry.source {
             Source::Dir => std::fs::create_dir(&at).map_err(|e| io(&at, e))?,
             Source::Symlink(t) => std::os::unix::fs::symlink(t, &at).map_err(|e| io(&at, e))?,
-            Source::Bytes(b) => std::fs::write(&at, b).map_err(|e| io(&at, e))?,
+            // Files are created, written and chmod-ed through their descriptor.
+            Source::Bytes(b) => srbuild_fsio::create_new(&at, entry.mode, |f| f.write_all(b))
+                .map_err(|e| io(&at, e))?,
             Source::Host(src) => {
-                std::fs::copy(src, &at).map_err(|e| BuildError::read(src, e))?;
+                let mut from = std::fs::File::open(src).map_err(|e| BuildError::read(src, e))?;
+                srbuild_fsio::create_new(&at, entry.mode, |f| {
+                    std::io::copy(&mut from, f).map(drop)
+                })
+                .map_err(|e| io(&at, e))?;
             }
             Source::CharDev(..) => continue,
         }
-        match entry.source {
-            Source::Symlink(_) => {}
-            // Directory modes last: a read-only directory must still take its entries.
-            Source::Dir => dirs.push((at, entry.mode)),
-            _ => {
-                std::fs::set_permissions(&at, std::fs::Permissions::from_mode(entry.mode & 0o7777))
-                    .map_err(|e| io(&at, e))?
-            }
+        // Directory modes last: a read-only directory must still take its entries.
+        if let Source::Dir = entry.source {
+            dirs.push((at, entry.mode));
         }
     }
     for (at, mode) in dirs.iter().rev() {
-        std::fs::set_permissions(at, std::fs::Permissions::from_mode(mode & 0o7777))
-            .map_err(|e| io(at, e))?;
+        srbuild_fsio::chmod_nofollow(at, *mode).map_err(|e| io(at, e))?;
     }
     Ok(())
 }
@@ -83,6 +83,7 @@ pub fn write_tree(planned: &Planned, dir: &Path) -> Result<()> {
 mod tests {
     use super::*;
     use crate::plan::Plan;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn a_plan_becomes_a_tree() {

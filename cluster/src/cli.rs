@@ -108,6 +108,10 @@ srbuild cluster query id --mac 52:54:00:77:00:11\n  srbuild cluster query node -
         /// tftp-root for dnsmasq.conf (default: OUTDIR).
         #[arg(long, value_name = "DIR")]
         tftp_root: Option<PathBuf>,
+        /// Publish the initrd even though it holds a secret (the corosync authkey): any
+        /// machine on the boot network can fetch it.
+        #[arg(long)]
+        allow_secrets: bool,
     },
 }
 
@@ -285,8 +289,10 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
             initrd,
             append,
             tftp_root,
+            allow_secrets,
         } => {
             let c = Cluster::load(&path)?;
+            let secret_note = netboot::check_secrets(&initrd, allow_secrets)?;
             let files = netboot::write_netboot(
                 &c,
                 &NetbootOptions {
@@ -303,7 +309,7 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
                     "wrote {} files into {}\nnote: {} and {} are world-readable (0644): TFTP serves \
                      nothing else, and any machine on the boot network can fetch them, so keep \
                      secrets such as a corosync authkey out of a netbooted image or keep the boot \
-                     network private",
+                     network private{secret_note}",
                     files.len(),
                     outdir.display(),
                     netboot::KERNEL_NAME,

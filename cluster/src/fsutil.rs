@@ -1,31 +1,13 @@
 //! Small file system helpers shared by the editors and `netboot`: atomic edits of a file
 //! that may be reached through a symlink, and writes that replace whatever is at a path.
+//! Every new file is made by `srbuild_fsio` (created, chmod-ed, chown-ed and synced
+//! through its descriptor, then renamed), never touched by path after its creation.
 
 use crate::error::ClusterError;
+use srbuild_fsio::Owner;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
-
-/// A temp file next to `target`, filled with `bytes`, fsync'ed; the caller renames it.
-fn temp_beside(target: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    let dir = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(".{name}.srbuild-tmp.{}", std::process::id()));
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    Ok(tmp)
-}
+use std::path::Path;
 
 /// Edits the file at `path` atomically. A symlink is followed to the real file, which is
 /// replaced in its own directory, keeping its owner, group and mode. A read-only file, or
@@ -56,37 +38,26 @@ pub(crate) fn edit_atomic(path: &Path, bytes: &[u8], force: bool) -> Result<(), 
                 meta.nlink()
             )));
         }
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(&real)
-            .map_err(|e| ClusterError::io("write", &real, e))?;
+        let mut f =
+            srbuild_fsio::open_rewrite(&real).map_err(|e| ClusterError::io("write", &real, e))?;
         return f
             .write_all(bytes)
             .and_then(|()| f.sync_all())
             .map_err(|e| ClusterError::io("write", &real, e));
     }
-    let tmp = temp_beside(&real, bytes).map_err(|e| ClusterError::io("write", &real, e))?;
-    let result = (|| {
-        std::fs::set_permissions(&tmp, meta.permissions())?;
-        std::os::unix::fs::chown(&tmp, Some(meta.uid()), Some(meta.gid()))?;
-        std::fs::rename(&tmp, &real)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(ClusterError::io("write", &real, e));
-    }
-    Ok(())
+    let owner = Owner {
+        uid: meta.uid(),
+        gid: meta.gid(),
+    };
+    srbuild_fsio::write_file(&real, bytes, meta.mode(), Some(owner))
+        .map_err(|e| ClusterError::io("write", &real, e))
 }
 
 /// Writes `bytes` to `path`, replacing whatever is there (a symlink is replaced, never
 /// written through), atomically.
 pub(crate) fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), ClusterError> {
-    let tmp = temp_beside(path, bytes).map_err(|e| ClusterError::io("write", path, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        ClusterError::io("write", path, e)
-    })
+    srbuild_fsio::write_file(path, bytes, 0o644, None)
+        .map_err(|e| ClusterError::io("write", path, e))
 }
 
 /// Makes `dir` a real directory: a symlink there is removed first (never followed).
@@ -101,30 +72,17 @@ pub(crate) fn real_dir(dir: &Path) -> Result<(), ClusterError> {
 /// file's permissions; the path itself is replaced (used inside a CDSL root, whose own
 /// code has already refused symlinked components).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ClusterError> {
-    let tmp = temp_beside(path, bytes).map_err(|e| ClusterError::io("write", path, e))?;
-    let result = (|| {
-        if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&tmp, meta.permissions())?;
-        }
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(ClusterError::io("write", path, e));
-    }
-    Ok(())
+    let mode = std::fs::symlink_metadata(path)
+        .ok()
+        .filter(|m| m.is_file())
+        .map_or(0o644, |m| m.mode());
+    srbuild_fsio::write_file(path, bytes, mode, None)
+        .map_err(|e| ClusterError::io("write", path, e))
 }
 
 /// Copies `src` to `dst` by way of a temp file renamed over `dst` (never through a link).
 pub(crate) fn replace_with_copy(src: &Path, dst: &Path, mode: u32) -> Result<(), ClusterError> {
-    use std::os::unix::fs::PermissionsExt;
-    let tmp = temp_beside(dst, b"").map_err(|e| ClusterError::io("copy into", dst, e))?;
-    let result = std::fs::copy(src, &tmp)
-        .and_then(|_| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode)))
-        .and_then(|_| std::fs::rename(&tmp, dst));
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(ClusterError::io("copy into", dst, e));
-    }
-    Ok(())
+    srbuild_fsio::copy_file(src, dst, mode, None, false)
+        .map(drop)
+        .map_err(|e| ClusterError::io("copy into", dst, e))
 }

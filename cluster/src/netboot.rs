@@ -159,6 +159,38 @@ fn mkdir(path: &Path) -> Result<(), ClusterError> {
     crate::fsutil::real_dir(path)
 }
 
+/// Refuses an initrd that holds a secret (`srbuild_archive::SECRET_PATHS`: the corosync
+/// authkey) unless `allow`: netboot serves it world-readable to the boot network. Returns
+/// a note for the command's output (empty when there is nothing to say): the secrets
+/// published with `allow`, or that the image could not be read to look.
+pub fn check_secrets(initrd: &Path, allow: bool) -> Result<String, ClusterError> {
+    let found = match srbuild_archive::secrets_in_image(initrd) {
+        Ok(f) => f,
+        Err(e) => {
+            return Ok(format!(
+                "\nnote: {} could not be read as an initramfs to look for secrets ({e})",
+                initrd.display()
+            ))
+        }
+    };
+    let Some((name, what)) = found.first() else {
+        return Ok(String::new());
+    };
+    let named = format!(
+        "{} holds a secret, {what} ({}), which netboot would publish world-readable to any \
+         machine on the boot network",
+        initrd.display(),
+        srbuild_archive::escape_name(name)
+    );
+    if allow {
+        return Ok(format!("\nwarning: {named} (--allow-secrets)"));
+    }
+    Err(ClusterError::Usage(format!(
+        "{named}; build the netboot image without it, or pass --allow-secrets if only \
+         trusted machines share the boot network"
+    )))
+}
+
 /// Writes all netboot files into `opts.outdir`; returns the files written.
 pub fn write_netboot(
     cluster: &Cluster,
@@ -179,15 +211,25 @@ pub fn write_netboot(
                 .map_err(|e| ClusterError::Usage(format!("--append: {e}")))?;
         }
     }
-    if let Some(t) = &opts.tftp_root {
-        if t.to_string_lossy().chars().any(|c| c.is_control()) {
-            return Err(ClusterError::Usage(format!(
-                "--tftp-root {:?} contains a control character; dnsmasq.conf cannot carry it",
-                t
-            )));
-        }
-    }
     let out = &opts.outdir;
+    // dnsmasq.conf's `tftp-root=DIR[,INTERFACE]`: a comma would start a second field, a
+    // control character a new line.
+    let (tftp_root, source) = match &opts.tftp_root {
+        Some(t) => (t.clone(), "--tftp-root"),
+        None => (
+            std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()),
+            "the output directory",
+        ),
+    };
+    let text = tftp_root.to_string_lossy();
+    if text.chars().any(|c| c.is_control() || c == ',') {
+        return Err(ClusterError::Usage(format!(
+            "{source} {:?} contains a comma or a control character, which dnsmasq.conf's \
+             tftp-root= cannot carry (a comma starts a second field); use a directory \
+             without one",
+            tftp_root
+        )));
+    }
     let append = opts.append.as_deref();
     let mut written = Vec::new();
     mkdir(&out.join("ipxe"))?;
@@ -208,10 +250,6 @@ pub fn write_netboot(
         "#!ipxe\n# srbuild: chain to this node's script (hostname from DHCP)\nchain /ipxe/${hostname}.ipxe || shell\n",
     )?;
     written.push(boot);
-    let tftp_root = opts
-        .tftp_root
-        .clone()
-        .unwrap_or_else(|| std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()));
     let conf = out.join("dnsmasq.conf");
     write(&conf, &dnsmasq_conf(cluster, &tftp_root))?;
     written.push(conf);
@@ -227,8 +265,7 @@ pub fn write_netboot(
         // to a private image elsewhere (the source itself).
         let is_link = std::fs::symlink_metadata(&dst).is_ok_and(|m| m.file_type().is_symlink());
         if same && !is_link {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(SERVED_MODE))
+            srbuild_fsio::chmod_nofollow(&dst, SERVED_MODE)
                 .map_err(|e| ClusterError::io("make world-readable", &dst, e))?;
         } else {
             crate::fsutil::replace_with_copy(src, &dst, SERVED_MODE)?;

@@ -293,8 +293,13 @@ pub fn run_forever(dir: &Path) -> Result<()> {
             .map_err(|e| LabError::io("cannot install signal handler for hub", hub.path(), e))?;
     }
     let pidfile = dir.join(HUB_PIDFILE);
-    std::fs::write(&pidfile, format!("{}\n", std::process::id()))
-        .map_err(|e| LabError::io("cannot write hub pidfile", &pidfile, e))?;
+    srbuild_fsio::write_file(
+        &pidfile,
+        format!("{}\n", std::process::id()).as_bytes(),
+        0o644,
+        None,
+    )
+    .map_err(|e| LabError::io("cannot write hub pidfile", &pidfile, e))?;
     hub.run(&stop);
     let _ = std::fs::remove_file(hub.path());
     let _ = std::fs::remove_file(&pidfile);

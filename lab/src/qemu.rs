@@ -8,7 +8,6 @@
 //! [`Vm::detach`] leaves it running.
 
 use std::fmt::Write as _;
-use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -362,7 +361,8 @@ impl Vm {
             }
         }
         let stderr_path = dir.join(STDERR_LOG);
-        let out = File::create(&stderr_path)
+        let out = srbuild_fsio::open_append(&stderr_path, 0o644)
+            .and_then(|f| f.set_len(0).map(|()| f))
             .map_err(|e| LabError::io("cannot create", &stderr_path, e))?;
         let err = out
             .try_clone()

@@ -110,7 +110,7 @@ pub fn junit_xml(suite_name: &str, results: &[NodeResult]) -> String {
 
 /// Writes [`junit_xml`] to `path`.
 pub fn write_junit(path: &Path, suite_name: &str, results: &[NodeResult]) -> Result<()> {
-    std::fs::write(path, junit_xml(suite_name, results))
+    srbuild_fsio::write_file(path, junit_xml(suite_name, results).as_bytes(), 0o644, None)
         .map_err(|e| LabError::io("cannot write JUnit report", path, e))
 }
 
@@ -213,7 +213,7 @@ pub fn timeline_svg(results: &[NodeResult]) -> String {
 
 /// Writes [`timeline_svg`] to `path`.
 pub fn write_timeline_svg(path: &Path, results: &[NodeResult]) -> Result<()> {
-    std::fs::write(path, timeline_svg(results))
+    srbuild_fsio::write_file(path, timeline_svg(results).as_bytes(), 0o644, None)
         .map_err(|e| LabError::io("cannot write timeline", path, e))
 }
 

@@ -80,8 +80,20 @@ pub fn run(a: KernelHookArgs) -> Result<()> {
         HookCommand::Remove { kver, output } => {
             check_kver(&kver)?;
             let output = output.unwrap_or_else(|| default_output(&kver));
-            let settings = settings::load(&config)?;
-            if !settings.kernel_hooks {
+            // Removal does not depend on a valid configuration: a broken file must not
+            // block a kernel package's removal. Only images srbuild made are removed.
+            let hooks_on = match settings::load(&config) {
+                Ok(s) => s.kernel_hooks,
+                Err(e) => {
+                    eprintln!(
+                        "srbuild: warning: {}; removing {} anyway if srbuild made it",
+                        crate::one_line(&format!("{e:#}")),
+                        output.display()
+                    );
+                    true
+                }
+            };
+            if !hooks_on {
                 eprintln!(
                     "srbuild: kernel hooks are off (kernel_hooks = false in {}); {} left alone",
                     config.display(),
@@ -125,28 +137,31 @@ fn check_kver(kver: &str) -> Result<()> {
 /// Reads the configuration and builds; whatever happens (a bad configuration file
 /// included) goes into the kernel's log, and a failure names the log.
 fn add(config: &Path, kver: &str, output: &Path, log: &Path) -> Result<()> {
-    let mut text = format!(
-        "srbuild kernel-hook add {kver}\noutput: {}\n",
-        output.display()
-    );
+    let mut text = String::new();
+    log_line(&mut text, &format!("srbuild kernel-hook add {kver}"));
+    log_line(&mut text, &format!("output: {}", output.display()));
     let outcome = build(config, kver, output, &mut text);
     match &outcome {
         Ok(Some(report)) => {
             for w in &report.warnings {
-                text.push_str(&format!("warning: {}\n", crate::one_line(w)));
+                log_line(&mut text, &format!("warning: {w}"));
             }
-            text.push_str(&format!("{}\nresult: ok\n", report.summary()));
+            log_line(&mut text, &report.summary());
+            log_line(&mut text, "result: ok");
         }
-        Ok(None) => text.push_str("result: kernel hooks are off (kernel_hooks = false)\n"),
+        Ok(None) => log_line(
+            &mut text,
+            "result: kernel hooks are off (kernel_hooks = false)",
+        ),
         Err(e) => {
             for (i, cause) in e.chain().enumerate() {
                 let lead = if i == 0 { "error:" } else { "  caused by:" };
-                text.push_str(&format!("{lead} {cause}\n"));
+                log_line(&mut text, &format!("{lead} {cause}"));
             }
-            text.push_str(&format!(
-                "result: failed; {} was not changed\n",
-                output.display()
-            ));
+            log_line(
+                &mut text,
+                &format!("result: failed; {} was not changed", output.display()),
+            );
         }
     }
     let where_log = match write_log(log, &text) {
@@ -188,7 +203,9 @@ fn build(
     log: &mut String,
 ) -> Result<Option<srbuild_builder::BuildReport>> {
     let settings: Settings = settings::load(config)?;
-    log.push_str(&settings.describe());
+    for line in settings.describe() {
+        log_line(log, &line);
+    }
     if !settings.kernel_hooks {
         return Ok(None);
     }
@@ -204,21 +221,29 @@ fn build(
     Ok(Some(build_image(&opts)?))
 }
 
-/// Replaces the kernel's log with this build's (directory created 0755, log 0640).
+/// The log's mode, set through the descriptor on every write (an older, looser log is
+/// tightened): root writes, the `adm` group of log readers reads, others nothing.
+const LOG_MODE: u32 = 0o640;
+
+/// Appends `line` to the log text, escaped as errors are (`one_line`): a value holding a
+/// newline or a terminal escape (a profile name, a path) cannot forge log lines.
+fn log_line(text: &mut String, line: &str) {
+    text.push_str(&crate::one_line(line));
+    text.push('\n');
+}
+
+/// Replaces the kernel's log with this build's (directory created 0755, log 0640). The
+/// log and its directory are opened without following links (a link is refused, with
+/// the error naming it), and the mode is set through the descriptor.
 fn write_log(log: &Path, text: &str) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create the log directory {}", dir.display()))?;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o640)
-        .open(log)
+    let mut f = srbuild_fsio::open_append(log, LOG_MODE)
         .with_context(|| format!("cannot write the build log {}", log.display()))?;
-    f.write_all(text.as_bytes())
+    f.set_len(0)
+        .and_then(|()| f.write_all(text.as_bytes()))
         .with_context(|| format!("cannot write the build log {}", log.display()))
 }
 

@@ -8,7 +8,7 @@ use crate::error::ClusterError;
 use std::fmt;
 use std::fs;
 use std::io;
-use std::os::unix::fs::{lchown, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{lchown, MetadataExt};
 use std::path::{Component, Path, PathBuf};
 
 /// Directory (relative to the root) holding all cluster-private state.
@@ -330,7 +330,20 @@ pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<(), ClusterError> {
         std::os::unix::fs::symlink(&target, dst)
             .map_err(|e| ClusterError::io("create symlink", dst, e))?;
     } else if ft.is_file() {
-        fs::copy(src, dst).map_err(|e| ClusterError::io("copy to", dst, e))?;
+        // Created O_EXCL|O_NOFOLLOW, copied, chown-ed (best effort: only root may give
+        // files away) and chmod-ed through its descriptor.
+        let mut from = fs::File::open(src).map_err(|e| ClusterError::io("read", src, e))?;
+        let owner = srbuild_fsio::Owner {
+            uid: meta.uid(),
+            gid: meta.gid(),
+        };
+        srbuild_fsio::create_new(dst, meta.mode(), |f| {
+            std::io::copy(&mut from, f)?;
+            let _ = srbuild_fsio::fchown(f, owner);
+            Ok(())
+        })
+        .map_err(|e| ClusterError::io("copy to", dst, e))?;
+        return Ok(());
     } else if ft.is_dir() {
         fs::create_dir(dst).map_err(|e| ClusterError::io("create directory", dst, e))?;
         let mut entries: Vec<_> = fs::read_dir(src)
@@ -341,7 +354,7 @@ pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<(), ClusterError> {
         for e in entries {
             copy_tree(&e.path(), &dst.join(e.file_name()))?;
         }
-        fs::set_permissions(dst, fs::Permissions::from_mode(meta.mode() & 0o7777))
+        srbuild_fsio::chmod_nofollow(dst, meta.mode())
             .map_err(|e| ClusterError::io("set mode of", dst, e))?;
     } else {
         return Err(ClusterError::Usage(format!(

@@ -110,7 +110,8 @@ pub fn image_from_volfile(i: &crate::run::plan::VolfileImage) -> Result<()> {
         why: "it said it was ready but printed no client volfile (LAB-VOLFILE-BEGIN … END)".into(),
         log: i.server_log.clone(),
     })?;
-    std::fs::write(&i.volfile, text).map_err(|e| LabError::io("cannot write", &i.volfile, e))?;
+    srbuild_fsio::write_file(&i.volfile, text.as_bytes(), 0o644, None)
+        .map_err(|e| LabError::io("cannot write", &i.volfile, e))?;
     build_image_with(
         &i.profile,
         &i.kver,
@@ -123,19 +124,12 @@ pub fn image_from_volfile(i: &crate::run::plan::VolfileImage) -> Result<()> {
 
 /// A fresh corosync authkey (256 random bytes, mode 0400), as corosync-keygen makes.
 pub fn authkey(path: &Path) -> Result<()> {
-    use std::io::{Read, Write};
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::io::Read;
     let mut key = [0u8; 256];
     std::fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut key))
         .map_err(|e| LabError::io("cannot read", "/dev/urandom", e))?;
-    let _ = std::fs::remove_file(path);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o400)
-        .open(path)
-        .and_then(|mut f| f.write_all(&key))
+    srbuild_fsio::write_file(path, &key, 0o400, None)
         .map_err(|e| LabError::io("cannot write", path, e))
 }
 
@@ -271,14 +265,12 @@ fn busybox_root(tree: &Path, kver: &str) -> Result<()> {
 
 /// Writes `text` as `tree/rel` with `mode`, creating its parent directories.
 pub(crate) fn write_file(tree: &Path, rel: &str, text: &str, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     let p = tree.join(rel);
     if let Some(parent) = p.parent() {
         std::fs::create_dir_all(parent).map_err(|e| LabError::io("cannot create", parent, e))?;
     }
-    std::fs::write(&p, text).map_err(|e| LabError::io("cannot write", &p, e))?;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| LabError::io("cannot chmod", &p, e))
+    srbuild_fsio::write_file(&p, text.as_bytes(), mode, None)
+        .map_err(|e| LabError::io("cannot write", &p, e))
 }
 
 fn lines(v: &[String]) -> String {
@@ -287,10 +279,11 @@ fn lines(v: &[String]) -> String {
 
 /// A fresh sparse raw image of `size_mb`.
 pub fn raw_image(image: &Path, size_mb: u64) -> Result<()> {
-    let _ = std::fs::remove_file(image);
-    let f = std::fs::File::create(image)
+    let f = srbuild_fsio::AtomicFile::create(image)
         .map_err(|e| LabError::io("cannot create disk image", image, e))?;
-    f.set_len(size_mb << 20)
+    f.file()
+        .set_len(size_mb << 20)
+        .and_then(|()| f.commit(0o644, None))
         .map_err(|e| LabError::io("cannot size disk image", image, e))
 }
 

@@ -28,10 +28,12 @@ pub fn is_ours(meta: &std::fs::Metadata) -> bool {
     meta.file_type().is_file() && meta.uid() == uid
 }
 
-/// Marks `path` as used now (best effort).
+/// Marks `path` as used now (best effort; a link there is not followed).
 pub fn touch(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
     let _ = std::fs::File::options()
         .write(true)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
         .and_then(|f| f.set_modified(SystemTime::now()));
 }

@@ -37,7 +37,8 @@ impl Net {
         // A hub that outlives this process: `srbuild lab hub DIR`.
         let exe = std::env::current_exe()
             .map_err(|e| LabError::io("cannot find srbuild itself", "/proc/self/exe", e))?;
-        let log = std::fs::File::create(dir.join("hub.log"))
+        let log = srbuild_fsio::open_append(&dir.join("hub.log"), 0o644)
+            .and_then(|f| f.set_len(0).map(|()| f))
             .map_err(|e| LabError::io("cannot create", dir.join("hub.log"), e))?;
         use std::os::unix::process::CommandExt;
         std::process::Command::new(exe)
@@ -106,7 +107,8 @@ impl State {
             .map(|(n, ip, log)| format!("{n} {ip} {}\n", log.display()))
             .collect();
         let p = dir.join(STATE);
-        std::fs::write(&p, text).map_err(|e| LabError::io("cannot write", &p, e))
+        srbuild_fsio::write_file(&p, text.as_bytes(), 0o644, None)
+            .map_err(|e| LabError::io("cannot write", &p, e))
     }
 
     pub fn load(dir: &Path) -> Result<State> {

@@ -342,9 +342,11 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     in_description.extend(described.iter().cloned());
     let cluster = work.join("cluster.toml");
     artifacts::authkey(&work.join("authkey"))?;
-    std::fs::write(
+    srbuild_fsio::write_file(
         &cluster,
-        topology::cluster_toml(&in_description, Some("authkey")),
+        topology::cluster_toml(&in_description, Some("authkey")).as_bytes(),
+        0o644,
+        None,
     )
     .map_err(|e| LabError::io("cannot write", &cluster, e))?;
 

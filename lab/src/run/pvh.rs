@@ -104,13 +104,9 @@ fn cached(target: &Path, size: u64) -> bool {
 /// Writes `vmlinux` to `target` through a synced temporary file and a rename.
 fn store(cache: &Path, target: &Path, vmlinux: &[u8]) -> std::io::Result<()> {
     std::fs::create_dir_all(cache)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(TMP_PREFIX)
-        .tempfile_in(cache)?;
+    let mut tmp = srbuild_fsio::AtomicFile::create_with_prefix(target, TMP_PREFIX.as_ref())?;
     tmp.write_all(vmlinux)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(target).map_err(|e| e.error)?;
-    Ok(())
+    tmp.commit(0o600, None)
 }
 
 fn read_capped(path: &Path) -> Result<Vec<u8>> {

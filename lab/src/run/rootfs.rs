@@ -220,8 +220,13 @@ pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str) -> Result<()> {
 /// machine id (the default tree keeps "uninitialized", which systemd fills at boot).
 pub fn make_hostdependent(tree: &Path, clients: &[LabNode]) -> Result<()> {
     let cdsl = |what: String| move |source| LabError::Cdsl { what, source };
-    std::fs::write(tree.join("etc/machine-id"), "uninitialized\n")
-        .map_err(|e| LabError::io("cannot write", tree.join("etc/machine-id"), e))?;
+    srbuild_fsio::write_file(
+        &tree.join("etc/machine-id"),
+        b"uninitialized\n",
+        0o444,
+        None,
+    )
+    .map_err(|e| LabError::io("cannot write", tree.join("etc/machine-id"), e))?;
     // Written at the first boot; made now (empty, as systemd does: 0600) to be copied per node.
     let seed = tree.join("var/lib/systemd/random-seed");
     if !seed.exists() {
