@@ -13,6 +13,8 @@ mod extract;
 mod input;
 mod output;
 mod read;
+pub mod secret;
+pub mod unpacked;
 mod visit;
 mod write;
 mod zstd_mt;
