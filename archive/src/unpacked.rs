@@ -23,7 +23,7 @@
 //! Not modelled: modification times, extended attributes, and failures of the kernel's
 //! own (memory, disk space).
 //!
-//! **Memory:** one [`Inode`] (88 bytes) per member that creates a file, plus one map entry
+//! **Memory:** one [`Inode`] (80 bytes) per member that creates a file, plus one map entry
 //! (the canonical path and about 40 bytes) per path of the tree, plus the hardlink table
 //! of the current archive; bodies are hashed while they stream past, never kept.
 
