@@ -379,4 +379,12 @@ fn a_secret_is_compared_but_its_hash_never_shown() {
     );
     let o = diff(&none, &sneaky, true);
     assert!(!stdout(&o).contains(&hash(key_a)), "{}", stdout(&o));
+    // ls shows the entry, never a hash of it.
+    let o = run(&["ls", a.to_str().unwrap()]);
+    assert!(
+        stdout(&o).ends_with("-r--------     0     0      128 etc/srbuild/corosync-authkey\n"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!stdout(&o).contains(&hash(key_a)));
 }
