@@ -91,7 +91,7 @@ pub fn listed_paths(img: &Path) -> Vec<String> {
         .lines()
         .map(|l| {
             let l = l.split(" -> ").next().unwrap();
-            l.split_whitespace().nth(2).unwrap_or("").to_string()
+            l.split_whitespace().nth(4).unwrap_or("").to_string()
         })
         .collect()
 }
