@@ -12,6 +12,15 @@ use std::os::fd::{AsFd, BorrowedFd};
 /// The byte that leaves the console: Ctrl-], as `virsh console` and telnet use.
 pub const ESCAPE: u8 = 0x1d;
 
+/// The keys of `read` to pass to the guest, and whether to leave the console: at
+/// [`ESCAPE`] (the keys before it are passed on) or at the end of the input.
+pub fn keys_to_pass(read: &[u8]) -> (&[u8], bool) {
+    match read.iter().position(|&b| b == ESCAPE) {
+        Some(i) => (&read[..i], true),
+        None => (read, read.is_empty()),
+    }
+}
+
 /// A terminal in raw mode; its saved settings are restored when this is dropped.
 pub struct RawMode<'fd> {
     fd: BorrowedFd<'fd>,
@@ -110,6 +119,13 @@ mod tests {
         });
         assert!(result.is_err());
         assert_eq!(modes(&tcgetattr(&slave).unwrap()), modes(&before));
+    }
+
+    #[test]
+    fn ctrl_close_bracket_leaves_and_everything_else_goes_to_the_guest() {
+        assert_eq!(keys_to_pass(b"ls\r\x03\x04"), (&b"ls\r\x03\x04"[..], false));
+        assert_eq!(keys_to_pass(b"ab\x1dcd"), (&b"ab"[..], true));
+        assert_eq!(keys_to_pass(b""), (&b""[..], true));
     }
 
     #[test]

@@ -218,10 +218,7 @@ pub fn console(dir: &Path, node: &str) -> Result<()> {
         let mut buf = [0u8; 1024];
         let mut stdin = std::io::stdin();
         while let Ok(n) = stdin.read(&mut buf) {
-            let (keys, leave) = match buf[..n].iter().position(|&b| b == crate::terminal::ESCAPE) {
-                Some(i) => (&buf[..i], true),
-                None => (&buf[..n], n == 0),
-            };
+            let (keys, leave) = crate::terminal::keys_to_pass(&buf[..n]);
             if w.write_all(keys).is_err() || leave {
                 break;
             }
