@@ -81,21 +81,11 @@ fn print_error(e: &anyhow::Error) {
     }
 }
 
-/// An error as one terminal line: control characters are escaped (`\n`, `\t`, `\r`,
-/// `\x1b`…), so a hostile value quoted in a message (a node name, a module name, a path)
-/// can neither add lines of its own nor send escape sequences to the terminal.
+/// An error as one terminal line: the project's one escaping (`srbuild_archive::escape`),
+/// so a hostile value quoted in a message (a node name, a module name, a path) can neither
+/// add lines of its own nor send escape sequences or bidi overrides to the terminal.
 pub(crate) fn one_line(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    for c in message.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
+    srbuild_archive::one_line(message)
 }
 
 #[cfg(test)]
@@ -104,8 +94,9 @@ mod tests {
     fn errors_are_one_line_with_control_characters_escaped() {
         assert_eq!(
             super::one_line("unknown node 'x\ny\x1b[31m'\t\r\u{7f}"),
-            "unknown node 'x\\ny\\x1b[31m'\\t\\r\\x7f"
+            "unknown node 'x\\ny\\033[31m'\\t\\r\\177"
         );
         assert_eq!(super::one_line("plain – ünïcode"), "plain – ünïcode");
+        assert_eq!(super::one_line("a\u{202e}b"), "a\\u{202e}b");
     }
 }

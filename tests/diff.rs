@@ -1,5 +1,7 @@
-//! `srbuild diff`: added, removed and changed entries (content, mode, type, link target)
-//! with size deltas and the total, as text and as JSON, and diff(1)'s exit status.
+//! `srbuild diff`: added, removed and changed entries (content, mode, owner, type, link
+//! target) with size deltas and the total, as text and as JSON, and diff(1)'s exit status;
+//! paths compared as the kernel unpacks them; secrets never hashed in the output
+//! (`diff_memory.rs` checks the memory bound).
 
 mod common;
 use common::*;
@@ -93,8 +95,8 @@ fn differences_are_listed_with_their_size_deltas_and_exit_1() {
             "~ a: content +2",
             "~ b: mode 0644 -> 0600 0",
             "~ l: target a -> b 0",
-            "+ n (file 0755, 7 bytes) +7",
-            "- r (file 0600, 9 bytes) -9",
+            "+ n (file 0755 0:0, 7 bytes) +7",
+            "- r (file 0600 0:0, 9 bytes) -9",
             "~ t: type file -> dir, mode 0644 -> 0755 -10",
         ],
         "{out}"
@@ -180,4 +182,209 @@ fn trouble_exits_2_naming_the_image() {
     assert!(stderr(&o).contains("cut.img"), "{}", stderr(&o));
     // A usage error is 2 as well (clap).
     assert_eq!(run(&["diff", a.to_str().unwrap()]).status.code(), Some(2));
+}
+
+fn raw_image(dir: &Path, name: &str, members: &[Raw]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, newc(members)).unwrap();
+    p
+}
+
+fn diff(a: &Path, b: &Path, json: bool) -> std::process::Output {
+    let mut args = vec!["diff"];
+    if json {
+        args.push("--json");
+    }
+    args.extend([a.to_str().unwrap(), b.to_str().unwrap()]);
+    run(&args)
+}
+
+#[test]
+fn paths_are_compared_as_the_kernel_unpacks_them() {
+    let d = tempfile::tempdir().unwrap();
+    // The kernel keeps the later entry: these boot with different password files.
+    let a = raw_image(
+        d.path(),
+        "a.img",
+        &[
+            raw_dir("etc"),
+            raw("etc/passwd", 0o644, b"root:x:0:0"),
+            raw("./etc/passwd", 0o644, b"evil::0:0"),
+        ],
+    );
+    let b = raw_image(
+        d.path(),
+        "b.img",
+        &[
+            raw_dir("etc"),
+            raw("./etc/passwd", 0o644, b"evil::0:0"),
+            raw("etc/passwd", 0o644, b"root:x:0:0"),
+        ],
+    );
+    let o = diff(&a, &b, false);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("~ etc/passwd: content +1\n"),
+        "{}",
+        stdout(&o)
+    );
+    // Every spelling of etc/passwd is that file: the same body is no difference, another
+    // body is one.
+    for s in [
+        "etc/passwd",
+        "./etc/passwd",
+        "/etc/passwd",
+        "etc//passwd",
+        "etc/./passwd",
+        "../etc/passwd",
+        "etc/../etc/passwd",
+        "lib/../etc/passwd",
+        "link/passwd",
+    ] {
+        let with = |name: &str, body: &[u8]| {
+            raw_image(
+                d.path(),
+                name,
+                &[
+                    raw_dir("etc"),
+                    raw_dir("lib"),
+                    Raw {
+                        name: "link",
+                        mode: 0o120777,
+                        uid: 0,
+                        gid: 0,
+                        body: b"/etc",
+                    },
+                    raw(s, 0o644, body),
+                ],
+            )
+        };
+        let plain = raw_image(
+            d.path(),
+            "plain.img",
+            &[
+                raw_dir("etc"),
+                raw_dir("lib"),
+                Raw {
+                    name: "link",
+                    mode: 0o120777,
+                    uid: 0,
+                    gid: 0,
+                    body: b"/etc",
+                },
+                raw("etc/passwd", 0o644, b"root:x:0:0"),
+            ],
+        );
+        let o = diff(&plain, &with("same.img", b"root:x:0:0"), false);
+        assert_eq!(o.status.code(), Some(0), "{s}: {}", stdout(&o));
+        let o = diff(&plain, &with("other.img", b"evil::0:0"), false);
+        assert_eq!(o.status.code(), Some(1), "{s}: {}", stdout(&o));
+        assert!(
+            stdout(&o).starts_with("~ etc/passwd: content"),
+            "{s}: {}",
+            stdout(&o)
+        );
+    }
+}
+
+#[test]
+fn owner_and_group_are_compared() {
+    let d = tempfile::tempdir().unwrap();
+    let su = |uid, gid| Raw {
+        name: "usr/bin/su",
+        mode: 0o104755,
+        uid,
+        gid,
+        body: b"\x7fELF",
+    };
+    let a = raw_image(
+        d.path(),
+        "a.img",
+        &[raw_dir("usr"), raw_dir("usr/bin"), su(0, 0)],
+    );
+    let b = raw_image(
+        d.path(),
+        "b.img",
+        &[raw_dir("usr"), raw_dir("usr/bin"), su(1000, 50)],
+    );
+    let o = diff(&a, &b, false);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(
+        stdout(&o).starts_with("~ usr/bin/su: uid 0 -> 1000, gid 0 -> 50 0\n"),
+        "{}",
+        stdout(&o)
+    );
+    let j: serde_json::Value = serde_json::from_str(&stdout(&diff(&a, &b, true))).unwrap();
+    assert_eq!(j["changed"][0]["what"], serde_json::json!(["uid", "gid"]));
+    assert_eq!(j["changed"][0]["b"]["uid"], 1000);
+    // ls shows them too.
+    let o = run(&["ls", b.to_str().unwrap()]);
+    assert!(
+        stdout(&o).contains("-rwsr-xr-x  1000    50        4 usr/bin/su\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_secret_is_compared_but_its_hash_never_shown() {
+    let d = tempfile::tempdir().unwrap();
+    let (key_a, key_b): (&[u8], &[u8]) = (&[7u8; 128], &[9u8; 128]);
+    let image = |name: &str, key: &[u8]| {
+        raw_image(
+            d.path(),
+            name,
+            &[
+                raw_dir("etc"),
+                raw_dir("etc/srbuild"),
+                raw("etc/srbuild/corosync-authkey", 0o400, key),
+            ],
+        )
+    };
+    let (a, b) = (image("a.img", key_a), image("b.img", key_b));
+    let hash = |k: &[u8]| {
+        use sha2::Digest;
+        sha2::Sha256::digest(k)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    let o = diff(&a, &b, false);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).starts_with("~ etc/srbuild/corosync-authkey: content (secret) 0\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = diff(&a, &b, true);
+    let text = stdout(&o);
+    for k in [key_a, key_b] {
+        assert!(!text.contains(&hash(k)), "{text}");
+    }
+    let j: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(j["changed"][0]["a"]["secret"], true);
+    assert!(j["changed"][0]["a"].get("sha256").is_none(), "{text}");
+    // Added: no hash either, under any spelling.
+    let none = raw_image(d.path(), "none.img", &[raw_dir("etc")]);
+    let o = diff(&none, &a, true);
+    assert!(!stdout(&o).contains(&hash(key_a)), "{}", stdout(&o));
+    let sneaky = raw_image(
+        d.path(),
+        "sneaky.img",
+        &[
+            raw_dir("etc"),
+            raw_dir("etc/srbuild"),
+            raw("./etc//srbuild/corosync-authkey", 0o400, key_a),
+        ],
+    );
+    let o = diff(&none, &sneaky, true);
+    assert!(!stdout(&o).contains(&hash(key_a)), "{}", stdout(&o));
+    // ls shows the entry, never a hash of it.
+    let o = run(&["ls", a.to_str().unwrap()]);
+    assert!(
+        stdout(&o).ends_with("-r--------     0     0      128 etc/srbuild/corosync-authkey\n"),
+        "{}",
+        stdout(&o)
+    );
+    assert!(!stdout(&o).contains(&hash(key_a)));
 }

@@ -111,7 +111,7 @@ fn a_profile_name_with_a_newline_cannot_forge_log_lines() {
         "{text}"
     );
     assert!(
-        text.contains("profile: x\\nresult: ok\\n\\x1b[2J"),
+        text.contains("profile: x\\nresult: ok\\n\\033[2J"),
         "{text}"
     );
     assert!(

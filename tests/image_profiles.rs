@@ -304,7 +304,7 @@ fn regular_files(img: &std::path::Path) -> Vec<String> {
     stdout(&o)
         .lines()
         .filter(|l| l.starts_with('-'))
-        .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
         .collect()
 }
 

@@ -2,6 +2,7 @@
 //! [`EntryKind`]) and of what was found in one ([`ListedEntry`]), plus the
 //! `ls -l`-like rendering of the latter.
 
+use crate::escape::escape_name;
 use std::path::PathBuf;
 
 /// File type bits of `st_mode`.
@@ -74,22 +75,28 @@ pub struct ListedEntry {
     pub link_target: Option<String>,
     /// Link count recorded in the header.
     pub nlink: u32,
+    /// Owner and group as numbers (an image has no user database to name them from).
+    pub uid: u32,
+    pub gid: u32,
     /// Device numbers (major, minor) for device nodes.
     pub rdev: (u32, u32),
     /// Index of the image segment (cpio archive or compressed stream) holding the entry.
     pub segment: usize,
 }
 
-/// Renders one `ls -l`-like line, e.g. `-rwxr-xr-x   123456 usr/bin/busybox`.
+/// Renders one `ls -ln`-like line: mode, owner, group (numbers), size (or `major,minor`),
+/// name, e.g. `-rwxr-xr-x     0     0   123456 usr/bin/busybox`.
 pub fn format_listing(e: &ListedEntry) -> String {
     let size = match e.mode & S_IFMT {
         S_IFCHR | S_IFBLK => format!("{},{}", e.rdev.0, e.rdev.1),
         _ => e.size.to_string(),
     };
-    // A space always separates the size, however long it is.
+    // A space always separates the columns, however long they are.
     let mut line = format!(
-        "{} {:>8} {}",
+        "{} {:>5} {:>5} {:>8} {}",
         mode_string(e.mode),
+        e.uid,
+        e.gid,
         size,
         escape_name(&e.path)
     );
@@ -98,34 +105,6 @@ pub fn format_listing(e: &ListedEntry) -> String {
         line.push_str(&escape_name(target));
     }
     line
-}
-
-/// A name as `ls -b` prints it: backslash escapes for `\`, control characters (so a
-/// newline cannot fake a second entry and an escape sequence never reaches the terminal)
-/// and other non-printing characters.
-pub fn escape_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            // The C escapes GNU `ls -b` uses.
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0b' => out.push_str("\\v"),
-            '\x0c' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                out.push_str(&format!("\\{:03o}", c as u32))
-            }
-            c if c.is_control() || c == '\u{fffd}' => {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// `drwxr-xr-x`-style rendering of a full mode.
@@ -172,14 +151,14 @@ mod tests {
         assert!(!line.contains('\n') && !line.contains('\x1b'), "{line:?}");
         assert_eq!(
             line,
-            "-rw-r--r--        3 a\\n-rw-r--r--  1 fake\\033[2J\\\\"
+            "-rw-r--r--     0     0        3 a\\n-rw-r--r--  1 fake\\033[2J\\\\"
         );
         let l = listed(S_IFLNK | 0o777, 1, "l", Some("t\u{7}"));
         assert!(format_listing(&l).ends_with("l -> t\\a"));
         // A ten-digit size stays apart from the mode.
         assert_eq!(
             format_listing(&file("big", 1_234_567_890)),
-            "-rw-r--r-- 1234567890 big"
+            "-rw-r--r--     0     0 1234567890 big"
         );
     }
 
@@ -192,6 +171,8 @@ mod tests {
             size,
             link_target: target.map(Into::into),
             nlink: 1,
+            uid: 0,
+            gid: 0,
             rdev: (0, 0),
             segment: 0,
         }
@@ -201,20 +182,29 @@ mod tests {
     fn listing_lines_match_ls() {
         assert_eq!(
             format_listing(&listed(S_IFDIR | 0o755, 0, "usr/bin", None)),
-            "drwxr-xr-x        0 usr/bin"
+            "drwxr-xr-x     0     0        0 usr/bin"
         );
         assert_eq!(
             format_listing(&listed(S_IFREG | 0o755, 123456, "usr/bin/busybox", None)),
-            "-rwxr-xr-x   123456 usr/bin/busybox"
+            "-rwxr-xr-x     0     0   123456 usr/bin/busybox"
         );
         assert_eq!(
             format_listing(&listed(S_IFLNK | 0o777, 7, "lib64", Some("usr/lib64"))),
-            "lrwxrwxrwx        7 lib64 -> usr/lib64"
+            "lrwxrwxrwx     0     0        7 lib64 -> usr/lib64"
         );
         assert_eq!(mode_string(S_IFREG | 0o4755), "-rwsr-xr-x");
         assert_eq!(mode_string(S_IFDIR | 0o1777), "drwxrwxrwt");
         let mut dev = listed(S_IFCHR | 0o600, 0, "dev/console", None);
         dev.rdev = (5, 1);
-        assert_eq!(format_listing(&dev), "crw-------      5,1 dev/console");
+        assert_eq!(
+            format_listing(&dev),
+            "crw-------     0     0      5,1 dev/console"
+        );
+        let mut owned = listed(S_IFREG | 0o4755, 9, "usr/bin/su", None);
+        (owned.uid, owned.gid) = (1000, 4294967295);
+        assert_eq!(
+            format_listing(&owned),
+            "-rwsr-xr-x  1000 4294967295        9 usr/bin/su"
+        );
     }
 }

@@ -8,26 +8,29 @@ mod compress;
 mod decompress;
 mod entry;
 mod error;
+pub mod escape;
 mod extract;
 mod input;
 mod output;
 mod read;
-mod secret;
+pub mod secret;
+pub mod unpacked;
 mod visit;
 mod write;
 mod zstd_mt;
 
 pub use compress::{Compression, ParseCompressionError, ZSTD_LEVEL, ZSTD_WORKERS};
-pub use entry::{escape_name, format_listing, Entry, EntryKind, ListedEntry};
+pub use entry::{format_listing, Entry, EntryKind, ListedEntry};
 pub use error::ArchiveError;
+pub use escape::{escape_name, one_line};
 pub use extract::{extract_image, ExtractStats};
 pub use output::{
     caught_signals, install_signal_cleanup, sweep_stale_temp_files, write_image,
     write_image_with_mode, WriteStats, DEFAULT_MODE,
 };
-pub use read::{for_each_entry, list_bytes, list_image, MAX_DECOMPRESSED};
+pub use read::{list_bytes, MAX_DECOMPRESSED};
 pub use secret::{secret_kind, secrets_in_image, SECRET_PATHS};
-pub use visit::{for_each_entry_with_body, HardlinkKey, VisitedEntry};
+pub use visit::{for_each_entry, for_each_entry_with_body, list_image, HardlinkKey, VisitedEntry};
 pub use write::write_cpio;
 
 #[cfg(test)]

@@ -32,6 +32,8 @@ pub(crate) struct Member<'a> {
     pub(crate) ino: u32,
     pub(crate) mode: u32,
     pub(crate) nlink: u32,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
     pub(crate) dev: (u32, u32),
     pub(crate) rdev: (u32, u32),
     /// Body size from the header.
@@ -53,6 +55,8 @@ impl Member<'_> {
             link_target: (self.mode & S_IFMT == S_IFLNK)
                 .then(|| String::from_utf8_lossy(self.link_target).into_owned()),
             nlink: self.nlink,
+            uid: self.uid,
+            gid: self.gid,
             rdev: self.rdev,
             segment: self.segment,
         }
@@ -255,7 +259,7 @@ impl<B: BufRead> Stream<'_, B> {
                     )
                 })?;
             }
-            let [ino, mode, _uid, _gid, nlink, _mtime, filesize, devmaj, devmin, rdevmaj, rdevmin, namesize, _check] =
+            let [ino, mode, uid, gid, nlink, _mtime, filesize, devmaj, devmin, rdevmaj, rdevmin, namesize, _check] =
                 f;
             let namesize = namesize as usize;
             if namesize == 0 || namesize > MAX_NAMESIZE {
@@ -308,6 +312,8 @@ impl<B: BufRead> Stream<'_, B> {
                 ino,
                 mode,
                 nlink,
+                uid,
+                gid,
                 dev: (devmaj, devmin),
                 rdev: (rdevmaj, rdevmin),
                 size,
@@ -507,15 +513,6 @@ pub(crate) fn open_image(path: &Path) -> Result<File, ArchiveError> {
     Ok(file)
 }
 
-/// Calls `visit` for each member of the image at `path`, in order, while
-/// streaming it: memory stays bounded however large the image inflates.
-pub fn for_each_entry(
-    path: &Path,
-    mut visit: impl FnMut(&ListedEntry) -> Result<(), ArchiveError>,
-) -> Result<(), ArchiveError> {
-    crate::visit::for_each_entry_with_body(path, |v, _| visit(&v.entry))
-}
-
 /// Lists an in-memory image with a custom decompression cap.
 pub(crate) fn list_with_limit(
     data: &[u8],
@@ -533,14 +530,4 @@ pub(crate) fn list_with_limit(
 /// Lists every member of an in-memory image (all segments).
 pub fn list_bytes(data: &[u8]) -> Result<Vec<ListedEntry>, ArchiveError> {
     list_with_limit(data, "<in-memory image>", MAX_DECOMPRESSED)
-}
-
-/// Lists every member of the image file at `path` (all segments).
-pub fn list_image(path: &Path) -> Result<Vec<ListedEntry>, ArchiveError> {
-    let mut out = Vec::new();
-    for_each_entry(path, |e| {
-        out.push(e.clone());
-        Ok(())
-    })?;
-    Ok(out)
 }

@@ -1,18 +1,22 @@
-//! Which members of an image are secrets: the corosync authkey the builder puts at the
-//! boot contract's path. One list, for every command that must not publish or show them
-//! (`cluster netboot` refuses to serve an image holding one).
+//! The one list of the image paths that hold secrets, with what each is. Every output that
+//! shows or publishes what an image holds consults it: the build manifest (`srbuild image
+//! --json`) and `srbuild diff` (text and JSON) print no hash of a secret's content and say
+//! that it is one, `srbuild why` names it as one, and `srbuild cluster netboot` refuses to
+//! serve an image holding one. Paths are compared after the clean-up the kernel's unpacker
+//! gives every spelling (leading `/` and `./`, repeated slashes, `.`, and `..`, which stops
+//! at the root); `srbuild diff` also marks every hardlink of a secret file.
 
 use crate::error::ArchiveError;
 use std::path::Path;
 
-/// Paths (normalised, no leading `/` or `./`) of the members that are secrets, with what
-/// each is.
-pub const SECRET_PATHS: &[(&str, &str)] =
-    &[("etc/srbuild/corosync-authkey", "the corosync authkey")];
+/// The corosync authkey, which `srbuild image --cluster` puts in images of corosync profiles.
+pub const COROSYNC_AUTHKEY: &str = "etc/srbuild/corosync-authkey";
 
-/// What the secret at archive path `name` is, if it is one. The name is resolved the way
-/// the kernel's unpacker resolves it (`./etc//x`, `/etc/x` and `etc/./x` are `etc/x`).
-pub fn secret_kind(name: &str) -> Option<&'static str> {
+/// Every path that holds a secret (normalised: no leading `/` or `./`), with what it is.
+pub const SECRET_PATHS: &[(&str, &str)] = &[(COROSYNC_AUTHKEY, "the corosync authkey")];
+
+/// `name` as the kernel's unpacker resolves it lexically.
+fn normalise(name: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for c in name.split('/') {
         match c {
@@ -23,17 +27,27 @@ pub fn secret_kind(name: &str) -> Option<&'static str> {
             c => parts.push(c),
         }
     }
-    let norm = parts.join("/");
+    parts.join("/")
+}
+
+/// What the secret at archive path `name` is, if it is one.
+pub fn secret_kind(name: &str) -> Option<&'static str> {
+    let norm = normalise(name);
     SECRET_PATHS
         .iter()
         .find(|(p, _)| *p == norm)
         .map(|(_, what)| *what)
 }
 
+/// Whether the image path `path` (any spelling) holds a secret.
+pub fn is_secret(path: &str) -> bool {
+    secret_kind(path).is_some()
+}
+
 /// The secrets the image at `path` holds: (name as stored, what it is), in archive order.
 pub fn secrets_in_image(path: &Path) -> Result<Vec<(String, &'static str)>, ArchiveError> {
     let mut found = Vec::new();
-    crate::read::for_each_entry(path, |e| {
+    crate::visit::for_each_entry(path, |e| {
         if e.mode & crate::entry::S_IFMT == crate::entry::S_IFREG {
             if let Some(what) = secret_kind(&e.path) {
                 found.push((e.path.clone(), what));
@@ -46,24 +60,31 @@ pub fn secrets_in_image(path: &Path) -> Result<Vec<(String, &'static str)>, Arch
 
 #[cfg(test)]
 mod tests {
-    use super::secret_kind;
+    use super::{is_secret, secret_kind};
 
     #[test]
     fn every_spelling_of_the_authkey_is_a_secret() {
         for n in [
             "etc/srbuild/corosync-authkey",
-            "./etc/srbuild/corosync-authkey",
+            "/etc/srbuild/corosync-authkey",
+            "./etc//srbuild/./corosync-authkey",
             "/etc//srbuild/./corosync-authkey",
             "etc/x/../srbuild/corosync-authkey",
+            "../etc/srbuild/corosync-authkey",
         ] {
             assert_eq!(secret_kind(n), Some("the corosync authkey"), "{n}");
+            assert!(is_secret(n), "{n}");
         }
         for n in [
             "etc/srbuild/profile",
+            "etc/srbuild/cluster.toml",
+            "etc/srbuild",
+            "corosync-authkey",
             "etc/srbuild/corosync-authkey.txt",
             "",
         ] {
             assert_eq!(secret_kind(n), None, "{n}");
+            assert!(!is_secret(n), "{n}");
         }
     }
 }

@@ -1,8 +1,8 @@
-//! Visiting an image's members together with their bodies: the streaming reader's walk
-//! ([`crate::read`]) exposed to callers that need the content as well as the header, such
-//! as `srbuild diff`, which hashes every member while the image streams past. Memory stays
-//! bounded as for [`crate::for_each_entry`]: each body is a bounded reader, and what the
-//! visitor does not read is skipped.
+//! Visiting an image file's members: the streaming parser's walk ([`crate::read`]) exposed
+//! to callers, with the header only ([`for_each_entry`], for `ls`) or with each body as well
+//! ([`for_each_entry_with_body`], for `diff`, which hashes every member while the image
+//! streams past). Memory stays bounded: each body is a bounded reader, and what the visitor
+//! does not read is skipped. This module depends on the parser, never the reverse.
 
 use std::io::Read;
 use std::path::Path;
@@ -25,6 +25,13 @@ pub struct HardlinkKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VisitedEntry {
     pub entry: ListedEntry,
+    /// The name exactly as stored (the listing's `path` is a lossy UTF-8 rendering).
+    pub raw_name: Vec<u8>,
+    /// The header's c_ino, c_devmajor and c_devminor, which the kernel pairs hardlinks by.
+    pub ino: u32,
+    pub dev: (u32, u32),
+    /// Running index of the cpio archive (up to its TRAILER!!!) holding the member.
+    pub archive: usize,
     pub hardlink: Option<HardlinkKey>,
 }
 
@@ -45,6 +52,10 @@ pub fn for_each_entry_with_body(
             let entry = m.listed();
             let regular = entry.mode & 0o170000 == 0o100000;
             let visited = VisitedEntry {
+                raw_name: m.name.to_vec(),
+                ino: m.ino,
+                dev: m.dev,
+                archive: m.archive,
                 hardlink: (regular && m.nlink > 1).then_some(HardlinkKey {
                     archive: m.archive,
                     dev: m.dev,
@@ -59,6 +70,25 @@ pub fn for_each_entry_with_body(
             visit(&visited, body)
         },
     )
+}
+
+/// Calls `visit` for each member of the image at `path`, in order, while
+/// streaming it: memory stays bounded however large the image inflates.
+pub fn for_each_entry(
+    path: &Path,
+    mut visit: impl FnMut(&ListedEntry) -> Result<(), ArchiveError>,
+) -> Result<(), ArchiveError> {
+    for_each_entry_with_body(path, |v, _| visit(&v.entry))
+}
+
+/// Lists every member of the image file at `path` (all segments).
+pub fn list_image(path: &Path) -> Result<Vec<ListedEntry>, ArchiveError> {
+    let mut out = Vec::new();
+    for_each_entry(path, |e| {
+        out.push(e.clone());
+        Ok(())
+    })?;
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 const INIT_TEMPLATE: &str = include_str!("../templates/init.sh.hbs");
 
-/// Where the corosync authkey (a secret: never hashed or shown) goes in the image.
-pub const AUTHKEY_PATH: &str = "etc/srbuild/corosync-authkey";
+/// Where the corosync authkey (a secret: never hashed or shown) goes in the image; the
+/// list of secrets (`srbuild_archive::secret`) owns the path.
+pub const AUTHKEY_PATH: &str = srbuild_archive::secret::COROSYNC_AUTHKEY;
 
 /// What `srbuild image` was asked to do.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 //! Secrets (the corosync authkey) are marked `"secret": true` and never hashed.
 
 use crate::error::{BuildError, Result};
-use crate::image::{BuildOptions, Planned, AUTHKEY_PATH};
+use crate::image::{BuildOptions, Planned};
 use crate::plan::{Cause, PlanEntry, Source};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -244,7 +244,7 @@ pub fn draft(opts: &BuildOptions, planned: &Planned) -> Result<Manifest> {
 }
 
 fn record(path: &str, e: &PlanEntry) -> Result<FileRecord> {
-    let secret = path == AUTHKEY_PATH;
+    let secret = srbuild_archive::secret::is_secret(path);
     let mut r = FileRecord {
         path: path.to_string(),
         kind: "file",
@@ -317,6 +317,7 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::image::AUTHKEY_PATH;
     use crate::plan::{Plan, Via};
 
     #[test]

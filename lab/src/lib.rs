@@ -18,6 +18,7 @@ pub mod process;
 pub mod qemu;
 pub mod report;
 pub mod run;
+pub mod terminal;
 pub mod timeout;
 
 pub use accel::Accel;

@@ -91,8 +91,10 @@ enum LabCommand {
         #[arg(long, default_value = "lab")]
         dir: PathBuf,
     },
-    /// Attach to a node's serial console
-    #[command(after_help = "Example:\n  srbuild lab console node1 --dir lab")]
+    /// Attach to a node's serial console (Ctrl-] leaves)
+    #[command(
+        after_help = "Example:\n  srbuild lab console node1 --dir lab\n\nThe terminal is in raw mode while attached, as with `virsh console`: every key, Ctrl-C and Ctrl-D included, goes to the guest. Ctrl-] leaves; the terminal's settings are restored on every way out (Ctrl-], the node stopping, an error, SIGTERM/SIGHUP/SIGINT/SIGQUIT)."
+    )]
     Console {
         node: String,
         #[arg(long, default_value = "lab")]

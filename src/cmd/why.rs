@@ -48,8 +48,9 @@ pub fn run(a: WhyArgs) -> Result<()> {
     if planned.plan.get(wanted).is_some() {
         let steps = provenance::chain(&planned.plan, wanted);
         println!(
-            "{}",
-            crate::one_line(&provenance::render(&steps, &planned.profile))
+            "{}{}",
+            crate::one_line(&provenance::render(&steps, &planned.profile)),
+            secret_note(wanted)
         );
         return Ok(());
     }
@@ -71,8 +72,9 @@ pub fn run(a: WhyArgs) -> Result<()> {
         );
         let steps = provenance::chain(&planned.plan, target);
         println!(
-            "{}",
-            crate::one_line(&provenance::render(&steps, &planned.profile))
+            "{}{}",
+            crate::one_line(&provenance::render(&steps, &planned.profile)),
+            secret_note(target)
         );
         return Ok(());
     }
@@ -92,4 +94,22 @@ pub fn run(a: WhyArgs) -> Result<()> {
         planned.kver,
         opts.sysroot.display()
     )
+}
+
+/// `why` shows causes, never content; a secret (`srbuild_archive::secret`) says so.
+fn secret_note(path: &str) -> &'static str {
+    if srbuild_archive::secret::is_secret(path) {
+        " (a secret: no output shows its content or hash)"
+    } else {
+        ""
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_secret_is_named_as_one() {
+        assert!(super::secret_note("etc/srbuild/corosync-authkey").contains("secret"));
+        assert_eq!(super::secret_note("etc/srbuild/nodes"), "");
+    }
 }

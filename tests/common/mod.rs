@@ -91,7 +91,91 @@ pub fn listed_paths(img: &Path) -> Vec<String> {
         .lines()
         .map(|l| {
             let l = l.split(" -> ").next().unwrap();
-            l.split_whitespace().nth(2).unwrap_or("").to_string()
+            l.split_whitespace().nth(4).unwrap_or("").to_string()
         })
         .collect()
+}
+
+/// One hand-made newc member, for images `write_image` would not write (odd spellings,
+/// owners, repeated paths).
+pub struct Raw<'a> {
+    pub name: &'a str,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub body: &'a [u8],
+}
+
+/// A regular file member owned by root.
+pub fn raw<'a>(name: &'a str, mode: u32, body: &'a [u8]) -> Raw<'a> {
+    Raw {
+        name,
+        mode: 0o100000 | mode,
+        uid: 0,
+        gid: 0,
+        body,
+    }
+}
+
+/// A directory member owned by root.
+pub fn raw_dir(name: &str) -> Raw<'_> {
+    Raw {
+        name,
+        mode: 0o040755,
+        uid: 0,
+        gid: 0,
+        body: b"",
+    }
+}
+
+/// An uncompressed newc archive of `members`, in the order given, with its trailer.
+pub fn newc(members: &[Raw]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        newc_member(&mut out, i as u32 + 1, m).unwrap();
+    }
+    newc_trailer(&mut out).unwrap();
+    out
+}
+
+/// Writes one newc member (header, name, body, padding) with inode number `ino`.
+pub fn newc_member(out: &mut impl std::io::Write, ino: u32, m: &Raw) -> std::io::Result<()> {
+    let namesize = m.name.len() + 1;
+    let fields = [
+        ino,
+        m.mode,
+        m.uid,
+        m.gid,
+        1,
+        0,
+        m.body.len() as u32,
+        0,
+        0,
+        0,
+        0,
+        namesize as u32,
+        0,
+    ];
+    let mut head = b"070701".to_vec();
+    for f in fields {
+        head.extend_from_slice(format!("{f:08x}").as_bytes());
+    }
+    head.extend_from_slice(m.name.as_bytes());
+    head.push(0);
+    head.resize(head.len().next_multiple_of(4), 0);
+    head.extend_from_slice(m.body);
+    head.resize(head.len().next_multiple_of(4), 0);
+    out.write_all(&head)
+}
+
+/// Writes the TRAILER!!! member that ends a newc archive.
+pub fn newc_trailer(out: &mut impl std::io::Write) -> std::io::Result<()> {
+    let t = Raw {
+        name: "TRAILER!!!",
+        mode: 0,
+        uid: 0,
+        gid: 0,
+        body: b"",
+    };
+    newc_member(out, 0, &t)
 }

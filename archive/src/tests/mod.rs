@@ -7,6 +7,7 @@ mod hostile;
 mod roundtrip;
 mod safety;
 mod stream;
+mod unpacked;
 
 use std::path::Path;
 

@@ -40,7 +40,7 @@ fn round_trip_every_compression() {
         assert!(listed.iter().all(|e| e.segment == 0));
         assert_eq!(
             format_listing(by("lib64")),
-            "lrwxrwxrwx        9 lib64 -> usr/lib64"
+            "lrwxrwxrwx     0     0        9 lib64 -> usr/lib64"
         );
         // A new image is private (it can carry a cluster's identity and keys).
         use std::os::unix::fs::PermissionsExt;

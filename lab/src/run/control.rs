@@ -5,6 +5,7 @@
 use crate::error::{LabError, Result};
 use crate::run::LabOptions;
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 const STATE: &str = "lab.state";
@@ -147,10 +148,7 @@ pub fn status(dir: &Path) -> Result<String> {
             .map(crate::process::pid_alive)
             .unwrap_or(false);
         let last = crate::report::last_lines(log, 1).pop().unwrap_or_default();
-        out.push_str(&format!(
-            "{name:<8} {ip:<12} {:<8} {last}\n",
-            if running { "running" } else { "stopped" }
-        ));
+        out.push_str(&status_row(name, ip, running, &last));
     }
     let hub = crate::process::read_pidfile(&net_dir(dir).join(crate::hub::HUB_PIDFILE))
         .map(crate::process::pid_alive)
@@ -160,6 +158,17 @@ pub fn status(dir: &Path) -> Result<String> {
         if hub { "running" } else { "stopped" }
     ));
     Ok(out)
+}
+
+/// One row of `lab status`. The console line is the guest's output: escaped as errors are,
+/// so a guest cannot send escape sequences (`ESC[6n`, colours, a cleared screen) or bidi
+/// overrides to the admin's terminal.
+fn status_row(name: &str, ip: &str, running: bool, last: &str) -> String {
+    format!(
+        "{name:<8} {ip:<12} {:<8} {}\n",
+        if running { "running" } else { "stopped" },
+        srbuild_archive::one_line(last)
+    )
 }
 
 /// `lab down`: stops every node and the hub; returns how many QEMUs were stopped.
@@ -193,21 +202,30 @@ pub fn console(dir: &Path, node: &str) -> Result<()> {
     let mut s = std::os::unix::net::UnixStream::connect(&sock)
         .map_err(|e| LabError::io("cannot attach to the console", &sock, e))?;
     eprintln!(
-        "lab: attached to {node}'s console ({}); Ctrl-D or Ctrl-C to leave",
+        "lab: attached to {node}'s console ({}); Ctrl-] to leave",
         sock.display()
     );
     let mut w = s
         .try_clone()
         .map_err(|e| LabError::io("console", &sock, e))?;
+    // Raw mode until this function returns, however it returns.
+    let stdin = std::io::stdin();
+    let raw = crate::terminal::RawMode::enter(stdin.as_fd())
+        .map_err(|e| LabError::io("cannot put the terminal in raw mode", "/dev/stdin", e))?;
+    if let Some(raw) = &raw {
+        crate::terminal::restore_on_signals(std::io::stdin(), raw.saved())
+            .map_err(|e| LabError::io("cannot watch for signals", "/dev/stdin", e))?;
+    }
     std::thread::spawn(move || {
         let mut buf = [0u8; 1024];
         let mut stdin = std::io::stdin();
         while let Ok(n) = stdin.read(&mut buf) {
-            if n == 0 || w.write_all(&buf[..n]).is_err() {
+            let (keys, leave) = crate::terminal::keys_to_pass(&buf[..n]);
+            if w.write_all(keys).is_err() || leave {
                 break;
             }
         }
-        let _ = w.shutdown(std::net::Shutdown::Write);
+        let _ = w.shutdown(std::net::Shutdown::Both);
     });
     let mut out = std::io::stdout();
     let mut buf = [0u8; 4096];
@@ -217,5 +235,20 @@ pub fn console(dir: &Path, node: &str) -> Result<()> {
         }
         let _ = out.flush();
     }
+    drop(raw);
+    eprintln!("\nlab: left {node}'s console");
     Ok(())
+}
+
+#[cfg(test)]
+mod status_tests {
+    #[test]
+    fn a_guest_console_line_reaches_the_terminal_escaped() {
+        let row = super::status_row("node1", "10.0.0.1", true, "/ # \x1b[6n\u{202e}x\r");
+        assert_eq!(
+            row,
+            "node1    10.0.0.1     running  / # \\033[6n\\u{202e}x\\r\n"
+        );
+        assert!(!row.contains('\x1b'));
+    }
 }
