@@ -11,6 +11,7 @@ pub mod pvh;
 pub mod rootfs;
 pub mod runner;
 pub mod scenario;
+pub mod scenarios;
 pub mod topology;
 pub mod verdict;
 

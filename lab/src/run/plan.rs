@@ -9,6 +9,9 @@ use crate::run::artifacts::{self, AgentConfig};
 use crate::run::kinds::{self, Role, RootArgs, RootKind, SharedFormat, Storage};
 use crate::run::rootfs::RootFs;
 use crate::run::scenario::Scenario;
+use crate::run::scenarios::{
+    self, Address, Boots, RootMode, ServerPolicy, VerdictSpec, Victim, NETBOOT_DIR,
+};
 use crate::run::topology::{self, LabNode, CLUSTER};
 use crate::run::LabOptions;
 use crate::timeout::scaled;
@@ -40,8 +43,6 @@ pub enum Expect {
 /// What QEMU's iPXE prints when no DHCP server answers it.
 /// (iPXE wraps it at 80 columns, so only its start is matched.)
 pub const IPXE_NO_DHCP: &str = "No configuration methods";
-/// Where the pxe scenario's netboot files live on the server's data disk.
-pub const NETBOOT_DIR: &str = "/srv/netboot";
 
 /// One node of the plan.
 #[derive(Debug, Clone)]
@@ -118,21 +119,23 @@ pub fn choose_kind(opts: &LabOptions) -> Result<&'static RootKind> {
 pub fn client_append(kind: &RootKind, opts: &LabOptions, n: &LabNode, server_ip: &str) -> String {
     let mut args: Vec<String> = BASE_ARGS.iter().map(|s| s.to_string()).collect();
     args.push("rw".into());
+    let spec = opts.scenario.spec();
     args.extend((kind.root_args)(&RootArgs {
-        scenario: opts.scenario,
+        wrong_root: spec.wrong_root,
+        no_quorum: spec.no_quorum,
         server_ip,
         nfs_version: &opts.nfs_version,
     }));
-    match opts.scenario {
-        Scenario::IpStatic => args.push(format!(
+    match spec.address {
+        Address::Static => args.push(format!(
             "ip={}:::255.255.255.0:{}:eth0:none",
             topology::static_ip(n),
             n.name
         )),
-        Scenario::Dhcp => args.push("ip=dhcp".into()),
-        _ => {}
+        Address::Dhcp => args.push("ip=dhcp".into()),
+        Address::Described => {}
     }
-    args.extend(scenario_args(opts.scenario));
+    args.extend(spec.client_args.iter().map(|s| s.to_string()));
     if opts.initrd.is_some() {
         // A foreign image (dracut, say) has no cluster description: give it the node and a
         // static address in the kernel's ip= syntax, on a predictable interface name.
@@ -153,80 +156,45 @@ pub fn role_append(kind: &RootKind, role: &Role, scenario: Scenario) -> String {
         args.push(format!("srbuild.seed={}", kind.fstype));
         args.push(format!("srbuild.seed.cluster={CLUSTER}"));
     }
-    if scenario == Scenario::Dhcp && role.role.is_some() {
-        args.push("srbuild.dhcp=1".into());
-    }
-    if scenario == Scenario::Pxe && role.role.is_some() {
-        args.push(format!("srbuild.netboot={NETBOOT_DIR}"));
+    if role.role.is_some() {
+        args.extend(scenario.spec().role_args.iter().map(|s| s.to_string()));
     }
     args.join(" ")
 }
 
 /// What client `n`'s console must show.
 pub fn client_expect(scenario: Scenario, n: &LabNode, server_ip: &str) -> Expect {
-    let line = match scenario {
-        Scenario::IpStatic => Some(format!("srbuild: ip {}/24 on eth0", topology::static_ip(n))),
-        Scenario::Dhcp => Some(format!("srbuild: dhcp on eth0: {}/24", n.ip)),
-        Scenario::RamRoot | Scenario::HybridRoot => Some("srbuild: root in RAM (mode ".into()),
-        // Proof that the node booted through iPXE from the server.
-        Scenario::Pxe => Some(format!(
-            "tftp://{server_ip}/{}... ok",
-            srbuild_cluster::netboot::IPXE_BOOT_NAME
-        )),
-        _ => None,
-    };
-    let why_has = match scenario {
-        Scenario::LoneNode => vec!["no quorum".to_string()],
-        Scenario::ServerDown => vec![server_ip.to_string(), "gave up".into()],
-        Scenario::BadRootmode => vec!["srbuild.rootmode=bogus".into()],
-        Scenario::RamTooSmall => vec!["more than srbuild.ramsize=1M".into()],
-        Scenario::HybridMissingPath => vec!["srbuild.hybrid: /no-such-dir".into()],
-        _ => vec![],
-    };
-    Expect::Verdict {
-        fail_stage: scenario.expected_failure(),
-        why_has,
-        line,
+    let fill = |t: &str| scenarios::fill(t, &n.ip, &topology::static_ip(n), server_ip);
+    match scenario.spec().verdict {
+        VerdictSpec::Pass { line } => Expect::Verdict {
+            fail_stage: None,
+            why_has: vec![],
+            line: line.map(fill),
+        },
+        VerdictSpec::Fail { stage, why_has } => Expect::Verdict {
+            fail_stage: Some(stage),
+            why_has: why_has.iter().map(|w| fill(w)).collect(),
+            line: None,
+        },
     }
-}
-
-/// Kernel arguments a scenario adds to the clients' (after the kind's own).
-pub fn scenario_args(scenario: Scenario) -> Vec<String> {
-    let v: &[&str] = match scenario {
-        // Give up soon: nothing will answer.
-        Scenario::ServerDown => &["srbuild.mount_timeout=30"],
-        Scenario::RamRoot => &["srbuild.rootmode=ram", "srbuild.ramsize=160M"],
-        Scenario::HybridRoot => &[
-            "srbuild.rootmode=hybrid",
-            "srbuild.hybrid=/usr",
-            "srbuild.ramsize=160M",
-        ],
-        Scenario::BadRootmode => &["srbuild.rootmode=bogus"],
-        Scenario::RamTooSmall => &["srbuild.rootmode=ram", "srbuild.ramsize=1M"],
-        Scenario::HybridMissingPath => &[
-            "srbuild.rootmode=hybrid",
-            "srbuild.hybrid=/usr,/no-such-dir",
-        ],
-        _ => &[],
-    };
-    v.iter().map(|s| s.to_string()).collect()
 }
 
 /// The agent's checks for `kind` in `scenario`: `/` is a tmpfs in RAM modes, the hybrid
 /// paths stay read-only on the network, and a daemon that serves the network root is gone
 /// in full RAM mode.
 pub fn agent_checks(kind: &RootKind, scenario: Scenario) -> Vec<String> {
-    let ram = matches!(scenario, Scenario::RamRoot | Scenario::HybridRoot);
+    let spec = scenario.spec();
+    let ram = spec.in_ram();
     let mut checks = vec![format!(
         "fstype {}",
         if ram { "tmpfs" } else { kind.fstype }
     )];
-    if scenario == Scenario::HybridRoot {
+    if spec.root_mode == RootMode::Hybrid {
         checks.push(format!("mountro /usr {}", kind.fstype));
     }
     // In full RAM mode a daemon that served the network root must be gone.
     checks.extend(kind.checks.iter().map(|c| match c.strip_prefix("daemon ") {
-        Some(d) if scenario == Scenario::RamRoot => format!("absent {d}"),
+        Some(d) if spec.root_mode == RootMode::Ram => format!("absent {d}"),
         _ => c.to_string(),
     }));
     if ram {
@@ -323,9 +291,10 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     // The nodes: the described clients (only the first boots alone in lone-node), the
     // server (described: it needs an identity) and the seed (not described: no network).
     let described: Vec<LabNode> = (1..=opts.nodes).map(topology::client).collect();
-    let booted: Vec<LabNode> = match opts.scenario {
-        Scenario::LoneNode => described[..1].to_vec(),
-        _ => described.clone(),
+    let sc = opts.scenario.spec();
+    let booted: Vec<LabNode> = match sc.boots {
+        Boots::First => described[..1].to_vec(),
+        Boots::All => described.clone(),
     };
     let server = kind
         .server
@@ -349,7 +318,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     .map_err(|e| LabError::io("cannot write", &cluster, e))?;
 
     let checks = agent_checks(kind, opts.scenario);
-    let ram = matches!(opts.scenario, Scenario::RamRoot | Scenario::HybridRoot);
+    let ram = sc.in_ram();
     let tree = work.join("root");
     artifacts::root_tree(
         &tree,
@@ -362,7 +331,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
             shared: kind.shared && !ram,
             wait_s: scaled(Duration::from_secs(120)).as_secs(),
             checks,
-            beat: matches!(opts.scenario, Scenario::NodeDies | Scenario::RamRoot),
+            beat: sc.victim != Victim::None,
         },
         opts.rootfs,
     )?;
@@ -370,7 +339,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     let profile = opts.profile.as_deref().unwrap_or(kind.client_profile);
     let client_initrd = work.join("initrd-client.img");
     // The clients' image: now, or once the server printed its client volfile.
-    let server_runs = server.is_some() && opts.scenario != Scenario::ServerDown;
+    let server_runs = server.is_some() && sc.server != ServerPolicy::Absent;
     let from_volfile = kind.client_volfile && opts.initrd.is_none() && server_runs;
     let client_initrd = match &opts.initrd {
         Some(p) => p.clone(),
@@ -389,7 +358,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
             std::fs::create_dir_all(&data).map_err(|e| LabError::io("cannot create", &data, e))?;
             std::fs::rename(&tree, data.join("root"))
                 .map_err(|e| LabError::io("cannot move the root tree", &tree, e))?;
-            if opts.scenario == Scenario::Pxe {
+            if sc.netboot {
                 // What `srbuild cluster netboot` writes, served by the server's dnsmasq.
                 let first = described.first().ok_or_else(|| {
                     LabError::Invalid("the pxe scenario needs at least one client".into())
@@ -478,14 +447,13 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         phases.push(Phase {
             name: "server",
             image: None,
-            delay: if opts.scenario == Scenario::LateServer {
-                Duration::from_secs(20)
-            } else {
-                Duration::ZERO
+            delay: match sc.server {
+                ServerPolicy::Late(s) => Duration::from_secs(s),
+                _ => Duration::ZERO,
             },
             // Clients built from the server's volfile wait for it, and so do clients that
             // boot from it: their firmware's DHCP gives up before a server boots under TCG.
-            blocking: from_volfile || opts.scenario == Scenario::Pxe || opts.server_first,
+            blocking: from_volfile || sc.netboot || opts.server_first,
             nodes: vec![NodePlan {
                 node: n.clone(),
                 spec,
@@ -505,7 +473,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         } else {
             kind.client_memory_mb
         };
-        let mac = if opts.scenario == Scenario::UnknownNode {
+        let mac = if sc.unknown_macs {
             format!("52:54:00:77:01:{:02x}", n.id) // not in the cluster description
         } else {
             n.mac.clone()
@@ -522,14 +490,14 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
         }
         spec.append = client_append(kind, opts, n, server_ip);
         spec.detached = opts.detached;
-        spec.netboot = opts.scenario == Scenario::Pxe;
+        spec.netboot = opts.scenario.spec().netboot;
         clients.push(NodePlan {
             node: n.clone(),
             spec,
             expect: client_expect(opts.scenario, n, server_ip),
         });
     }
-    if opts.scenario == Scenario::Pxe {
+    if sc.netboot {
         // A machine the description does not know: dnsmasq must give it nothing.
         let mut n = topology::client(booted.len() + 1);
         n.name = "stranger".into();
@@ -553,11 +521,10 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
             },
         });
     }
-    let victim = match opts.scenario {
-        Scenario::NodeDies => booted.last().map(|n| n.name.clone()),
-        // A root in RAM outlives its server.
-        Scenario::RamRoot => server.as_ref().map(|(_, n)| n.name.clone()),
-        _ => None,
+    let victim = match sc.victim {
+        Victim::Client => booted.last().map(|n| n.name.clone()),
+        Victim::Server => server.as_ref().map(|(_, n)| n.name.clone()),
+        Victim::None => None,
     };
     let image = from_volfile.then(|| VolfileImage {
         profile: profile.to_string(),

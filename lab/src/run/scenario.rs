@@ -1,112 +1,55 @@
 //! What a lab run sets out to show ([`Scenario`]), and the scenario matrix that CI runs
-//! (root kind × scenario × nodes, [`MATRIX`]).
+//! (root kind × scenario × nodes, [`MATRIX`]). What a scenario does is its descriptor in
+//! [`crate::run::scenarios`].
 
-/// What a run sets out to show.
+use crate::run::scenarios::{ScenarioSpec, SPECS};
+
+/// What a run sets out to show: the identity of a scenario, whose behaviour is its
+/// descriptor ([`Scenario::spec`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
-    /// Every node boots the shared root and sees the others' writes.
     Normal,
-    /// Clients ask for an export that does not exist: `FAILED stage=mount-root`.
     WrongRootPath,
-    /// A client whose MAC is not in the cluster description: `FAILED stage=identity`.
     UnknownNode,
-    /// The server starts 20 s after the clients, which must retry and pass.
     LateServer,
-    /// Clients get their address from `ip=` in the kernel's syntax (not the description).
     IpStatic,
-    /// Clients get their address with `ip=dhcp` from the server's DHCP service.
     Dhcp,
-    /// Once every node passed, one node's QEMU is killed; the survivors must go on writing
-    /// to the shared root.
     NodeDies,
-    /// Only the first of the described members boots: `FAILED stage=cluster` (no quorum).
     LoneNode,
-    /// The server never starts: the clients retry, then `FAILED stage=mount-root` naming it.
     ServerDown,
-    /// `srbuild.rootmode=ram`: the root is copied into a tmpfs; once every node passed, the
-    /// server is stopped and the nodes must go on writing.
     RamRoot,
-    /// `srbuild.rootmode=hybrid srbuild.hybrid=/usr`: all but /usr in RAM, /usr read-only
-    /// from the network.
     HybridRoot,
-    /// `srbuild.rootmode=bogus`: `FAILED stage=cmdline` naming it.
     BadRootmode,
-    /// `srbuild.rootmode=ram srbuild.ramsize=1M`: `FAILED stage=mount-root` before copying.
     RamTooSmall,
-    /// `srbuild.rootmode=hybrid srbuild.hybrid=/no-such-dir`: `FAILED stage=mount-root`
-    /// naming the path.
     HybridMissingPath,
-    /// Clients boot with no `-kernel`: QEMU's iPXE ROM gets an address and the node's
-    /// iPXE script from the server's dnsmasq, which serves exactly what `srbuild cluster
-    /// netboot` wrote; then the kernel and initrd over TFTP. A node with an unknown MAC
-    /// must get nothing (iPXE: "No configuration methods succeeded").
     Pxe,
 }
 
-/// Every scenario, in the order `--help` lists them.
-pub const ALL: &[Scenario] = &[
-    Scenario::Normal,
-    Scenario::WrongRootPath,
-    Scenario::UnknownNode,
-    Scenario::LateServer,
-    Scenario::IpStatic,
-    Scenario::Dhcp,
-    Scenario::NodeDies,
-    Scenario::LoneNode,
-    Scenario::ServerDown,
-    Scenario::RamRoot,
-    Scenario::HybridRoot,
-    Scenario::BadRootmode,
-    Scenario::RamTooSmall,
-    Scenario::HybridMissingPath,
-    Scenario::Pxe,
-];
-
 impl Scenario {
-    /// The name used on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::Normal => "normal",
-            Scenario::WrongRootPath => "wrong-root-path",
-            Scenario::UnknownNode => "unknown-node",
-            Scenario::LateServer => "late-server",
-            Scenario::IpStatic => "ip-static",
-            Scenario::Dhcp => "dhcp",
-            Scenario::NodeDies => "node-dies",
-            Scenario::LoneNode => "lone-node",
-            Scenario::ServerDown => "server-down",
-            Scenario::RamRoot => "ram-root",
-            Scenario::HybridRoot => "hybrid-root",
-            Scenario::BadRootmode => "bad-rootmode",
-            Scenario::RamTooSmall => "ram-too-small",
-            Scenario::HybridMissingPath => "hybrid-missing-path",
-            Scenario::Pxe => "pxe",
-        }
+    /// Its descriptor ([`crate::run::scenarios`]).
+    pub fn spec(self) -> &'static ScenarioSpec {
+        crate::run::scenarios::spec(self)
     }
 
-    /// The stage a client must fail at, or `None` when it must reach LAB-PASS.
-    pub fn expected_failure(self) -> Option<&'static str> {
-        match self {
-            Scenario::WrongRootPath => Some("mount-root"),
-            Scenario::UnknownNode => Some("identity"),
-            Scenario::LoneNode => Some("cluster"),
-            Scenario::ServerDown => Some("mount-root"),
-            Scenario::BadRootmode => Some("cmdline"),
-            Scenario::RamTooSmall | Scenario::HybridMissingPath => Some("mount-root"),
-            _ => None,
-        }
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        self.spec().name
     }
 }
 
 impl std::str::FromStr for Scenario {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        ALL.iter().copied().find(|x| x.name() == s).ok_or_else(|| {
-            format!(
-                "unknown scenario '{s}'; use one of: {}",
-                ALL.iter().map(|x| x.name()).collect::<Vec<_>>().join(", ")
-            )
-        })
+        SPECS
+            .iter()
+            .find(|x| x.name == s)
+            .map(|x| x.id)
+            .ok_or_else(|| {
+                format!(
+                    "unknown scenario '{s}'; use one of: {}",
+                    SPECS.iter().map(|x| x.name).collect::<Vec<_>>().join(", ")
+                )
+            })
     }
 }
 
@@ -211,8 +154,8 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_unknown_names_list_the_known_ones() {
-        for s in ALL {
-            assert_eq!(s.name().parse::<Scenario>(), Ok(*s));
+        for s in SPECS {
+            assert_eq!(s.name.parse::<Scenario>(), Ok(s.id));
         }
         let err = "bogus".parse::<Scenario>().unwrap_err();
         assert!(err.contains("unknown scenario 'bogus'") && err.contains("node-dies"));

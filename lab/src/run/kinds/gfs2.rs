@@ -50,11 +50,8 @@ fn format(disk: &Path, f: &SharedFormat) -> Result<()> {
 }
 
 fn root_args(a: &RootArgs) -> Vec<String> {
-    let quorum = match a.scenario {
-        // One of three members alone never gets quorum: fail fast and say so.
-        Scenario::LoneNode => scaled(Duration::from_secs(25)),
-        _ => scaled(Duration::from_secs(150)),
-    };
+    // A member that cannot get quorum (one of three alone) fails fast and says so.
+    let quorum = scaled(Duration::from_secs(if a.no_quorum { 25 } else { 150 }));
     vec![
         "root=/dev/vda".into(),
         "rootfstype=gfs2".into(),

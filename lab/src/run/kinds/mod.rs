@@ -81,7 +81,10 @@ pub const SEED: Role = Role {
 /// What the clients' root arguments depend on.
 #[derive(Debug, Clone)]
 pub struct RootArgs<'a> {
-    pub scenario: Scenario,
+    /// The scenario wants the clients to ask for a root that does not exist.
+    pub wrong_root: bool,
+    /// The scenario expects no quorum: a cluster stack should give up on it soon.
+    pub no_quorum: bool,
     /// The server role's address, for kinds that have one.
     pub server_ip: &'a str,
     /// `--nfs-version`.
@@ -201,19 +204,7 @@ impl RootKind {
                 )));
             }
         }
-        if scenario == Scenario::NodeDies && nodes < 2 {
-            return Err(LabError::Invalid(
-                "the node-dies scenario needs at least 2 nodes: one dies, the others go on".into(),
-            ));
-        }
-        if scenario == Scenario::LoneNode && nodes < 3 {
-            return Err(LabError::Invalid(
-                "the lone-node scenario needs at least 3 described nodes (with 2, two_node keeps \
-                 one node quorate)"
-                    .into(),
-            ));
-        }
-        Ok(())
+        scenario.spec().check_nodes(nodes)
     }
 }
 

@@ -52,7 +52,7 @@ pub const KIND: RootKind = RootKind {
 fn root_args(a: &RootArgs) -> Vec<String> {
     // The server's export is its NFSv4 root (fsid=0): v4 mounts "/", v3 the real path.
     let v3 = a.nfs_version.starts_with('3');
-    let path = match (a.scenario == Scenario::WrongRootPath, v3) {
+    let path = match (a.wrong_root, v3) {
         (true, _) => "/srv/no-such-export",
         (false, true) => "/srv/root",
         (false, false) => "/",
