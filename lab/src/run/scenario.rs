@@ -173,7 +173,8 @@ mod tests {
             .filter(|m| m.rootfs == crate::run::rootfs::RootFs::Debian)
         {
             assert!(
-                crate::run::plan::DEBIAN_KINDS.contains(&m.kind) && m.scenario == Scenario::Normal,
+                crate::run::kinds::by_name(m.kind).unwrap().debian.is_some()
+                    && m.scenario == Scenario::Normal,
                 "{}: --rootfs debian is not planned for {} {}",
                 m.name,
                 m.kind,

@@ -2,7 +2,7 @@
 //! per node, filled by a seed VM (lock_nolock), and mounted by every node with lock_dlm under
 //! corosync and dlm_controld, which the initramfs starts and which outlive `switch_root`.
 
-use super::{RootArgs, RootKind, SharedFormat, Storage};
+use super::{Check, Formatter, RootArgs, RootKind, SharedFormat, Sizes, Storage};
 use crate::error::Result;
 use crate::run::artifacts::run_tool;
 use crate::run::scenario::Scenario;
@@ -13,27 +13,43 @@ use std::time::Duration;
 
 pub const KIND: RootKind = RootKind {
     name: "gfs2",
-    module: "gfs2",
+    doc: "One raw disk shared by every node (a journal each), filled by a seed VM, mounted with lock_dlm under corosync and dlm_controld.",
+    modules: &["gfs2"],
     client_profile: "gfs2",
     client_memory_mb: 512,
     fstype: "gfs2",
     shared: true,
-    storage: Storage::Shared {
-        size_mb: 384,
-        format,
+    storage: Storage::Shared(Formatter {
+        tool: "mkfs.gfs2",
+        slots_word: "journals",
+        run: format,
+    }),
+    sizes: Sizes {
+        disk_mb: 384,
+        source_mb: 128,
     },
+    // A Debian root with systemd is about 230 MB (and an inode block per file).
+    debian: Some(Sizes {
+        disk_mb: 1536,
+        source_mb: 1024,
+    }),
     seed: Some(super::SEED),
     server: None,
-    checks: &["daemon corosync", "daemon dlm_controld", "quorum"],
+    checks: &[
+        Check::Daemon("corosync"),
+        Check::Daemon("dlm_controld"),
+        Check::Quorum,
+    ],
     scenarios: &[
         Scenario::Normal,
         Scenario::UnknownNode,
         Scenario::NodeDies,
         Scenario::LoneNode,
     ],
-    death_seen: "dlm: closing connection to node",
-    client_volfile: false,
+    death_seen: Some("dlm: closing connection to node"),
+    client_input: None,
     tools: &["mkfs.gfs2"],
+    options: &[],
     root_args,
 };
 
