@@ -2,10 +2,10 @@
 //! (`lab/tests/plans/<entry>.txt`), without QEMU or any host state. `SRBUILD_BLESS=1`
 //! rewrites the snapshots; otherwise a difference fails with a diff.
 
-use srbuild_lab::run::{kinds, plan, scenario::MATRIX, LabOptions};
+use srbuild_lab::run::{kinds, matrix::MATRIX, plan, LabOptions};
 use std::path::{Path, PathBuf};
 
-fn options(m: &srbuild_lab::run::scenario::MatrixEntry) -> LabOptions {
+fn options(m: &srbuild_lab::run::matrix::MatrixEntry) -> LabOptions {
     // What `cargo xtask ci` passes for each entry.
     LabOptions {
         root: Some(m.kind.to_string()),

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use srbuild_lab::run::{self, scenario::Scenario, LabOptions};
+use srbuild_lab::run::{self, scenarios::Scenario, LabOptions};
 use std::path::PathBuf;
 
 #[derive(Args)]

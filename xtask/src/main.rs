@@ -9,7 +9,7 @@ mod fuzz;
 mod leftovers;
 
 use anyhow::{bail, Context, Result};
-use srbuild_lab::run::scenario::{MatrixEntry, MATRIX};
+use srbuild_lab::run::matrix::{MatrixEntry, MATRIX};
 use std::process::ExitCode;
 use xshell::{cmd, Shell};
 
@@ -87,7 +87,7 @@ fn ci(sh: &Shell) -> Result<()> {
     lab_scenarios(sh, &[])
 }
 
-/// The end-to-end lab scenarios of `srbuild_lab::run::scenario::MATRIX` (all of them, or
+/// The end-to-end lab scenarios of `srbuild_lab::run::matrix::MATRIX` (all of them, or
 /// those named in `only`): real kernels booting real images under QEMU.
 fn lab_scenarios(sh: &Shell, only: &[String]) -> Result<()> {
     // Relative, so the unix socket paths under it stay short.

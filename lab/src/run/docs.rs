@@ -1,16 +1,16 @@
 //! Text generated from the registries ([`crate::run::kinds::KINDS`],
-//! [`crate::run::scenarios::SPECS`], [`crate::run::scenario::MATRIX`]): the docs' tables of
+//! [`crate::run::scenarios::SPECS`], [`crate::run::matrix::MATRIX`]): the docs' tables of
 //! kinds and scenarios (markdown, checked by `cargo xtask docs --check`) and the lists in
 //! `srbuild lab test --help`.
 
 use crate::run::kinds::{RootKind, Storage, KINDS};
-use crate::run::scenario::MATRIX;
+use crate::run::matrix::MATRIX;
 use crate::run::scenarios::SPECS;
 
 fn storage(k: &RootKind) -> String {
     match k.storage {
         Storage::ServerExport => "served by the server node".into(),
-        Storage::Overlay => "an overlay per node".into(),
+        Storage::Overlay { .. } => "an overlay per node".into(),
         Storage::Shared(f) => format!("one shared disk ({})", f.tool),
     }
 }

@@ -12,7 +12,7 @@ use crate::run::kinds::{Check, KindOpts, Role, RootArgs, RootKind, SharedFormat}
 use crate::run::recipe::{FromServer, Recipe};
 use crate::run::rootfs::RootFs;
 use crate::run::roottree::AgentConfig;
-use crate::run::scenario::Scenario;
+use crate::run::scenarios::Scenario;
 use crate::run::scenarios::{self, Address, Boots, RootMode, ServerPolicy, VerdictSpec, Victim};
 use crate::run::storage::{self, LayoutInput};
 use crate::run::topology::{self, LabNode, CLUSTER};

@@ -61,10 +61,10 @@ pub fn layout(storage: Storage, i: LayoutInput) -> Layout {
             });
             l.data = Some(img);
         }
-        Storage::Overlay => {
-            let base = i.work.join("ext3-base.img");
+        Storage::Overlay { fs } => {
+            let base = i.work.join(format!("{fs}-base.img"));
             l.recipes.push(Recipe::Mkfs {
-                fs: "ext3",
+                fs,
                 src: i.tree.to_path_buf(),
                 image: base.clone(),
                 size_mb: i.sizes.disk_mb,

@@ -2,7 +2,7 @@
 //! local root, so the nodes do not see each other's writes).
 
 use super::{RootArgs, RootKind, Sizes, Storage};
-use crate::run::scenario::Scenario;
+use crate::run::scenarios::Scenario;
 
 pub const KIND: RootKind = RootKind {
     name: "ext3",
@@ -12,7 +12,7 @@ pub const KIND: RootKind = RootKind {
     client_memory_mb: 384,
     fstype: "ext3",
     shared: false,
-    storage: Storage::Overlay,
+    storage: Storage::Overlay { fs: "ext3" },
     sizes: Sizes {
         disk_mb: 128,
         source_mb: 0,

@@ -3,7 +3,7 @@
 //! service chroot as a root storage daemon (`@glusterfs`).
 
 use super::{Check, Role, RoleDisk, RootArgs, RootKind, ServerOutput, Sizes, Storage};
-use crate::run::scenario::Scenario;
+use crate::run::scenarios::Scenario;
 use crate::timeout::scaled;
 use std::time::Duration;
 

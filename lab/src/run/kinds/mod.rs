@@ -13,7 +13,7 @@ mod nfs;
 mod ocfs2;
 
 use crate::error::{LabError, Result};
-use crate::run::scenario::Scenario;
+use crate::run::scenarios::Scenario;
 use std::path::Path;
 
 /// Every root kind the lab can boot.
@@ -31,8 +31,9 @@ pub const KINDS: &[&RootKind] = &[
 pub enum Storage {
     /// The server role's ext4 data disk holds the tree under `/root`; it serves it.
     ServerExport,
-    /// An ext3 base image made from the tree; every node boots its own qcow2 overlay.
-    Overlay,
+    /// A base image of filesystem `fs` made from the tree; every node boots its own qcow2
+    /// overlay over it.
+    Overlay { fs: &'static str },
     /// One raw disk attached to every client at once (`share-rw`, no cache, no locking),
     /// formatted on the host, and filled by the seed role from an ext4 source disk.
     Shared(Formatter),

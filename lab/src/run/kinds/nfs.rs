@@ -1,7 +1,7 @@
 //! The NFS root: a server node exports one tree from its data disk, every client mounts it.
 
 use super::{KindOption, Role, RoleDisk, RootArgs, RootKind, Sizes, Storage};
-use crate::run::scenario::Scenario;
+use crate::run::scenarios::Scenario;
 use crate::timeout::scaled;
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 use super::{Check, Formatter, RootArgs, RootKind, SharedFormat, Sizes, Storage};
 use crate::error::Result;
 use crate::run::artifacts::run_tool;
-use crate::run::scenario::Scenario;
+use crate::run::scenarios::Scenario;
 use std::path::Path;
 use std::process::Command;
 

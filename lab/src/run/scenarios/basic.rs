@@ -2,7 +2,7 @@
 //! not know, or one asking for a root that is not there, fails where it should.
 
 use super::{ScenarioSpec, VerdictSpec, BASE};
-use crate::run::scenario::Scenario;
+use crate::run::scenarios::Scenario;
 
 pub const NORMAL: ScenarioSpec = ScenarioSpec {
     id: Scenario::Normal,

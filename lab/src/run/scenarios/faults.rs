@@ -2,7 +2,7 @@
 //! member alone without quorum.
 
 use super::{Boots, ScenarioSpec, ServerPolicy, VerdictSpec, Victim, BASE};
-use crate::run::scenario::Scenario;
+use crate::run::scenarios::Scenario;
 
 pub const LATE_SERVER: ScenarioSpec = ScenarioSpec {
     id: Scenario::LateServer,

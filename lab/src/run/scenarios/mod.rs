@@ -14,7 +14,61 @@ mod rootmode;
 pub use net::NETBOOT_DIR;
 
 use crate::error::{LabError, Result};
-use crate::run::scenario::Scenario;
+
+/// What a run sets out to show: the identity of a scenario, whose behaviour is its
+/// descriptor ([`Scenario::spec`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    Normal,
+    WrongRootPath,
+    UnknownNode,
+    LateServer,
+    IpStatic,
+    Dhcp,
+    NodeDies,
+    LoneNode,
+    ServerDown,
+    RamRoot,
+    HybridRoot,
+    BadRootmode,
+    RamTooSmall,
+    HybridMissingPath,
+    Pxe,
+}
+
+impl Scenario {
+    /// Its descriptor ([`crate::run::scenarios`]).
+    pub fn spec(self) -> &'static ScenarioSpec {
+        spec(self)
+    }
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+}
+
+impl std::str::FromStr for Scenario {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        SPECS
+            .iter()
+            .find(|x| x.name == s)
+            .map(|x| x.id)
+            .ok_or_else(|| {
+                format!(
+                    "unknown scenario '{s}'; use one of: {}",
+                    SPECS.iter().map(|x| x.name).collect::<Vec<_>>().join(", ")
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Every scenario's descriptor, in the order `--help` and the docs list them.
 pub const SPECS: &[&ScenarioSpec] = &[
@@ -213,6 +267,15 @@ pub(crate) const BASE: ScenarioSpec = ScenarioSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_list_the_known_ones() {
+        for s in SPECS {
+            assert_eq!(s.name.parse::<Scenario>(), Ok(s.id));
+        }
+        let err = "bogus".parse::<Scenario>().unwrap_err();
+        assert!(err.contains("unknown scenario 'bogus'") && err.contains("node-dies"));
+    }
 
     #[test]
     fn every_scenario_has_exactly_one_descriptor_named_as_it() {

@@ -2,7 +2,7 @@
 //! the whole boot from the server with iPXE.
 
 use super::{Address, ScenarioSpec, VerdictSpec, BASE};
-use crate::run::scenario::Scenario;
+use crate::run::scenarios::Scenario;
 
 pub const IP_STATIC: ScenarioSpec = ScenarioSpec {
     id: Scenario::IpStatic,

@@ -2,7 +2,7 @@
 //! the mode's arguments must produce.
 
 use super::{RootMode, ScenarioSpec, VerdictSpec, Victim, BASE};
-use crate::run::scenario::Scenario;
+use crate::run::scenarios::Scenario;
 
 pub const RAM_ROOT: ScenarioSpec = ScenarioSpec {
     id: Scenario::RamRoot,
