@@ -1,10 +1,11 @@
 //! Project automation: `cargo xtask deps | ci | bench [--floor|--read|--lab] [--runs N] | demo | lab [SCENARIO...] |
-//! fuzz [--seconds N] [TARGET...]`.
+//! fuzz [--seconds N] [TARGET...] | docs [--check]`.
 //! `ci` is what `.ci/run` calls; it installs the host packages it needs first.
 
 mod bench;
 mod deps;
 mod dist;
+mod docs;
 mod fuzz;
 mod leftovers;
 
@@ -39,6 +40,7 @@ fn run() -> Result<()> {
             Some(other) => bail!("cargo xtask dist [--check]: unknown argument {other}"),
         },
         Some("fuzz") => fuzz::run(&project_root(), &args[1..]),
+        Some("docs") => docs::run(&project_root(), &args[1..]),
         Some("lab") => {
             cmd!(sh, "cargo build --release -p srbuild").run()?;
             lab_scenarios(&sh, &args[1..])
@@ -46,7 +48,7 @@ fn run() -> Result<()> {
         _ => {
             eprintln!(
                 "usage: cargo xtask deps | ci | bench [--floor|--read|--lab] [--runs N] | demo | lab [SCENARIO...] | \
-                 fuzz [--seconds N] [TARGET...]"
+                 fuzz [--seconds N] [TARGET...] | docs [--check]"
             );
             std::process::exit(2);
         }
@@ -70,6 +72,8 @@ fn ci(sh: &Shell) -> Result<()> {
     cmd!(sh, "cargo fmt --all -- --check")
         .run()
         .context("cargo fmt")?;
+    // The docs' generated tables (kinds, scenarios) match the registries.
+    docs::run(&project_root(), &["--check".into()]).context("generated docs")?;
     cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings")
         .run()
         .context("clippy")?;
