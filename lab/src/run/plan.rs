@@ -456,10 +456,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         nodes: clients,
     });
     let mut tools: Vec<String> = Vec::new();
-    for t in tools_of(&recipes)
-        .into_iter()
-        .chain(kind.tools.iter().map(|t| t.to_string()))
-    {
+    for t in tools_of(&recipes) {
         if !tools.contains(&t) {
             tools.push(t);
         }
@@ -487,6 +484,10 @@ fn tools_of(recipes: &[Recipe]) -> Vec<String> {
             Recipe::Mkfs { fs, .. } => Some(format!("mkfs.{fs}")),
             Recipe::SharedDisk { format, .. } => Some(format.tool.to_string()),
             Recipe::Overlay { .. } => Some("qemu-img".to_string()),
+            // The writable shared mmap check's helper is compiled into the tree.
+            Recipe::RootTree { agent, .. } if agent.checks.contains(&Check::Mmap) => {
+                Some("cc".to_string())
+            }
             _ => None,
         })
         .collect()

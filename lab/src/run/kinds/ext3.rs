@@ -24,7 +24,6 @@ pub const KIND: RootKind = RootKind {
     scenarios: &[Scenario::Normal, Scenario::UnknownNode],
     death_seen: None,
     client_input: None,
-    tools: &["mkfs.ext3", "qemu-img"],
     options: &[],
     root_args,
 };

@@ -48,7 +48,6 @@ pub const KIND: RootKind = RootKind {
     ],
     death_seen: Some("dlm: closing connection to node"),
     client_input: None,
-    tools: &["mkfs.gfs2"],
     options: &[],
     root_args,
 };

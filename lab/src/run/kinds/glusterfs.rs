@@ -52,7 +52,6 @@ pub const KIND: RootKind = RootKind {
         end: "LAB-VOLFILE-END",
         file: "client.vol",
     }),
-    tools: &["cc"],
     options: &[],
     root_args,
 };

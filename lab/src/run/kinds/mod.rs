@@ -231,8 +231,6 @@ pub struct RootKind {
     pub death_seen: Option<&'static str>,
     /// The clients' image is built from what the server prints, once it is ready.
     pub client_input: Option<ServerOutput>,
-    /// Host commands preparing this kind runs (checked before anything is built).
-    pub tools: &'static [&'static str],
     pub options: &'static [KindOption],
     /// The clients' root arguments (`root=`, `rootfstype=`, …).
     pub root_args: fn(&RootArgs) -> Vec<String>,

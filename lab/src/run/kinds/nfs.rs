@@ -56,7 +56,6 @@ pub const KIND: RootKind = RootKind {
     ],
     death_seen: None,
     client_input: None,
-    tools: &[],
     options: &[KindOption {
         key: "version",
         default: "4.2",

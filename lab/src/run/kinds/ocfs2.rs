@@ -37,7 +37,6 @@ pub const KIND: RootKind = RootKind {
     scenarios: &[Scenario::Normal, Scenario::UnknownNode, Scenario::NodeDies],
     death_seen: Some("o2dlm has evicted node"),
     client_input: None,
-    tools: &["mkfs.ocfs2"],
     options: &[],
     root_args,
 };
