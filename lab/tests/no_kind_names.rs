@@ -44,6 +44,7 @@ fn generic_code_names_no_root_kind() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files: Vec<std::path::PathBuf> = [
         "plan.rs",
+        "nodes.rs",
         "runner.rs",
         "materialize.rs",
         "recipe.rs",

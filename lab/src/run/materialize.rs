@@ -69,7 +69,7 @@ pub fn prepare(plan: &mut LabPlan) -> Result<Host> {
         .phases
         .iter()
         .flat_map(|p| &p.nodes)
-        .filter(|n| matches!(n.expect, crate::run::plan::Expect::Verdict { .. }))
+        .filter(|n| matches!(n.expect, crate::run::nodes::Expect::Verdict { .. }))
         .count();
     println!(
         "lab: {} root, {clients} client(s), scenario {}; artifacts ready in {:.1} s under {}; \

@@ -10,6 +10,7 @@ pub mod docs;
 pub mod kinds;
 pub mod materialize;
 pub mod matrix;
+pub mod nodes;
 pub mod plan;
 pub mod pvh;
 pub mod recipe;

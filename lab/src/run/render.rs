@@ -3,7 +3,8 @@
 //! to every run. Host-independent as the plan is (QEMU's path is left out).
 
 use crate::qemu::Disk;
-use crate::run::plan::{Expect, LabPlan};
+use crate::run::nodes::Expect;
+use crate::run::plan::LabPlan;
 use std::fmt::Write as _;
 
 fn disk(d: &Disk) -> String {
