@@ -417,6 +417,14 @@ fn the_lab_refuses_what_it_cannot_run_before_booting() {
         ),
         (&["--root", "nfs", "--nodes", "17"], &["out of range"]),
         (&["--profile", "base"], &["none of the modules", "--root"]),
+        (
+            &["--root", "nfs", "--opt", "vers=3"],
+            &["no option 'vers'", "its options: version"],
+        ),
+        (
+            &["--root", "gfs2", "--opt", "version=3"],
+            &["the gfs2 root has no option 'version'"],
+        ),
     ];
     for (args, needles) in cases {
         let mut a = vec!["lab", "test", "--dir", dir];

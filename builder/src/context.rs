@@ -115,6 +115,7 @@ id = 100
 macs = ["52:54:00:77:00:fe"]
 addresses = ["10.77.0.1/24"]
 roles = ["nfs-server"]
+member = false
 [[node]]
 name = "node1"
 id = 1
@@ -141,7 +142,7 @@ addresses = ["10.77.0.12/24"]
     fn sample(members: usize) -> TemplateContext {
         let mut text = TWO.replace(
             "[[node]]\nname = \"node1\"",
-            "[[node]]\nname = \"seed\"\nid = 101\nmacs = [\"52:54:00:77:00:fd\"]\nroles = [\"seed\"]\n\n[[node]]\nname = \"node1\"",
+            "[[node]]\nname = \"seed\"\nid = 101\nmacs = [\"52:54:00:77:00:fd\"]\nroles = [\"seed\"]\nmember = false\n\n[[node]]\nname = \"node1\"",
         );
         if members == 3 {
             text.push_str(

@@ -101,10 +101,9 @@ pub enum BuildError {
     Cluster(#[source] srbuild_cluster::ClusterError),
     #[error(
         "{}: node '{node}' is a cluster member but has no address, and the cluster stack binds \
-         to it; add `addresses = [\"A.B.C.D/PREFIX\"]` to the node, or give it a service role \
-         ({})",
-        cluster.display(),
-        srbuild_cluster::description::SERVICE_ROLES.join(", ")
+         to it; add `addresses = [\"A.B.C.D/PREFIX\"]` to the node, or say `member = false` if \
+         it only serves the cluster",
+        cluster.display()
     )]
     MemberWithoutAddress { cluster: PathBuf, node: String },
     #[error(

@@ -113,20 +113,18 @@ pub struct Node {
     /// The first one is the primary address.
     pub addresses: Vec<Cidr>,
     pub kernel_args: Vec<String>,
+    /// Free-form role names (for the site's own tools; srbuild does not interpret them).
     pub roles: Vec<String>,
+    /// A member of the cluster stack (`member = true`, the default): rendered into
+    /// `corosync.conf` and the o2cb `cluster.conf`. A service node that serves the cluster
+    /// (a file server, a seed) says `member = false`.
+    pub member: bool,
 }
 
-/// Roles of service nodes that serve the cluster but are not members of its cluster stack
-/// (not rendered into `corosync.conf` or the o2cb `cluster.conf`).
-pub const SERVICE_ROLES: &[&str] = &["nfs-server", "gluster-server", "seed"];
-
 impl Node {
-    /// True unless one of the node's roles is a [`SERVICE_ROLES`] entry.
+    /// Whether the node is a member of the cluster stack (`member`, default true).
     pub fn is_member(&self) -> bool {
-        !self
-            .roles
-            .iter()
-            .any(|r| SERVICE_ROLES.contains(&r.as_str()))
+        self.member
     }
 
     /// The primary address, if the node has any.
@@ -223,6 +221,7 @@ struct RawNode {
     kernel_args: Vec<String>,
     #[serde(default)]
     roles: Vec<String>,
+    member: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -659,6 +658,7 @@ impl Cluster {
                 addresses,
                 kernel_args: rn.kernel_args.clone(),
                 roles: rn.roles.clone(),
+                member: rn.member.unwrap_or(true),
             });
         }
 

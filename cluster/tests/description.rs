@@ -113,6 +113,33 @@ fn unknown_key_names_line() {
 }
 
 #[test]
+fn membership_is_per_node_and_defaults_to_member() {
+    // Roles are free-form: a node with a role is still a member unless it says otherwise.
+    let c = parse(SAMPLE).unwrap();
+    assert!(c.nodes.iter().all(|n| n.is_member()));
+    let text = SAMPLE.replace(
+        "roles = [\"nfs-server\"]",
+        "roles = [\"nfs-server\"]\nmember = false",
+    );
+    let c = parse(&text).unwrap();
+    let members: Vec<&str> = c
+        .nodes
+        .iter()
+        .filter(|n| n.is_member())
+        .map(|n| n.name.as_str())
+        .collect();
+    assert_eq!(members, ["node2"]);
+    let text = SAMPLE.replace(
+        "roles = [\"nfs-server\"]",
+        "roles = [\"nfs-server\"]\nmember = \"no\"",
+    );
+    let e = err(&text);
+    let line = line_of(&text, "member = \"no\"", 0);
+    assert!(e.starts_with(&format!("cluster.toml:{line}:")), "{e}");
+    assert!(e.contains("bool"), "{e}");
+}
+
+#[test]
 fn unknown_top_level_table_names_line() {
     let text = base_with("[[nodes]]\nname = \"x\"\n");
     let e = err(&text);

@@ -11,8 +11,6 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::qemu::Vm;
-
 const POLL: Duration = Duration::from_millis(100);
 const TAIL_LINES: usize = 50;
 
@@ -282,22 +280,10 @@ impl ConsoleWatcher {
         self.wait_while(pred, limit, || None)
     }
 
-    /// Like [`ConsoleWatcher::wait_for`], but also gives up as soon as
-    /// `vm` has exited and its final output has been read.
-    pub fn wait_for_vm(
-        &mut self,
-        vm: &mut Vm,
-        pred: impl Fn(&str) -> bool,
-        limit: Duration,
-    ) -> Result<String, WaitError> {
-        let node = vm.name().to_string();
-        self.wait_while(pred, limit, || match vm.try_wait() {
-            Ok(Some(st)) => Some((node.clone(), st.to_string())),
-            _ => None,
-        })
-    }
-
-    fn wait_while(
+    /// Like [`ConsoleWatcher::wait_for`], but also gives up as soon as `exited` says the
+    /// machine writing the console is gone (its node and exit status), once its final
+    /// output has been read.
+    pub fn wait_while(
         &mut self,
         pred: impl Fn(&str) -> bool,
         limit: Duration,

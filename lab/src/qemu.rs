@@ -345,6 +345,21 @@ pub struct Vm {
 }
 
 impl Vm {
+    /// Waits for a line of this VM's console (read by `w`) that `pred` accepts, giving up
+    /// as soon as the VM has exited and its final output has been read, or after `limit`.
+    pub fn wait_console(
+        &mut self,
+        w: &mut crate::console::ConsoleWatcher,
+        pred: impl Fn(&str) -> bool,
+        limit: Duration,
+    ) -> std::result::Result<String, crate::console::WaitError> {
+        let node = self.name().to_string();
+        w.wait_while(pred, limit, || match self.try_wait() {
+            Ok(Some(st)) => Some((node.clone(), st.to_string())),
+            _ => None,
+        })
+    }
+
     /// Starts `spec` and waits until QEMU has written its pidfile.
     pub fn start(spec: &VmSpec, accel: Accel, hub_dir: Option<&Path>) -> Result<Vm> {
         let mut cmd = command(spec, accel, hub_dir)?;

@@ -43,8 +43,8 @@ fn two_nodes_ping_through_hub() -> TestResult {
     for vm in &mut vms {
         let mut w = ConsoleWatcher::new(&vm.log_path());
         let left = limit.saturating_sub(start.elapsed());
-        let verdict = w.wait_for_vm(
-            vm,
+        let verdict = vm.wait_console(
+            &mut w,
             |l| {
                 matches!(
                     srbuild_lab::console::parse_line(l),

@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
-use srbuild_lab::run::{self, scenario::Scenario, LabOptions};
+use srbuild_lab::run::{self, scenarios::Scenario, LabOptions};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -13,10 +13,10 @@ pub struct LabArgs {
 
 #[derive(Args, Clone)]
 struct ClusterOpts {
-    /// Root kind: nfs (a server node exports one tree), ext3 (a local overlay per node),
-    /// gfs2 or ocfs2 (one shared disk, a seed VM fills it, every node mounts it),
-    /// glusterfs (a glusterd server node, clients over FUSE)
-    #[arg(long, value_parser = ["nfs", "ext3", "gfs2", "ocfs2", "glusterfs"])]
+    /// Root kind (see the list below)
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(
+        srbuild_lab::run::kinds::names_list()
+    ))]
     root: Option<String>,
     /// Client profile, a name or a .toml file [default: the root kind's]; without --root,
     /// its modules choose the kind
@@ -51,15 +51,10 @@ struct ClusterOpts {
     /// into the lab cache) through its PVH entry, which under TCG is about 3 s sooner
     #[arg(long)]
     bzimage: bool,
-    /// NFS version of the root mount (4.2, 4.1, 4, 3)
-    #[arg(long, default_value = "4.2")]
-    nfs_version: String,
-    /// normal, unknown-node (all); wrong-root-path, late-server, ip-static, dhcp (nfs);
-    /// node-dies (gfs2, ocfs2: a node is killed after all passed); lone-node (gfs2: one of
-    /// the members boots alone and must fail for lack of quorum); server-down, ram-root,
-    /// hybrid-root (nfs, glusterfs); bad-rootmode, ram-too-small, hybrid-missing-path (nfs);
-    /// pxe (nfs: clients boot with QEMU's iPXE from the server's dnsmasq, serving what
-    /// `srbuild cluster netboot` wrote; a stranger MAC must get no boot)
+    /// An option of the root kind, KEY=VALUE (repeatable; see the list below)
+    #[arg(long = "opt", value_name = "KEY=VALUE")]
+    opt: Vec<String>,
+    /// What the run sets out to show (see the list below)
     #[arg(long, default_value = "normal")]
     scenario: Scenario,
     /// Extra kernel argument for every client (repeatable)
@@ -71,12 +66,14 @@ struct ClusterOpts {
 enum LabCommand {
     /// Boot a cluster and leave it running
     #[command(
-        after_help = "Example:\n  srbuild lab up --root gfs2 --nodes 3 --dir lab\n  srbuild lab status --dir lab\n  srbuild lab console node1 --dir lab\n  srbuild lab down --dir lab"
+        after_help = "Example:\n  srbuild lab up --root gfs2 --nodes 3 --dir lab\n  srbuild lab status --dir lab\n  srbuild lab console node1 --dir lab\n  srbuild lab down --dir lab",
+        after_long_help = srbuild_lab::run::docs::help_lists()
     )]
     Up(ClusterOpts),
     /// Boot, check every node, tear down; exit 0 only if every node passed
     #[command(
-        after_help = "Examples:\n  srbuild lab test --root nfs --nodes 3\n  srbuild lab test --root gfs2 --nodes 3\n  srbuild lab test --root ocfs2 --nodes 2 --scenario node-dies\n  srbuild lab test --profile ./my-gfs2.toml --nodes 2\n  srbuild lab test --profile ext3 --nodes 2 --junit ext3.xml\n  srbuild lab test --profile nfs --nodes 2 --scenario late-server\n  srbuild lab test --profile nfs --nodes 1 --initrd dracut.img --append rd.neednet=1"
+        after_help = "Examples:\n  srbuild lab test --root nfs --nodes 3\n  srbuild lab test --root gfs2 --nodes 3\n  srbuild lab test --root ocfs2 --nodes 2 --scenario node-dies\n  srbuild lab test --profile ./my-gfs2.toml --nodes 2\n  srbuild lab test --profile ext3 --nodes 2 --junit ext3.xml\n  srbuild lab test --profile nfs --nodes 2 --scenario late-server\n  srbuild lab test --profile nfs --nodes 1 --initrd dracut.img --append rd.neednet=1",
+        after_long_help = srbuild_lab::run::docs::help_lists()
     )]
     Test {
         #[command(flatten)]
@@ -121,7 +118,7 @@ fn options(o: ClusterOpts, junit: Option<PathBuf>, detached: bool) -> LabOptions
         initrd: o.initrd,
         junit,
         scenario: o.scenario,
-        nfs_version: o.nfs_version,
+        kind_opts: o.opt,
         kver: o.kver,
         append: o.append,
         detached,

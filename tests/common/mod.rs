@@ -45,7 +45,7 @@ pub fn sample_cluster(dir: &Path) -> PathBuf {
     std::fs::write(
         &p,
         "[cluster]\nname = \"t\"\n\n[[network]]\nname = \"n\"\ncidr = \"10.9.0.0/24\"\n\n\
-         [[node]]\nname = \"srv\"\nid = 100\nmacs = [\"52:54:00:09:00:64\"]\naddresses = [\"10.9.0.100/24\"]\nroles = [\"nfs-server\"]\n\n\
+         [[node]]\nname = \"srv\"\nid = 100\nmacs = [\"52:54:00:09:00:64\"]\naddresses = [\"10.9.0.100/24\"]\nroles = [\"nfs-server\"]\nmember = false\n\n\
          [[node]]\nname = \"n1\"\nid = 1\nmacs = [\"52:54:00:09:00:01\"]\naddresses = [\"10.9.0.1/24\"]\n\n\
          [[node]]\nname = \"n2\"\nid = 2\nmacs = [\"52:54:00:09:00:02\"]\naddresses = [\"10.9.0.2/24\"]\n",
     )

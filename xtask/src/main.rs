@@ -1,15 +1,16 @@
 //! Project automation: `cargo xtask deps | ci | bench [--floor|--read|--lab] [--runs N] | demo | lab [SCENARIO...] |
-//! fuzz [--seconds N] [TARGET...]`.
+//! fuzz [--seconds N] [TARGET...] | docs [--check]`.
 //! `ci` is what `.ci/run` calls; it installs the host packages it needs first.
 
 mod bench;
 mod deps;
 mod dist;
+mod docs;
 mod fuzz;
 mod leftovers;
 
 use anyhow::{bail, Context, Result};
-use srbuild_lab::run::scenario::{MatrixEntry, MATRIX};
+use srbuild_lab::run::matrix::{MatrixEntry, MATRIX};
 use std::process::ExitCode;
 use xshell::{cmd, Shell};
 
@@ -39,6 +40,7 @@ fn run() -> Result<()> {
             Some(other) => bail!("cargo xtask dist [--check]: unknown argument {other}"),
         },
         Some("fuzz") => fuzz::run(&project_root(), &args[1..]),
+        Some("docs") => docs::run(&project_root(), &args[1..]),
         Some("lab") => {
             cmd!(sh, "cargo build --release -p srbuild").run()?;
             lab_scenarios(&sh, &args[1..])
@@ -46,7 +48,7 @@ fn run() -> Result<()> {
         _ => {
             eprintln!(
                 "usage: cargo xtask deps | ci | bench [--floor|--read|--lab] [--runs N] | demo | lab [SCENARIO...] | \
-                 fuzz [--seconds N] [TARGET...]"
+                 fuzz [--seconds N] [TARGET...] | docs [--check]"
             );
             std::process::exit(2);
         }
@@ -70,6 +72,8 @@ fn ci(sh: &Shell) -> Result<()> {
     cmd!(sh, "cargo fmt --all -- --check")
         .run()
         .context("cargo fmt")?;
+    // The docs' generated tables (kinds, scenarios) match the registries.
+    docs::run(&project_root(), &["--check".into()]).context("generated docs")?;
     cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings")
         .run()
         .context("clippy")?;
@@ -87,7 +91,7 @@ fn ci(sh: &Shell) -> Result<()> {
     lab_scenarios(sh, &[])
 }
 
-/// The end-to-end lab scenarios of `srbuild_lab::run::scenario::MATRIX` (all of them, or
+/// The end-to-end lab scenarios of `srbuild_lab::run::matrix::MATRIX` (all of them, or
 /// those named in `only`): real kernels booting real images under QEMU.
 fn lab_scenarios(sh: &Shell, only: &[String]) -> Result<()> {
     // Relative, so the unix socket paths under it stay short.

@@ -1,16 +1,11 @@
-//! What a lab run boots: the kernel, the images (built in-process by the builder, warnings
-//! printed), the test root tree (the builder's plan written as a tree, plus the agent, its
-//! checks and a per-node `/etc/hostname` CDSL) and the disk images made from it with
-//! `mkfs.ext4 -d` / `mkfs.ext3 -d`, `qemu-img` and the kinds' own formatters.
+//! Host-side tools a lab run's artifacts are made with: the kernel's path, images built
+//! in-process by the builder (warnings printed), host commands (`mkfs.* -d`, `qemu-img`),
+//! raw disks, the corosync authkey, and a file cut from a console. Leaf utilities: what to
+//! make is decided by the plan, made by [`crate::run::materialize`].
 
 use crate::error::{LabError, Result};
-use crate::run::rootfs::RootFs;
-use crate::run::topology::LabNode;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-const AGENT: &str = include_str!("agent.sh");
-const MMAP_CHECK: &str = include_str!("mmap-check.c");
 
 /// The kernel image for `kver` (from `/boot`, as Debian installs it).
 pub fn kernel_image(kver: &str) -> Result<PathBuf> {
@@ -55,7 +50,9 @@ pub fn build_image(
 }
 
 /// [`build_image`], with the client xlators taken from a GlusterFS volfile when given.
-fn build_image_with(
+// When the builder's generic input option replaces `BuildOptions::gluster_volfile`, this is
+// the one place to switch.
+pub fn build_image_with(
     profile: &str,
     kver: &str,
     cluster: Option<&Path>,
@@ -81,16 +78,14 @@ fn build_image_with(
     Ok(output.to_path_buf())
 }
 
-/// The lines between `LAB-VOLFILE-BEGIN` and `LAB-VOLFILE-END` on a console, without the
-/// kernel's messages that may be interleaved (`[   12.345678] …`).
-pub fn volfile_from_console(log: &str) -> Option<String> {
+/// The lines between a line ending in `begin` and one ending in `end` on a console,
+/// without the kernel's messages that may be interleaved (`[   12.345678] …`).
+pub fn cut_from_console(log: &str, begin: &str, end: &str) -> Option<String> {
     let mut lines = log.lines().map(|l| l.trim_end_matches('\r'));
-    lines
-        .by_ref()
-        .find(|l| l.trim_end().ends_with("LAB-VOLFILE-BEGIN"))?;
+    lines.by_ref().find(|l| l.trim_end().ends_with(begin))?;
     let mut out = String::new();
     for l in lines {
-        if l.trim_end().ends_with("LAB-VOLFILE-END") {
+        if l.trim_end().ends_with(end) {
             return Some(out);
         }
         if crate::console::split_timestamp(l).0.is_none() {
@@ -99,27 +94,6 @@ pub fn volfile_from_console(log: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// Builds the clients' image from the volfile their server printed.
-pub fn image_from_volfile(i: &crate::run::plan::VolfileImage) -> Result<()> {
-    let log = std::fs::read_to_string(&i.server_log)
-        .map_err(|e| LabError::io("cannot read", &i.server_log, e))?;
-    let text = volfile_from_console(&log).ok_or_else(|| LabError::Role {
-        node: "server".into(),
-        why: "it said it was ready but printed no client volfile (LAB-VOLFILE-BEGIN … END)".into(),
-        log: i.server_log.clone(),
-    })?;
-    srbuild_fsio::write_file(&i.volfile, text.as_bytes(), 0o644, None)
-        .map_err(|e| LabError::io("cannot write", &i.volfile, e))?;
-    build_image_with(
-        &i.profile,
-        &i.kver,
-        Some(&i.cluster),
-        &i.output,
-        Some(&i.volfile),
-    )?;
-    Ok(())
 }
 
 /// A fresh corosync authkey (256 random bytes, mode 0400), as corosync-keygen makes.
@@ -133,136 +107,6 @@ pub fn authkey(path: &Path) -> Result<()> {
         .map_err(|e| LabError::io("cannot write", path, e))
 }
 
-/// What the test root's agent is told.
-#[derive(Debug, Clone)]
-pub struct AgentConfig {
-    /// The nodes whose files every node must see (shared roots).
-    pub expect: Vec<String>,
-    pub shared: bool,
-    /// Seconds to wait for the others' files.
-    pub wait_s: u64,
-    /// `/lab/checks`: `fstype T`, `daemon NAME`, `quorum`, `o2cb NAME`.
-    pub checks: Vec<String>,
-    /// After passing, keep writing to the root (`LAB-BEAT` lines) for the fault scenario.
-    pub beat: bool,
-}
-
-/// Assembles the test root tree in `tree` (which is replaced) for `clients`.
-pub fn root_tree(
-    tree: &Path,
-    kver: &str,
-    cluster: &Path,
-    clients: &[LabNode],
-    agent: &AgentConfig,
-    rootfs: RootFs,
-) -> Result<()> {
-    match rootfs {
-        RootFs::Busybox => busybox_root(tree, kver)?,
-        RootFs::Debian => {
-            let tar = crate::run::rootfs::debian_tarball(&crate::run::rootfs::cache_dir())?;
-            crate::run::rootfs::unpack_debian(tree, &tar, AGENT)?;
-        }
-    }
-    let w = |rel: &str, text: &str, mode: u32| write_file(tree, rel, text, mode);
-    w("lab/expect", &lines(&agent.expect), 0o644)?;
-    w(
-        "lab/mode",
-        if agent.shared { "shared\n" } else { "local\n" },
-        0o644,
-    )?;
-    w("lab/wait", &format!("{}\n", agent.wait_s), 0o644)?;
-    w("lab/checks", &lines(&agent.checks), 0o644)?;
-    if agent.checks.iter().any(|c| c == "mmap") {
-        // A static helper for the writable shared mmap check (busybox has none).
-        let src = tree.join("lab/mmap-check.c");
-        w("lab/mmap-check.c", MMAP_CHECK, 0o644)?;
-        run_tool(
-            Command::new("cc")
-                .args(["-static", "-Os", "-o"])
-                .arg(tree.join("usr/bin/lab-mmap"))
-                .arg(&src),
-            "cc -static lab-mmap",
-        )?;
-    }
-    if agent.beat {
-        w("lab/beat", "1\n", 0o644)?;
-    }
-    let description =
-        std::fs::read_to_string(cluster).map_err(|e| LabError::io("cannot read", cluster, e))?;
-    w("etc/cluster.toml", &description, 0o644)?;
-    for d in ["lab/seen", ".cdsl.local"] {
-        std::fs::create_dir_all(tree.join(d))
-            .map_err(|e| LabError::io("cannot create", tree.join(d), e))?;
-    }
-    // A relative link made host-dependent must still resolve on a node (the agent reads it
-    // through /.cdsl.local).
-    w("lab/shared-data", "lab shared data\n", 0o644)?;
-    std::os::unix::fs::symlink("../lab/shared-data", tree.join("etc/lab-link"))
-        .map_err(|e| LabError::io("cannot create", tree.join("etc/lab-link"), e))?;
-    // Per-node /etc/hostname through srbuild's own CDSL tools.
-    let ids: Vec<u32> = clients.iter().map(|c| c.id).collect();
-    srbuild_cluster::cdsl::create_hostdependent(tree, "etc/lab-link", &ids).map_err(|source| {
-        LabError::Cdsl {
-            what: "cdsl create etc/lab-link".into(),
-            source,
-        }
-    })?;
-    if rootfs == RootFs::Debian {
-        // hostname, machine-id and /var/log per node, as a real site would prepare it.
-        return crate::run::rootfs::make_hostdependent(tree, clients);
-    }
-    srbuild_cluster::cdsl::create_hostdependent(tree, "etc/hostname", &ids).map_err(|source| {
-        LabError::Cdsl {
-            what: "cdsl create etc/hostname".into(),
-            source,
-        }
-    })?;
-    for c in clients {
-        srbuild_cluster::cdsl::write_node_file(
-            tree,
-            srbuild_cluster::cdsl::Tree::Node(c.id),
-            "etc/hostname",
-            format!("{}\n", c.name).as_bytes(),
-        )
-        .map_err(|source| LabError::Cdsl {
-            what: format!("cdsl write etc/hostname for {}", c.name),
-            source,
-        })?;
-    }
-    Ok(())
-}
-
-/// The fast root: busybox and its links from the host (the builder's resolver, written
-/// straight into the tree), the agent as `/sbin/init`.
-fn busybox_root(tree: &Path, kver: &str) -> Result<()> {
-    if tree.exists() {
-        std::fs::remove_dir_all(tree)
-            .map_err(|e| LabError::io("cannot clear the root tree", tree, e))?;
-    }
-    let mut opts = srbuild_builder::BuildOptions::new("lab-root");
-    opts.kver = Some(kver.to_string());
-    opts.runtime = false;
-    let planned =
-        srbuild_builder::tree::build_tree(&opts, tree).map_err(|source| LabError::Build {
-            what: format!("building the root tree in {}", tree.display()),
-            source,
-        })?;
-    for w in &planned.warnings {
-        println!("lab: warning: root tree: {w}");
-    }
-    let w = |rel: &str, text: &str, mode: u32| write_file(tree, rel, text, mode);
-    // usr/sbin exists through the builder's merged-/usr links.
-    w("usr/sbin/init", AGENT, 0o755)?;
-    w("etc/hostname", "unconfigured\n", 0o644)?;
-    // systemd-based initramfs images (dracut) refuse to switch into a root without it.
-    w(
-        "etc/os-release",
-        "NAME=\"srbuild lab root\"\nID=srbuild-lab\nPRETTY_NAME=\"srbuild lab root\"\n",
-        0o644,
-    )?;
-    Ok(())
-}
-
 /// Writes `text` as `tree/rel` with `mode`, creating its parent directories.
 pub(crate) fn write_file(tree: &Path, rel: &str, text: &str, mode: u32) -> Result<()> {
     let p = tree.join(rel);
@@ -271,10 +115,6 @@ pub(crate) fn write_file(tree: &Path, rel: &str, text: &str, mode: u32) -> Resul
     }
     srbuild_fsio::write_file(&p, text.as_bytes(), mode, None)
         .map_err(|e| LabError::io("cannot write", &p, e))
-}
-
-fn lines(v: &[String]) -> String {
-    v.iter().map(|l| format!("{l}\n")).collect()
 }
 
 /// A fresh sparse raw image of `size_mb`.
@@ -317,17 +157,20 @@ pub fn overlay(base: &Path, overlay: &Path) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    const B: &str = "LAB-VOLFILE-BEGIN";
+    const E: &str = "LAB-VOLFILE-END";
+
     #[test]
     fn the_volfile_is_cut_from_the_console_without_kernel_lines() {
         let log = "srbuild: gluster-server: client volfile names 2 xlators\r\nLAB-VOLFILE-BEGIN\r\nvolume a\r\n    type protocol/client\r\n[   12.345678] random: crng init done\r\nend-volume\r\nLAB-VOLFILE-END\r\nLAB-SERVER-READY\r\n";
         assert_eq!(
-            super::volfile_from_console(log).unwrap(),
+            super::cut_from_console(log, B, E).unwrap(),
             "volume a\n    type protocol/client\nend-volume\n"
         );
         assert_eq!(
-            super::volfile_from_console("LAB-VOLFILE-BEGIN\nvolume a\n"),
+            super::cut_from_console("LAB-VOLFILE-BEGIN\nvolume a\n", B, E),
             None
         );
-        assert_eq!(super::volfile_from_console("nothing"), None);
+        assert_eq!(super::cut_from_console("nothing", B, E), None);
     }
 }

@@ -1,23 +1,32 @@
-//! A lab run: plan it ([`plan`]: the root kind from [`kinds`], the nodes, images and disks),
-//! boot and follow it ([`runner`]), and report (JUnit, timeline, logs). `test` tears
+//! A lab run: plan it ([`plan`]: the root kind from [`kinds`], the scenario from
+//! [`scenarios`], the nodes and the recipes of images and disks), make what it needs
+//! ([`materialize`]), boot and follow it ([`runner`]), and report (JUnit, timeline, logs). `test` tears
 //! everything down; `up` leaves the cluster running for `status`, `console` and `down`.
 
 pub mod artifacts;
 pub mod cache;
 pub mod control;
+pub mod docs;
 pub mod kinds;
+pub mod materialize;
+pub mod matrix;
+pub mod nodes;
 pub mod plan;
 pub mod pvh;
+pub mod recipe;
+pub mod render;
 pub mod rootfs;
+pub mod roottree;
 pub mod runner;
-pub mod scenario;
+pub mod scenarios;
+pub mod storage;
 pub mod topology;
 pub mod verdict;
 
 use crate::error::Result;
 use crate::report::{self, NodeResult};
 use crate::timeout::scaled;
-use scenario::Scenario;
+use scenarios::Scenario;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -37,8 +46,8 @@ pub struct LabOptions {
     pub initrd: Option<PathBuf>,
     pub junit: Option<PathBuf>,
     pub scenario: Scenario,
-    /// NFS version for the clients' root mount ("4.2", "4", "3").
-    pub nfs_version: String,
+    /// `--opt key=value`: options of the root kind (its descriptor lists them).
+    pub kind_opts: Vec<String>,
     pub kver: Option<String>,
     /// Extra kernel arguments for every client.
     pub append: Vec<String>,
@@ -75,9 +84,11 @@ impl Outcome {
 pub fn test(opts: &LabOptions) -> Result<Outcome> {
     let _guard = crate::cleanup::Guard::new()?;
     let start = Instant::now();
-    let plan = plan::prepare(opts)?;
+    let kind = kinds::choose(opts.root.as_deref(), opts.profile.as_deref())?;
+    let mut plan = plan::plan(opts, kind)?;
+    let host = materialize::prepare(&mut plan)?;
     let hub = control::Net::start(opts)?;
-    let mut started = runner::run(&plan, hub.dir())?;
+    let mut started = runner::run(&plan, &host, hub.dir())?;
     if let Some(victim) = &plan.victim {
         if started
             .clients

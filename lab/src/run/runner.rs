@@ -7,7 +7,9 @@ use crate::console::{ConsoleEvent, ConsoleWatcher};
 use crate::error::{LabError, Result};
 use crate::qemu::Vm;
 use crate::report::NodeResult;
-use crate::run::plan::{Expect, LabPlan, NodePlan};
+use crate::run::materialize::Host;
+use crate::run::nodes::Expect;
+use crate::run::plan::{LabPlan, NodePlan};
 use crate::run::verdict::{self, RoleLine, Verdict};
 use crate::timeout::scaled;
 use std::path::Path;
@@ -85,7 +87,7 @@ pub struct Started {
 }
 
 /// Boots the plan and follows it until every client has a verdict.
-pub fn run(plan: &LabPlan, hub: &Path) -> Result<Started> {
+pub fn run(plan: &LabPlan, host: &Host, hub: &Path) -> Result<Started> {
     let t0 = Instant::now();
     let mut services: Vec<Running> = Vec::new();
     let mut clients: Vec<Running> = Vec::new();
@@ -115,11 +117,11 @@ pub fn run(plan: &LabPlan, hub: &Path) -> Result<Started> {
                         phase.delay.as_secs()
                     );
                 }
-                if let Some(image) = &phase.image {
-                    crate::run::artifacts::image_from_volfile(image)?;
+                for r in &phase.recipes {
+                    crate::run::materialize::make(r, host)?;
                 }
                 for n in &phase.nodes {
-                    let r = Running::start(n, plan.accel, hub, t0)?;
+                    let r = Running::start(n, host.accel, hub, t0)?;
                     match n.expect {
                         Expect::Ready { .. } => services.push(r),
                         Expect::Verdict { .. } | Expect::Console { .. } => clients.push(r),
@@ -402,13 +404,13 @@ fn follow_console(
 
 /// The node-dies and ram-root scenarios: kill `victim`'s QEMU (a client, or the server).
 /// Every surviving client must then show on its console that it noticed (`death_seen`, a
-/// kernel line; empty: any line) and write to its root after that (an agent `LAB-BEAT`
+/// kernel line; `None`: nothing to notice) and write to its root after that (an agent `LAB-BEAT`
 /// line; each beat first reads every node's beat file, which a dead node may have held).
 /// Each survivor's verdict gets both times, or fails after `bound`.
 pub fn kill_one(
     started: &mut Started,
     victim: &str,
-    death_seen: &str,
+    death_seen: Option<&str>,
     bound: Duration,
 ) -> Result<()> {
     let clients = &mut started.clients;
@@ -437,7 +439,7 @@ pub fn kill_one(
                 continue;
             }
             for line in c.watch.poll_lines()? {
-                if seen[i].0.is_none() && line.contains(death_seen) {
+                if seen[i].0.is_none() && death_seen.is_none_or(|d| line.contains(d)) {
                     seen[i].0 = Some(killed.elapsed());
                 } else if seen[i].0.is_some() && verdict::beat(&line).is_some() {
                     seen[i].1 = Some(killed.elapsed());
@@ -465,7 +467,7 @@ pub fn kill_one(
             continue;
         };
         match seen[i] {
-            (_, Some(wrote)) if death_seen.is_empty() => msg.push_str(&format!(
+            (_, Some(wrote)) if death_seen.is_none() => msg.push_str(&format!(
                 "; went on writing {:.1} s after {victim} died",
                 wrote.as_secs_f64()
             )),
@@ -477,7 +479,7 @@ pub fn kill_one(
             (noticed, _) => {
                 *passed = false;
                 let what = match noticed {
-                    None => format!("never printed '{death_seen}'"),
+                    None => format!("never printed '{}'", death_seen.unwrap_or_default()),
                     Some(_) => "never wrote to the shared root again".into(),
                 };
                 msg.push_str(&format!(

@@ -68,8 +68,9 @@ pub fn cluster_toml(nodes: &[LabNode], authkey: Option<&str>) -> String {
             n.id,
             n.mac,
             n.ip,
+            // A service node serves the cluster; it is not a cluster-stack member.
             n.role
-                .map(|r| format!("\nroles = [\"{r}\"]"))
+                .map(|r| format!("\nroles = [\"{r}\"]\nmember = false"))
                 .unwrap_or_default()
         );
     }

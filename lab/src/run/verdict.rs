@@ -2,7 +2,7 @@
 //! readiness, and the agent's `LAB-BEAT` lines in the fault scenario. Pure functions.
 
 use crate::console::ConsoleEvent;
-use crate::run::plan::Expect;
+use crate::run::nodes::Expect;
 
 /// A verdict: passed, and why.
 pub type Verdict = (bool, String);

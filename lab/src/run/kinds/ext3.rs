@@ -1,24 +1,30 @@
 //! The ext3 root: one base image made from the tree, a copy-on-write overlay per node (a
 //! local root, so the nodes do not see each other's writes).
 
-use super::{RootArgs, RootKind, Storage};
-use crate::run::scenario::Scenario;
+use super::{RootArgs, RootKind, Sizes, Storage};
+use crate::run::scenarios::Scenario;
 
 pub const KIND: RootKind = RootKind {
     name: "ext3",
-    module: "ext3",
+    doc: "One base image made from the tree, a copy-on-write overlay per node (a local root: the nodes do not see each other's writes).",
+    modules: &["ext3"],
     client_profile: "ext3",
     client_memory_mb: 384,
     fstype: "ext3",
     shared: false,
-    storage: Storage::Overlay,
+    storage: Storage::Overlay { fs: "ext3" },
+    sizes: Sizes {
+        disk_mb: 128,
+        source_mb: 0,
+    },
+    debian: None,
     seed: None,
     server: None,
     checks: &[],
     scenarios: &[Scenario::Normal, Scenario::UnknownNode],
-    death_seen: "",
-    client_volfile: false,
-    tools: &["mkfs.ext3", "qemu-img"],
+    death_seen: None,
+    client_input: None,
+    options: &[],
     root_args,
 };
 

@@ -2,10 +2,10 @@
 //! per node, filled by a seed VM (lock_nolock), and mounted by every node with lock_dlm under
 //! corosync and dlm_controld, which the initramfs starts and which outlive `switch_root`.
 
-use super::{RootArgs, RootKind, SharedFormat, Storage};
+use super::{Check, Formatter, RootArgs, RootKind, SharedFormat, Sizes, Storage};
 use crate::error::Result;
 use crate::run::artifacts::run_tool;
-use crate::run::scenario::Scenario;
+use crate::run::scenarios::Scenario;
 use crate::timeout::scaled;
 use std::path::Path;
 use std::process::Command;
@@ -13,27 +13,42 @@ use std::time::Duration;
 
 pub const KIND: RootKind = RootKind {
     name: "gfs2",
-    module: "gfs2",
+    doc: "One raw disk shared by every node (a journal each), filled by a seed VM, mounted with lock_dlm under corosync and dlm_controld.",
+    modules: &["gfs2"],
     client_profile: "gfs2",
     client_memory_mb: 512,
     fstype: "gfs2",
     shared: true,
-    storage: Storage::Shared {
-        size_mb: 384,
-        format,
+    storage: Storage::Shared(Formatter {
+        tool: "mkfs.gfs2",
+        slots_word: "journals",
+        run: format,
+    }),
+    sizes: Sizes {
+        disk_mb: 384,
+        source_mb: 128,
     },
+    // A Debian root with systemd is about 230 MB (and an inode block per file).
+    debian: Some(Sizes {
+        disk_mb: 1536,
+        source_mb: 1024,
+    }),
     seed: Some(super::SEED),
     server: None,
-    checks: &["daemon corosync", "daemon dlm_controld", "quorum"],
+    checks: &[
+        Check::Daemon("corosync"),
+        Check::Daemon("dlm_controld"),
+        Check::Quorum,
+    ],
     scenarios: &[
         Scenario::Normal,
         Scenario::UnknownNode,
         Scenario::NodeDies,
         Scenario::LoneNode,
     ],
-    death_seen: "dlm: closing connection to node",
-    client_volfile: false,
-    tools: &["mkfs.gfs2"],
+    death_seen: Some("dlm: closing connection to node"),
+    client_input: None,
+    options: &[],
     root_args,
 };
 
@@ -50,11 +65,8 @@ fn format(disk: &Path, f: &SharedFormat) -> Result<()> {
 }
 
 fn root_args(a: &RootArgs) -> Vec<String> {
-    let quorum = match a.scenario {
-        // One of three members alone never gets quorum: fail fast and say so.
-        Scenario::LoneNode => scaled(Duration::from_secs(25)),
-        _ => scaled(Duration::from_secs(150)),
-    };
+    // A member that cannot get quorum (one of three alone) fails fast and says so.
+    let quorum = scaled(Duration::from_secs(if a.no_quorum { 25 } else { 150 }));
     vec![
         "root=/dev/vda".into(),
         "rootfstype=gfs2".into(),

@@ -2,19 +2,29 @@
 //! a replica-2 volume; every client mounts it over FUSE, with the client running from the
 //! service chroot as a root storage daemon (`@glusterfs`).
 
-use super::{Role, RootArgs, RootKind, Storage};
-use crate::run::scenario::Scenario;
+use super::{Check, Role, RoleDisk, RootArgs, RootKind, ServerOutput, Sizes, Storage};
+use crate::run::scenarios::Scenario;
 use crate::timeout::scaled;
 use std::time::Duration;
 
 pub const KIND: RootKind = RootKind {
     name: "glusterfs",
-    module: "glusterfs",
+    doc: "A server node runs glusterd and serves the tree as a replica-2 volume; every client mounts it over FUSE.",
+    modules: &["glusterfs"],
     client_profile: "glusterfs",
     client_memory_mb: 512,
     fstype: "fuse.glusterfs",
     shared: true,
     storage: Storage::ServerExport,
+    sizes: Sizes {
+        disk_mb: 256,
+        source_mb: 0,
+    },
+    // Not Debian: it boots and passes, but systemd 252's shutdown stops every process
+    // (SIGSTOP), the FUSE root's daemon included, and then looks paths up on the root; once
+    // the FUSE cache has expired that lookup waits for the stopped daemon forever (README,
+    // "FUSE roots and systemd's shutdown").
+    debian: None,
     seed: None,
     server: Some(Role {
         node: "server",
@@ -25,8 +35,9 @@ pub const KIND: RootKind = RootKind {
         role: Some("gluster-server"),
         // The fill through its own FUSE mount keeps the client and both bricks busy.
         cpus: 2,
+        disks: &[RoleDisk::Data],
     }),
-    checks: &["daemon glusterfs", "mmap"],
+    checks: &[Check::Daemon("glusterfs"), Check::Mmap],
     scenarios: &[
         Scenario::Normal,
         Scenario::UnknownNode,
@@ -34,9 +45,14 @@ pub const KIND: RootKind = RootKind {
         Scenario::RamRoot,
         Scenario::HybridRoot,
     ],
-    death_seen: "",
-    client_volfile: true,
-    tools: &["cc"],
+    death_seen: None,
+    // The client volfile the server prints, for the image's client xlators.
+    client_input: Some(ServerOutput {
+        begin: "LAB-VOLFILE-BEGIN",
+        end: "LAB-VOLFILE-END",
+        file: "client.vol",
+    }),
+    options: &[],
     root_args,
 };
 

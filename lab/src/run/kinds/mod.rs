@@ -1,5 +1,6 @@
 //! Lab root kinds as data: one [`RootKind`] descriptor per file (`nfs.rs`, `ext3.rs`,
-//! `gfs2.rs`, `ocfs2.rs`). A descriptor says which profile the clients boot, which service
+//! `gfs2.rs`, `ocfs2.rs`, `glusterfs.rs`), and choosing one (by name, or from a profile's
+//! modules). A descriptor says which profile the clients boot, which service
 //! roles (an NFS server, a seed that fills a shared disk) run before them, where the root
 //! lives, the clients' root arguments and memory, what the agent checks after
 //! `switch_root`, and which scenarios the kind supports. The run itself
@@ -12,7 +13,7 @@ mod nfs;
 mod ocfs2;
 
 use crate::error::{LabError, Result};
-use crate::run::scenario::Scenario;
+use crate::run::scenarios::Scenario;
 use std::path::Path;
 
 /// Every root kind the lab can boot.
@@ -24,28 +25,63 @@ pub const KINDS: &[&RootKind] = &[
     &glusterfs::KIND,
 ];
 
-/// Where the clients' root lives.
+/// Where the clients' root lives (the disks each layout makes are in
+/// [`crate::run::storage`]).
 #[derive(Debug, Clone, Copy)]
 pub enum Storage {
     /// The server role's ext4 data disk holds the tree under `/root`; it serves it.
     ServerExport,
-    /// An ext3 base image made from the tree; every node boots its own qcow2 overlay.
-    Overlay,
+    /// A base image of filesystem `fs` made from the tree; every node boots its own qcow2
+    /// overlay over it.
+    Overlay { fs: &'static str },
     /// One raw disk attached to every client at once (`share-rw`, no cache, no locking),
-    /// formatted on the host by `format`, and filled by the seed role from an ext4 disk.
-    Shared {
-        size_mb: u64,
-        format: fn(&Path, &SharedFormat) -> Result<()>,
-    },
+    /// formatted on the host, and filled by the seed role from an ext4 source disk.
+    Shared(Formatter),
+}
+
+/// How a shared disk is formatted on the host.
+#[derive(Clone, Copy)]
+pub struct Formatter {
+    /// The host command (named in the plan).
+    pub tool: &'static str,
+    /// What the format calls the per-node slots it needs, plural ("journals").
+    pub slots_word: &'static str,
+    pub run: fn(&Path, &SharedFormat) -> Result<()>,
+}
+
+impl std::fmt::Debug for Formatter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.tool)
+    }
+}
+
+/// Disk sizes of a kind's layout, in MiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizes {
+    /// The data disk, the overlay base or the shared disk.
+    pub disk_mb: u64,
+    /// The seed's ext4 source disk (shared layouts).
+    pub source_mb: u64,
 }
 
 /// What formatting a shared disk needs to know.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SharedFormat {
     /// The cluster name (the lock table's first half, the o2cb cluster).
     pub cluster: String,
-    /// Journals (gfs2) or node slots (ocfs2).
+    /// Journals or node slots, one per node that mounts it.
     pub slots: usize,
+}
+
+/// A disk of a kind's layout a role attaches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleDisk {
+    /// The ext4 data disk holding the tree (and the netboot files).
+    Data,
+    /// The ext4 disk the seed copies the tree from.
+    Source,
+    /// The shared disk.
+    Shared,
 }
 
 /// A service role that runs before the clients, from an initramfs srbuild builds.
@@ -55,7 +91,8 @@ pub struct Role {
     pub node: &'static str,
     pub profile: &'static str,
     pub memory_mb: u32,
-    /// Kernel arguments besides `console=ttyS0 rd.shell=0 panic=-1`.
+    /// Kernel arguments besides `console=ttyS0 rd.shell=0 panic=-1`; `{fstype}` is the
+    /// kind's root filesystem, `{cluster}` the lab's cluster name.
     pub append: &'static [&'static str],
     /// The console line that says the role did its job.
     pub ready: &'static str,
@@ -64,6 +101,8 @@ pub struct Role {
     pub role: Option<&'static str>,
     /// vCPUs (a server that fills a volume through FUSE uses two).
     pub cpus: u32,
+    /// The layout's disks it attaches, in order (`/dev/vda`, `/dev/vdb`, …).
+    pub disks: &'static [RoleDisk],
 }
 
 /// The seed: mounts the shared disk alone (gfs2 with lock_nolock, ocfs2 as the only node of
@@ -72,29 +111,102 @@ pub const SEED: Role = Role {
     node: "seed",
     profile: "lab-seed",
     memory_mb: 384,
-    append: &["srbuild.seed.src=/dev/vda", "srbuild.seed.dst=/dev/vdb"],
+    append: &[
+        "srbuild.seed.src=/dev/vda",
+        "srbuild.seed.dst=/dev/vdb",
+        "srbuild.seed={fstype}",
+        "srbuild.seed.cluster={cluster}",
+    ],
     ready: "LAB-SEED-DONE",
     role: None,
     cpus: 1,
+    disks: &[RoleDisk::Source, RoleDisk::Shared],
 };
 
 /// What the clients' root arguments depend on.
 #[derive(Debug, Clone)]
 pub struct RootArgs<'a> {
-    pub scenario: Scenario,
+    /// The scenario wants the clients to ask for a root that does not exist.
+    pub wrong_root: bool,
+    /// The scenario expects no quorum: a cluster stack should give up on it soon.
+    pub no_quorum: bool,
     /// The server role's address, for kinds that have one.
     pub server_ip: &'a str,
-    /// `--nfs-version`.
-    pub nfs_version: &'a str,
+    /// The kind's options (`--opt key=value`), every one of them set.
+    pub opts: &'a KindOpts,
 }
+
+/// A check the agent runs after `switch_root`; its `Display` is its line in `/lab/checks`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Check {
+    /// `/` has this filesystem type.
+    Fstype(&'static str),
+    /// The path is its own read-only mount of this type (hybrid roots).
+    MountRo(&'static str, &'static str),
+    /// This daemon runs (in the service chroot).
+    Daemon(&'static str),
+    /// This daemon does not run.
+    Absent(&'static str),
+    /// corosync is quorate.
+    Quorum,
+    /// The o2cb cluster of this name has a heartbeat region.
+    O2cb(&'static str),
+    /// A writable shared mmap works on `/`.
+    Mmap,
+    /// `/` is in RAM.
+    Ram,
+    /// None of these kernel modules is loaded.
+    AbsentModules(&'static [&'static str]),
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Check::Fstype(t) => write!(f, "fstype {t}"),
+            Check::MountRo(p, t) => write!(f, "mountro {p} {t}"),
+            Check::Daemon(d) => write!(f, "daemon {d}"),
+            Check::Absent(d) => write!(f, "absent {d}"),
+            Check::Quorum => f.write_str("quorum"),
+            Check::O2cb(c) => write!(f, "o2cb {c}"),
+            Check::Mmap => f.write_str("mmap"),
+            Check::Ram => f.write_str("ram"),
+            Check::AbsentModules(m) => write!(f, "absent-modules {}", m.join(" ")),
+        }
+    }
+}
+
+/// A file the server role prints on its console (between two marker lines) that the
+/// clients' image is built from, once the server is ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerOutput {
+    pub begin: &'static str,
+    pub end: &'static str,
+    /// Its name under the run's artifacts.
+    pub file: &'static str,
+}
+
+/// An option of a kind (`--opt key=value`).
+#[derive(Debug, Clone, Copy)]
+pub struct KindOption {
+    pub key: &'static str,
+    pub default: &'static str,
+    pub allowed: &'static [&'static str],
+    pub doc: &'static str,
+}
+
+/// A kind's options, each set (given or its default).
+pub type KindOpts = std::collections::BTreeMap<String, String>;
 
 /// One root kind.
 #[derive(Debug)]
 pub struct RootKind {
     /// `--root NAME`.
     pub name: &'static str,
-    /// A profile with this module boots this kind (when `--root` is not given).
-    pub module: &'static str,
+    /// One sentence for `--help` and the docs.
+    pub doc: &'static str,
+    /// A profile with these modules boots this kind (when `--root` is not given); of
+    /// several kinds whose modules a profile holds, the one needing the most wins.
+    pub modules: &'static [&'static str],
     /// The clients' profile when `--profile` is not given.
     pub client_profile: &'static str,
     pub client_memory_mb: u32,
@@ -103,22 +215,23 @@ pub struct RootKind {
     /// Every node mounts one root, so each must see the others' files.
     pub shared: bool,
     pub storage: Storage,
+    /// Disk sizes for the busybox root.
+    pub sizes: Sizes,
+    /// Disk sizes for a Debian root (`--rootfs debian`), or `None`: not planned.
+    pub debian: Option<Sizes>,
     /// Service roles, started in this order before the clients: a seed (waited for, then
     /// stopped) and a server (left running).
     pub seed: Option<Role>,
     pub server: Option<Role>,
-    /// Checks the agent runs after `switch_root`, one per line of `/lab/checks`
-    /// (`daemon NAME`, `quorum`, `o2cb NAME`); `fstype` is always checked.
-    pub checks: &'static [&'static str],
+    /// Checks the agent runs after `switch_root`, besides the root's type.
+    pub checks: &'static [Check],
     pub scenarios: &'static [Scenario],
     /// A kernel console line (a fragment of it) by which a survivor shows that it noticed a
-    /// dead node (node-dies); a write must follow it.
-    pub death_seen: &'static str,
-    /// The client image is built from the client volfile the server prints (between
-    /// `LAB-VOLFILE-BEGIN` and `LAB-VOLFILE-END`), once the server is ready.
-    pub client_volfile: bool,
-    /// Host commands preparing this kind runs (checked before anything is built).
-    pub tools: &'static [&'static str],
+    /// dead node; a write must follow it. `None`: any write after the death will do.
+    pub death_seen: Option<&'static str>,
+    /// The clients' image is built from what the server prints, once it is ready.
+    pub client_input: Option<ServerOutput>,
+    pub options: &'static [KindOption],
     /// The clients' root arguments (`root=`, `rootfstype=`, …).
     pub root_args: fn(&RootArgs) -> Vec<String>,
 }
@@ -141,30 +254,73 @@ fn names() -> String {
     KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
 }
 
-/// The kind a profile boots, from its modules: exactly one kind's module must be there.
+/// The kind a profile boots, from its modules: of the kinds whose modules the profile all
+/// holds, the one needing the most (the most specific) wins; a tie is an error.
 pub fn for_modules(profile: &str, modules: &[String]) -> Result<&'static RootKind> {
-    let found: Vec<&'static RootKind> = KINDS
+    choose_among(KINDS, profile, modules)
+}
+
+fn choose_among(
+    kinds: &[&'static RootKind],
+    profile: &str,
+    modules: &[String],
+) -> Result<&'static RootKind> {
+    let fits = |k: &RootKind| k.modules.iter().all(|m| modules.iter().any(|p| p == m));
+    let best = kinds
+        .iter()
+        .filter(|k| fits(k))
+        .map(|k| k.modules.len())
+        .max();
+    let found: Vec<&'static RootKind> = kinds
         .iter()
         .copied()
-        .filter(|k| modules.iter().any(|m| m == k.module))
+        .filter(|k| fits(k) && Some(k.modules.len()) == best)
         .collect();
     match found.as_slice() {
         [k] => Ok(k),
         [] => Err(LabError::Invalid(format!(
             "profile {profile} has none of the modules that make a lab root ({}); \
              add one, or pass --root {}",
-            KINDS
+            kinds
                 .iter()
-                .map(|k| k.module)
+                .map(|k| k.modules.join("+"))
                 .collect::<Vec<_>>()
                 .join(", "),
             names().replace(", ", "|")
         ))),
         many => Err(LabError::Invalid(format!(
-            "profile {profile} has the modules of several root kinds ({}); pass --root to choose",
+            "profile {profile} has the modules of several root kinds ({}), none more specific; \
+             pass --root to choose",
             many.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
         ))),
     }
+}
+
+/// The kind a run boots: `--root`, or the one the profile's modules make.
+pub fn choose(root: Option<&str>, profile: Option<&str>) -> Result<&'static RootKind> {
+    match (root, profile) {
+        (Some(r), _) => by_name(r),
+        (None, Some(p)) => {
+            let mut library = srbuild_builder::library::Library::standard();
+            let profile =
+                srbuild_builder::config::load_profile(&mut library, p).map_err(|source| {
+                    LabError::Build {
+                        what: format!("reading profile {p}"),
+                        source,
+                    }
+                })?;
+            for_modules(p, &profile.modules)
+        }
+        (None, None) => Err(LabError::Invalid(format!(
+            "say what to boot: --root {} or --profile NAME",
+            names().replace(", ", "|")
+        ))),
+    }
+}
+
+/// The names of every kind, for `--root`'s values.
+pub fn names_list() -> Vec<&'static str> {
+    KINDS.iter().map(|k| k.name).collect()
 }
 
 impl RootKind {
@@ -187,33 +343,58 @@ impl RootKind {
                 "--nodes {nodes} is out of range (1 to 16)"
             )));
         }
-        if let Storage::Shared { .. } = self.storage {
+        if let Storage::Shared(f) = self.storage {
             if nodes > slots {
                 return Err(LabError::Invalid(format!(
                     "--nodes {nodes} is more than the {slots} {} of the shared {} disk: every \
                      node that mounts it needs its own; raise --slots or lower --nodes",
-                    if self.name == "gfs2" {
-                        "journals"
-                    } else {
-                        "node slots"
-                    },
-                    self.name
+                    f.slots_word, self.name
                 )));
             }
         }
-        if scenario == Scenario::NodeDies && nodes < 2 {
-            return Err(LabError::Invalid(
-                "the node-dies scenario needs at least 2 nodes: one dies, the others go on".into(),
-            ));
+        scenario.spec().check_nodes(nodes)
+    }
+}
+
+impl RootKind {
+    /// Every option of this kind set: `given` (`key=value` pairs of `--opt`) over the
+    /// defaults. A key this kind does not have, or a value it does not allow, is refused
+    /// naming what it has.
+    pub fn options(&self, given: &[String]) -> Result<KindOpts> {
+        let mut set: KindOpts = self
+            .options
+            .iter()
+            .map(|o| (o.key.to_string(), o.default.to_string()))
+            .collect();
+        for g in given {
+            let (key, value) = g
+                .split_once('=')
+                .ok_or_else(|| LabError::Invalid(format!("--opt {g}: expected key=value")))?;
+            let Some(o) = self.options.iter().find(|o| o.key == key) else {
+                return Err(LabError::Invalid(format!(
+                    "--opt {key}: the {} root has no option '{key}'; its options: {}",
+                    self.name,
+                    if self.options.is_empty() {
+                        "none".to_string()
+                    } else {
+                        self.options
+                            .iter()
+                            .map(|o| o.key)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                )));
+            };
+            if !o.allowed.contains(&value) {
+                return Err(LabError::Invalid(format!(
+                    "--opt {key}={value}: the {} root allows {key} = {}",
+                    self.name,
+                    o.allowed.join(", ")
+                )));
+            }
+            set.insert(key.to_string(), value.to_string());
         }
-        if scenario == Scenario::LoneNode && nodes < 3 {
-            return Err(LabError::Invalid(
-                "the lone-node scenario needs at least 3 described nodes (with 2, two_node keeps \
-                 one node quorate)"
-                    .into(),
-            ));
-        }
-        Ok(())
+        Ok(set)
     }
 }
 
@@ -235,6 +416,43 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("several root kinds"), "{e}");
+    }
+
+    #[test]
+    fn the_most_specific_module_set_wins() {
+        // A fake registry: a plain shared-disk kind and one that also needs an iscsi module.
+        static PLAIN: RootKind = RootKind {
+            name: "plain",
+            modules: &["gfs2"],
+            ..ext3::KIND
+        };
+        static ISCSI: RootKind = RootKind {
+            name: "over-iscsi",
+            modules: &["gfs2", "iscsi"],
+            ..ext3::KIND
+        };
+        let reg: &[&'static RootKind] = &[&PLAIN, &ISCSI];
+        let m = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let pick = |v: &[&str]| choose_among(reg, "p", &m(v)).map(|k| k.name);
+        assert_eq!(pick(&["base", "gfs2", "iscsi"]).unwrap(), "over-iscsi");
+        assert_eq!(pick(&["base", "gfs2"]).unwrap(), "plain");
+        assert!(pick(&["base", "iscsi"]).is_err());
+    }
+
+    #[test]
+    fn kind_options_are_checked_against_the_descriptor() {
+        let nfs = by_name("nfs").unwrap();
+        assert_eq!(nfs.options(&[]).unwrap()["version"], "4.2");
+        assert_eq!(nfs.options(&["version=3".into()]).unwrap()["version"], "3");
+        let e = nfs.options(&["vers=3".into()]).unwrap_err().to_string();
+        assert!(
+            e.contains("no option 'vers'") && e.contains("version"),
+            "{e}"
+        );
+        let e = nfs.options(&["version=5".into()]).unwrap_err().to_string();
+        assert!(e.contains("4.2, 4.1, 4, 3"), "{e}");
+        let e = by_name("gfs2").unwrap().options(&["version=3".into()]);
+        assert!(e.unwrap_err().to_string().contains("its options: none"));
     }
 
     #[test]

@@ -2,31 +2,42 @@
 //! node for the o2cb stack, filled by a seed VM, and mounted by every node with o2cb and
 //! local disk heartbeat.
 
-use super::{RootArgs, RootKind, SharedFormat, Storage};
+use super::{Check, Formatter, RootArgs, RootKind, SharedFormat, Sizes, Storage};
 use crate::error::Result;
 use crate::run::artifacts::run_tool;
-use crate::run::scenario::Scenario;
+use crate::run::scenarios::Scenario;
 use std::path::Path;
 use std::process::Command;
 
 pub const KIND: RootKind = RootKind {
     name: "ocfs2",
-    module: "ocfs2",
+    doc: "One raw disk shared by every node (a slot each), filled by a seed VM, mounted with o2cb and local disk heartbeat.",
+    modules: &["ocfs2"],
     client_profile: "ocfs2",
     client_memory_mb: 384,
     fstype: "ocfs2",
     shared: true,
-    storage: Storage::Shared {
-        size_mb: 256,
-        format,
+    storage: Storage::Shared(Formatter {
+        tool: "mkfs.ocfs2",
+        slots_word: "node slots",
+        run: format,
+    }),
+    sizes: Sizes {
+        disk_mb: 256,
+        source_mb: 128,
     },
+    // A Debian root with systemd is about 230 MB (and an inode block per file).
+    debian: Some(Sizes {
+        disk_mb: 1536,
+        source_mb: 1024,
+    }),
     seed: Some(super::SEED),
     server: None,
-    checks: &["o2cb lab"],
+    checks: &[Check::O2cb(crate::run::topology::CLUSTER)],
     scenarios: &[Scenario::Normal, Scenario::UnknownNode, Scenario::NodeDies],
-    death_seen: "o2dlm has evicted node",
-    client_volfile: false,
-    tools: &["mkfs.ocfs2"],
+    death_seen: Some("o2dlm has evicted node"),
+    client_input: None,
+    options: &[],
     root_args,
 };
 

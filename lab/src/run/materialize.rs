@@ -1,0 +1,195 @@
+//! Making what a plan's recipes describe, on this host: the checks of host tools, the
+//! kernel's choice, then each recipe in order — before anything boots, and a phase's own
+//! recipes when the runner starts that phase.
+
+use crate::accel::{self, Accel};
+use crate::error::{LabError, Result};
+use crate::qemu::qemu_binary;
+use crate::run::artifacts;
+use crate::run::plan::{LabPlan, KERNEL};
+use crate::run::pvh::BootKernel;
+use crate::run::recipe::Recipe;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What the host gave the run: the kernel and the accelerator.
+#[derive(Debug)]
+pub struct Host {
+    pub kver: String,
+    /// The compressed kernel (what netboot files carry).
+    pub kernel: PathBuf,
+    /// What the VMs boot.
+    pub boot: BootKernel,
+    pub accel: Accel,
+}
+
+/// Checks the host's tools, chooses the kernel, points every VM at it, and makes every
+/// recipe that comes before the first boot.
+pub fn prepare(plan: &mut LabPlan) -> Result<Host> {
+    // Fail before building anything when a host tool of the run is missing.
+    crate::host_tools::require(qemu_binary().as_os_str())?;
+    for tool in &plan.tools {
+        crate::host_tools::require(OsStr::new(tool))?;
+    }
+    std::fs::create_dir_all(&plan.work)
+        .map_err(|e| LabError::io("cannot create", &plan.work, e))?;
+    let kver = srbuild_builder::image::choose_kernel(
+        &srbuild_builder::sysroot::Sysroot::new("/"),
+        plan.kver.as_deref(),
+    )
+    .map_err(|source| LabError::Build {
+        what: "choosing the kernel".into(),
+        source,
+    })?;
+    let kernel = artifacts::kernel_image(&kver)?;
+    let started = Instant::now();
+    // What the VMs boot; the PXE scenario's netboot files keep the bzImage.
+    let boot = if plan.bzimage {
+        BootKernel::BzImage(kernel.clone(), "--bzimage".into())
+    } else {
+        crate::run::pvh::boot_kernel(&kernel, &crate::run::rootfs::cache_dir())?
+    };
+    for n in plan.phases.iter_mut().flat_map(|p| p.nodes.iter_mut()) {
+        if n.spec.kernel == Path::new(KERNEL) {
+            n.spec.kernel = boot.path().to_path_buf();
+        }
+    }
+    let (accel, why) = accel::detect_with_reason(&qemu_binary());
+    let host = Host {
+        kver,
+        kernel,
+        boot,
+        accel,
+    };
+    for r in &plan.recipes {
+        make(r, &host)?;
+    }
+    let clients = plan
+        .phases
+        .iter()
+        .flat_map(|p| &p.nodes)
+        .filter(|n| matches!(n.expect, crate::run::nodes::Expect::Verdict { .. }))
+        .count();
+    println!(
+        "lab: {} root, {clients} client(s), scenario {}; artifacts ready in {:.1} s under {}; \
+         accelerator {} ({why}); {}",
+        plan.kind.name,
+        plan.scenario,
+        started.elapsed().as_secs_f64(),
+        plan.work.display(),
+        host.accel.as_str(),
+        host.boot.describe()
+    );
+    Ok(host)
+}
+
+/// Makes one recipe.
+pub fn make(r: &Recipe, host: &Host) -> Result<()> {
+    match r {
+        Recipe::Cluster {
+            path,
+            authkey,
+            nodes,
+        } => {
+            artifacts::authkey(authkey)?;
+            let name = authkey
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("authkey");
+            let text = crate::run::topology::cluster_toml(nodes, Some(name));
+            srbuild_fsio::write_file(path, text.as_bytes(), 0o644, None)
+                .map_err(|e| LabError::io("cannot write", path, e))
+        }
+        Recipe::RootTree {
+            path,
+            cluster,
+            clients,
+            agent,
+            rootfs,
+        } => crate::run::roottree::root_tree(path, &host.kver, cluster, clients, agent, *rootfs),
+        Recipe::Image {
+            profile,
+            cluster,
+            output,
+            from_server,
+        } => {
+            let input = match from_server {
+                None => None,
+                Some(f) => {
+                    let log = std::fs::read_to_string(&f.log)
+                        .map_err(|e| LabError::io("cannot read", &f.log, e))?;
+                    let text =
+                        artifacts::cut_from_console(&log, f.begin, f.end).ok_or_else(|| {
+                            LabError::Role {
+                                node: f.node.clone(),
+                                why: format!(
+                                    "it said it was ready but printed nothing between {} and {}",
+                                    f.begin, f.end
+                                ),
+                                log: f.log.clone(),
+                            }
+                        })?;
+                    srbuild_fsio::write_file(&f.file, text.as_bytes(), 0o644, None)
+                        .map_err(|e| LabError::io("cannot write", &f.file, e))?;
+                    Some(f.file.as_path())
+                }
+            };
+            // The builder takes the server's output as its GlusterFS volfile today; when
+            // its generic input option lands, switch `build_image_with` to it.
+            artifacts::build_image_with(profile, &host.kver, cluster.as_deref(), output, input)
+                .map(|_| ())
+        }
+        Recipe::DataDir { tree, dir } => {
+            let _ = std::fs::remove_dir_all(dir);
+            std::fs::create_dir_all(dir).map_err(|e| LabError::io("cannot create", dir, e))?;
+            std::fs::rename(tree, dir.join("root"))
+                .map_err(|e| LabError::io("cannot move the root tree", tree, e))
+        }
+        Recipe::Netboot {
+            cluster,
+            out,
+            initrd,
+            append,
+        } => netboot(cluster, out, &host.kernel, initrd, append),
+        Recipe::Mkfs {
+            fs,
+            src,
+            image,
+            size_mb,
+            label,
+        } => artifacts::mkfs_from_dir(fs, src, image, *size_mb, label),
+        Recipe::SharedDisk {
+            path,
+            size_mb,
+            format,
+            with,
+        } => {
+            artifacts::raw_image(path, *size_mb)?;
+            (format.run)(path, with)
+        }
+        Recipe::Overlay { base, path } => artifacts::overlay(base, path),
+    }
+}
+
+/// Writes the netboot files for the lab's cluster into `out`, as `srbuild cluster netboot
+/// --tftp-root /srv/netboot` does: the server's data disk carries them to its dnsmasq.
+fn netboot(cluster: &Path, out: &Path, kernel: &Path, initrd: &Path, append: &str) -> Result<()> {
+    let what = |w: &str| format!("{w} for the pxe scenario ({})", out.display());
+    let c = srbuild_cluster::Cluster::load(cluster).map_err(|source| LabError::Netboot {
+        what: what("reading the cluster description"),
+        source,
+    })?;
+    let opts = srbuild_cluster::netboot::NetbootOptions {
+        outdir: out.to_path_buf(),
+        kernel: kernel.to_path_buf(),
+        initrd: initrd.to_path_buf(),
+        append: Some(append.to_string()),
+        tftp_root: Some(PathBuf::from(crate::run::scenarios::NETBOOT_DIR)),
+    };
+    srbuild_cluster::netboot::write_netboot(&c, &opts).map_err(|source| LabError::Netboot {
+        what: what("writing the netboot files"),
+        source,
+    })?;
+    Ok(())
+}

@@ -1,0 +1,124 @@
+//! The scenario matrix that CI runs (root kind × scenario × nodes × root filesystem,
+//! [`MATRIX`]).
+
+use crate::run::scenarios::Scenario;
+
+/// One entry of the CI matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatrixEntry {
+    /// The scenario's name in CI output and under `target/lab-ci/`.
+    pub name: &'static str,
+    /// The root kind (`--root`).
+    pub kind: &'static str,
+    pub scenario: Scenario,
+    /// Client nodes (`--nodes`).
+    pub nodes: usize,
+    /// The root filesystem (`--rootfs`).
+    pub rootfs: crate::run::rootfs::RootFs,
+}
+
+const fn e(
+    name: &'static str,
+    kind: &'static str,
+    scenario: Scenario,
+    nodes: usize,
+) -> MatrixEntry {
+    MatrixEntry {
+        name,
+        kind,
+        scenario,
+        nodes,
+        rootfs: crate::run::rootfs::RootFs::Busybox,
+    }
+}
+
+/// The scenarios `cargo xtask ci` boots, in order.
+pub const MATRIX: &[MatrixEntry] = &[
+    e("nfs-3-clients", "nfs", Scenario::Normal, 3),
+    e("ext3-2-nodes", "ext3", Scenario::Normal, 2),
+    e("gfs2-3-nodes", "gfs2", Scenario::Normal, 3),
+    e("ocfs2-2-nodes", "ocfs2", Scenario::Normal, 2),
+    e("gfs2-node-dies", "gfs2", Scenario::NodeDies, 3),
+    e("ocfs2-node-dies", "ocfs2", Scenario::NodeDies, 2),
+    e("gfs2-lone-node", "gfs2", Scenario::LoneNode, 3),
+    e("glusterfs-3-clients", "glusterfs", Scenario::Normal, 3),
+    e(
+        "glusterfs-server-down",
+        "glusterfs",
+        Scenario::ServerDown,
+        1,
+    ),
+    e("nfs-ram-root", "nfs", Scenario::RamRoot, 2),
+    e("nfs-hybrid-root", "nfs", Scenario::HybridRoot, 2),
+    e("glusterfs-ram-root", "glusterfs", Scenario::RamRoot, 2),
+    e("nfs-bad-rootmode", "nfs", Scenario::BadRootmode, 1),
+    e("nfs-ram-too-small", "nfs", Scenario::RamTooSmall, 1),
+    e(
+        "nfs-hybrid-missing-path",
+        "nfs",
+        Scenario::HybridMissingPath,
+        1,
+    ),
+    e("nfs-wrong-root-path", "nfs", Scenario::WrongRootPath, 1),
+    e("nfs-unknown-node", "nfs", Scenario::UnknownNode, 1),
+    e("nfs-late-server", "nfs", Scenario::LateServer, 2),
+    e("nfs-ip-static", "nfs", Scenario::IpStatic, 1),
+    e("nfs-dhcp", "nfs", Scenario::Dhcp, 2),
+    e("nfs-pxe", "nfs", Scenario::Pxe, 2),
+    // A real Debian 12 root with systemd: per-node machine-id, hostname, /var/log and
+    // /var/tmp as CDSLs, /tmp a tmpfs per node, the agent as a unit, and a clean power-off.
+    MatrixEntry {
+        name: "nfs-debian-2-clients",
+        kind: "nfs",
+        scenario: Scenario::Normal,
+        nodes: 2,
+        rootfs: crate::run::rootfs::RootFs::Debian,
+    },
+    // The same on the shared disks: systemd must leave the cluster stack's mounts alone,
+    // and the last node down recovers the other's journal before it powers off.
+    MatrixEntry {
+        name: "gfs2-debian-2-nodes",
+        kind: "gfs2",
+        scenario: Scenario::Normal,
+        nodes: 2,
+        rootfs: crate::run::rootfs::RootFs::Debian,
+    },
+    MatrixEntry {
+        name: "ocfs2-debian-2-nodes",
+        kind: "ocfs2",
+        scenario: Scenario::Normal,
+        nodes: 2,
+        rootfs: crate::run::rootfs::RootFs::Debian,
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_matrix_entry_is_supported_by_its_kind() {
+        for m in MATRIX {
+            let kind = crate::run::kinds::by_name(m.kind).unwrap();
+            kind.check(m.scenario, m.nodes, m.nodes)
+                .unwrap_or_else(|e| panic!("{}: {e}", m.name));
+        }
+        for m in MATRIX
+            .iter()
+            .filter(|m| m.rootfs == crate::run::rootfs::RootFs::Debian)
+        {
+            assert!(
+                crate::run::kinds::by_name(m.kind).unwrap().debian.is_some()
+                    && m.scenario == Scenario::Normal,
+                "{}: --rootfs debian is not planned for {} {}",
+                m.name,
+                m.kind,
+                m.scenario
+            );
+        }
+        let mut names: Vec<&str> = MATRIX.iter().map(|m| m.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), MATRIX.len(), "matrix names are unique");
+    }
+}

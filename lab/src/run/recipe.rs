@@ -1,0 +1,194 @@
+//! Artifact recipes: what a run must make on the host before a phase boots (the cluster
+//! description, the root tree, images, disks, netboot files), as data. The plan
+//! ([`crate::run::plan`]) lists them; [`crate::run::materialize`] makes them. Every path is
+//! under the run's directory, and the kernel is chosen only when they are made.
+
+use crate::run::kinds::{Formatter, SharedFormat};
+use crate::run::rootfs::RootFs;
+use crate::run::roottree::AgentConfig;
+use crate::run::topology::LabNode;
+use std::fmt;
+use std::path::PathBuf;
+
+/// One thing to make.
+#[derive(Debug, Clone)]
+pub enum Recipe {
+    /// The cluster description of `nodes`, and a fresh corosync authkey next to it.
+    Cluster {
+        path: PathBuf,
+        authkey: PathBuf,
+        nodes: Vec<LabNode>,
+    },
+    /// The test root tree (replaced) with the agent told `agent`, and `clients`' CDSLs.
+    RootTree {
+        path: PathBuf,
+        cluster: PathBuf,
+        clients: Vec<LabNode>,
+        agent: AgentConfig,
+        rootfs: RootFs,
+    },
+    /// An image built by the builder from `profile` for the chosen kernel.
+    Image {
+        profile: String,
+        cluster: Option<PathBuf>,
+        output: PathBuf,
+        /// Built from a file a server printed on its console (so: once it is ready).
+        from_server: Option<FromServer>,
+    },
+    /// `dir` emptied, and the tree moved to `dir/root`.
+    DataDir { tree: PathBuf, dir: PathBuf },
+    /// What `srbuild cluster netboot` writes for the cluster into `out`, for the kernel
+    /// (the compressed one) and `initrd`, with the clients' command line.
+    Netboot {
+        cluster: PathBuf,
+        out: PathBuf,
+        initrd: PathBuf,
+        append: String,
+    },
+    /// `mkfs.<fs> -d src` into a fresh raw image.
+    Mkfs {
+        fs: &'static str,
+        src: PathBuf,
+        image: PathBuf,
+        size_mb: u64,
+        label: &'static str,
+    },
+    /// A fresh raw disk, formatted by the kind.
+    SharedDisk {
+        path: PathBuf,
+        size_mb: u64,
+        format: Formatter,
+        with: SharedFormat,
+    },
+    /// A qcow2 overlay over a raw base.
+    Overlay { base: PathBuf, path: PathBuf },
+}
+
+/// A file cut from a server's console between two marker lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FromServer {
+    pub node: String,
+    pub log: PathBuf,
+    pub begin: &'static str,
+    pub end: &'static str,
+    /// Where the cut file is written.
+    pub file: PathBuf,
+}
+
+impl fmt::Display for Recipe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Recipe::Cluster {
+                path,
+                authkey,
+                nodes,
+            } => write!(
+                f,
+                "cluster {} (authkey {}) nodes {}",
+                path.display(),
+                authkey.display(),
+                nodes
+                    .iter()
+                    .map(|n| match n.role {
+                        Some(r) => format!("{}[{r}]", n.name),
+                        None => n.name.clone(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            Recipe::RootTree {
+                path,
+                cluster,
+                clients,
+                agent,
+                rootfs,
+            } => write!(
+                f,
+                "root-tree {} ({rootfs:?}, description {}) cdsl {} expect {} mode {} wait {} s \
+                 beat {} checks [{}]",
+                path.display(),
+                cluster.display(),
+                clients
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                agent.expect.join(","),
+                if agent.shared { "shared" } else { "local" },
+                agent.wait_s,
+                agent.beat,
+                agent
+                    .checks
+                    .iter()
+                    .map(|c| c.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            Recipe::Image {
+                profile,
+                cluster,
+                output,
+                from_server,
+            } => {
+                write!(f, "image {profile} -> {}", output.display())?;
+                if let Some(c) = cluster {
+                    write!(f, " cluster {}", c.display())?;
+                }
+                if let Some(s) = from_server {
+                    write!(
+                        f,
+                        " from {} ({} .. {} in {}, written to {})",
+                        s.node,
+                        s.begin,
+                        s.end,
+                        s.log.display(),
+                        s.file.display()
+                    )?;
+                }
+                Ok(())
+            }
+            Recipe::DataDir { tree, dir } => {
+                write!(f, "data-dir {} <- {}", dir.display(), tree.display())
+            }
+            Recipe::Netboot {
+                cluster,
+                out,
+                initrd,
+                append,
+            } => write!(
+                f,
+                "netboot {} (description {}, initrd {}) append \"{append}\"",
+                out.display(),
+                cluster.display(),
+                initrd.display()
+            ),
+            Recipe::Mkfs {
+                fs,
+                src,
+                image,
+                size_mb,
+                label,
+            } => write!(
+                f,
+                "mkfs.{fs} {} <- {} {size_mb} MiB label {label}",
+                image.display(),
+                src.display()
+            ),
+            Recipe::SharedDisk {
+                path,
+                size_mb,
+                format,
+                with,
+            } => write!(
+                f,
+                "shared-disk {} {size_mb} MiB {format:?} cluster {} slots {}",
+                path.display(),
+                with.cluster,
+                with.slots
+            ),
+            Recipe::Overlay { base, path } => {
+                write!(f, "overlay {} over {}", path.display(), base.display())
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! A plan as plain text, one line per recipe, phase and node: what the snapshot tests
+//! compare (`lab/tests/plans/*.txt`) and what a reviewer reads to see what a change does
+//! to every run. Host-independent as the plan is (QEMU's path is left out).
+
+use crate::qemu::Disk;
+use crate::run::nodes::Expect;
+use crate::run::plan::LabPlan;
+use std::fmt::Write as _;
+
+fn disk(d: &Disk) -> String {
+    format!(
+        "{} ({:?}{}{})",
+        d.path.display(),
+        d.format,
+        if d.shared { ", shared" } else { "" },
+        if d.readonly { ", read-only" } else { "" }
+    )
+}
+
+impl LabPlan {
+    /// The plan as text.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "kind {} scenario {} kver {} bzimage {}",
+            self.kind.name,
+            self.scenario,
+            self.kver.as_deref().unwrap_or("(newest)"),
+            self.bzimage
+        );
+        let _ = writeln!(s, "tools {}", self.tools.join(" "));
+        let _ = writeln!(s, "victim {}", self.victim.as_deref().unwrap_or("-"));
+        let _ = writeln!(
+            s,
+            "poweroff {}",
+            self.poweroff
+                .map(|d| format!("{} s", d.as_secs()))
+                .unwrap_or_else(|| "-".into())
+        );
+        for r in &self.recipes {
+            let _ = writeln!(s, "make {r}");
+        }
+        for p in &self.phases {
+            let _ = writeln!(
+                s,
+                "phase {} delay {} s{}",
+                p.name,
+                p.delay.as_secs(),
+                if p.blocking { " blocking" } else { "" }
+            );
+            for r in &p.recipes {
+                let _ = writeln!(s, "  make {r}");
+            }
+            for n in &p.nodes {
+                let v = &n.spec;
+                let _ = writeln!(
+                    s,
+                    "  node {} id {} ip {} role {}",
+                    n.node.name,
+                    n.node.id,
+                    n.node.ip,
+                    n.node.role.unwrap_or("-")
+                );
+                let _ = writeln!(
+                    s,
+                    "    vm {} MiB {} cpu kernel {} initrd {} dir {}{}",
+                    v.memory_mb,
+                    v.cpus,
+                    v.kernel.display(),
+                    v.initrd.display(),
+                    v.dir.display(),
+                    if v.netboot { " netboot" } else { "" }
+                );
+                for nic in &v.nics {
+                    let _ = writeln!(s, "    nic {}", nic.mac);
+                }
+                for d in &v.disks {
+                    let _ = writeln!(s, "    disk {}", disk(d));
+                }
+                let _ = writeln!(s, "    append {}", v.append);
+                let _ = writeln!(s, "    expect {}", expect(&n.expect));
+            }
+        }
+        s
+    }
+}
+
+fn expect(e: &Expect) -> String {
+    match e {
+        Expect::Ready { marker, stopped } => {
+            format!(
+                "ready {marker}{}",
+                if *stopped { ", then stopped" } else { "" }
+            )
+        }
+        Expect::Verdict {
+            fail_stage,
+            why_has,
+            line,
+        } => {
+            let mut s = match fail_stage {
+                None => "LAB-PASS".to_string(),
+                Some(st) => format!("FAILED stage={st}"),
+            };
+            for w in why_has {
+                let _ = write!(s, " naming \"{w}\"");
+            }
+            if let Some(l) = line {
+                let _ = write!(s, " with line \"{l}\"");
+            }
+            s
+        }
+        Expect::Console { line, forbid } => format!("console \"{line}\", never \"{forbid}\""),
+    }
+}

@@ -1,0 +1,36 @@
+//! The everyday scenarios: every node boots and passes, or a client the description does
+//! not know, or one asking for a root that is not there, fails where it should.
+
+use super::{ScenarioSpec, VerdictSpec, BASE};
+use crate::run::scenarios::Scenario;
+
+pub const NORMAL: ScenarioSpec = ScenarioSpec {
+    id: Scenario::Normal,
+    name: "normal",
+    doc: "Every node boots the root and passes the agent's checks; on a shared root each sees the others' writes.",
+    ..BASE
+};
+
+pub const WRONG_ROOT_PATH: ScenarioSpec = ScenarioSpec {
+    id: Scenario::WrongRootPath,
+    name: "wrong-root-path",
+    doc: "Clients ask for an export that does not exist: `FAILED stage=mount-root`.",
+    verdict: VerdictSpec::Fail {
+        stage: "mount-root",
+        why_has: &[],
+    },
+    wrong_root: true,
+    ..BASE
+};
+
+pub const UNKNOWN_NODE: ScenarioSpec = ScenarioSpec {
+    id: Scenario::UnknownNode,
+    name: "unknown-node",
+    doc: "A client whose MAC is not in the cluster description: `FAILED stage=identity`.",
+    verdict: VerdictSpec::Fail {
+        stage: "identity",
+        why_has: &[],
+    },
+    unknown_macs: true,
+    ..BASE
+};

@@ -1,0 +1,313 @@
+//! Scenarios as data: one [`ScenarioSpec`] per [`Scenario`], grouped by family in
+//! `basic.rs`, `faults.rs`, `rootmode.rs` and `net.rs`. A descriptor says what the clients'
+//! kernel command line gets, what their consoles must show (`LAB-PASS` with an extra line,
+//! or a `FAILED stage=`), who is killed once every client passed, whether the server runs,
+//! which of the described nodes boot, whether they boot from the network, how many nodes
+//! the scenario needs, and what it changes in the agent's checks. The plan
+//! ([`crate::run::plan`]) reads these fields and never names a scenario.
+
+mod basic;
+mod faults;
+mod net;
+mod rootmode;
+
+pub use net::NETBOOT_DIR;
+
+use crate::error::{LabError, Result};
+
+/// What a run sets out to show: the identity of a scenario, whose behaviour is its
+/// descriptor ([`Scenario::spec`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    Normal,
+    WrongRootPath,
+    UnknownNode,
+    LateServer,
+    IpStatic,
+    Dhcp,
+    NodeDies,
+    LoneNode,
+    ServerDown,
+    RamRoot,
+    HybridRoot,
+    BadRootmode,
+    RamTooSmall,
+    HybridMissingPath,
+    Pxe,
+}
+
+impl Scenario {
+    /// Its descriptor ([`crate::run::scenarios`]).
+    pub fn spec(self) -> &'static ScenarioSpec {
+        spec(self)
+    }
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        self.spec().name
+    }
+}
+
+impl std::str::FromStr for Scenario {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        SPECS
+            .iter()
+            .find(|x| x.name == s)
+            .map(|x| x.id)
+            .ok_or_else(|| {
+                format!(
+                    "unknown scenario '{s}'; use one of: {}",
+                    SPECS.iter().map(|x| x.name).collect::<Vec<_>>().join(", ")
+                )
+            })
+    }
+}
+
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Every scenario's descriptor, in the order `--help` and the docs list them.
+pub const SPECS: &[&ScenarioSpec] = &[
+    &basic::NORMAL,
+    &basic::WRONG_ROOT_PATH,
+    &basic::UNKNOWN_NODE,
+    &faults::LATE_SERVER,
+    &net::IP_STATIC,
+    &net::DHCP,
+    &faults::NODE_DIES,
+    &faults::LONE_NODE,
+    &faults::SERVER_DOWN,
+    &rootmode::RAM_ROOT,
+    &rootmode::HYBRID_ROOT,
+    &rootmode::BAD_ROOTMODE,
+    &rootmode::RAM_TOO_SMALL,
+    &rootmode::HYBRID_MISSING_PATH,
+    &net::PXE,
+];
+
+/// One scenario.
+#[derive(Debug)]
+pub struct ScenarioSpec {
+    pub id: Scenario,
+    /// `--scenario NAME`.
+    pub name: &'static str,
+    /// One sentence for `--help` and the docs.
+    pub doc: &'static str,
+    /// Kernel arguments the clients get after the kind's own.
+    pub client_args: &'static [&'static str],
+    /// Kernel arguments every described service role (a server) gets.
+    pub role_args: &'static [&'static str],
+    /// How the clients get their address.
+    pub address: Address,
+    /// What every booted client's console must show.
+    pub verdict: VerdictSpec,
+    /// Killed once every client passed; the survivors must go on writing.
+    pub victim: Victim,
+    pub server: ServerPolicy,
+    pub boots: Boots,
+    /// Clients boot through QEMU's iPXE from the server (no `-kernel`), and a stranger
+    /// whose MAC is not described must get nothing.
+    pub netboot: bool,
+    /// At least this many client nodes, and why.
+    pub min_nodes: Option<(usize, &'static str)>,
+    pub root_mode: RootMode,
+    /// Clients use MACs the cluster description does not know.
+    pub unknown_macs: bool,
+    /// Clients ask for a root that does not exist.
+    pub wrong_root: bool,
+    /// No client can become quorate: the cluster stack should give up soon.
+    pub no_quorum: bool,
+}
+
+/// How clients get their address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Address {
+    /// From the cluster description (srbuild's own network setup).
+    Described,
+    /// From `ip=` in the kernel's syntax, an address the description does not give.
+    Static,
+    /// `ip=dhcp`, from the server's DHCP service.
+    Dhcp,
+}
+
+/// What a client's console must show. Lines may hold `{ip}` (the node's described address),
+/// `{static_ip}` (its `ip=` address), `{server_ip}` and `{ipxe_boot}` (the iPXE script's
+/// name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerdictSpec {
+    /// `LAB-PASS`, and `line` somewhere on the console.
+    Pass { line: Option<&'static str> },
+    /// `FAILED stage=<stage>` whose reason has each of `why_has`.
+    Fail {
+        stage: &'static str,
+        why_has: &'static [&'static str],
+    },
+}
+
+/// Who is killed once every client passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Victim {
+    None,
+    /// The last booted client.
+    Client,
+    /// The server role.
+    Server,
+}
+
+/// When the server role (of kinds that have one) runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerPolicy {
+    /// With the clients.
+    Runs,
+    /// This many seconds after the clients.
+    Late(u64),
+    /// Never.
+    Absent,
+}
+
+/// Which of the described clients boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Boots {
+    All,
+    /// Only the first (the others stay described members that never come).
+    First,
+}
+
+/// Where a client's root ends up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootMode {
+    /// Mounted from the kind's storage.
+    Network,
+    /// Copied into a tmpfs; the network root's daemons are gone.
+    Ram,
+    /// In a tmpfs but for `/usr`, which stays a read-only mount of the kind's root.
+    Hybrid,
+}
+
+impl ScenarioSpec {
+    /// The stage a client must fail at, or `None` when it must reach LAB-PASS.
+    pub fn expected_failure(&self) -> Option<&'static str> {
+        match self.verdict {
+            VerdictSpec::Fail { stage, .. } => Some(stage),
+            VerdictSpec::Pass { .. } => None,
+        }
+    }
+
+    /// Whether the root is in RAM (all of it or all but `/usr`).
+    pub fn in_ram(&self) -> bool {
+        self.root_mode != RootMode::Network
+    }
+
+    /// Refuses a node count below the scenario's minimum.
+    pub fn check_nodes(&self, nodes: usize) -> Result<()> {
+        match self.min_nodes {
+            Some((min, why)) if nodes < min => Err(LabError::Invalid(format!(
+                "the {} scenario needs at least {min} nodes: {why}",
+                self.name
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The descriptor of `s`.
+pub fn spec(s: Scenario) -> &'static ScenarioSpec {
+    match s {
+        Scenario::Normal => &basic::NORMAL,
+        Scenario::WrongRootPath => &basic::WRONG_ROOT_PATH,
+        Scenario::UnknownNode => &basic::UNKNOWN_NODE,
+        Scenario::LateServer => &faults::LATE_SERVER,
+        Scenario::IpStatic => &net::IP_STATIC,
+        Scenario::Dhcp => &net::DHCP,
+        Scenario::NodeDies => &faults::NODE_DIES,
+        Scenario::LoneNode => &faults::LONE_NODE,
+        Scenario::ServerDown => &faults::SERVER_DOWN,
+        Scenario::RamRoot => &rootmode::RAM_ROOT,
+        Scenario::HybridRoot => &rootmode::HYBRID_ROOT,
+        Scenario::BadRootmode => &rootmode::BAD_ROOTMODE,
+        Scenario::RamTooSmall => &rootmode::RAM_TOO_SMALL,
+        Scenario::HybridMissingPath => &rootmode::HYBRID_MISSING_PATH,
+        Scenario::Pxe => &net::PXE,
+    }
+}
+
+/// A verdict line with its placeholders filled.
+pub fn fill(template: &str, ip: &str, static_ip: &str, server_ip: &str) -> String {
+    template
+        .replace("{ip}", ip)
+        .replace("{static_ip}", static_ip)
+        .replace("{server_ip}", server_ip)
+        .replace("{ipxe_boot}", srbuild_cluster::netboot::IPXE_BOOT_NAME)
+}
+
+/// A descriptor with every field at its everyday value, for the families to start from.
+pub(crate) const BASE: ScenarioSpec = ScenarioSpec {
+    id: Scenario::Normal,
+    name: "normal",
+    doc: "",
+    client_args: &[],
+    role_args: &[],
+    address: Address::Described,
+    verdict: VerdictSpec::Pass { line: None },
+    victim: Victim::None,
+    server: ServerPolicy::Runs,
+    boots: Boots::All,
+    netboot: false,
+    min_nodes: None,
+    root_mode: RootMode::Network,
+    unknown_macs: false,
+    wrong_root: false,
+    no_quorum: false,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_list_the_known_ones() {
+        for s in SPECS {
+            assert_eq!(s.name.parse::<Scenario>(), Ok(s.id));
+        }
+        let err = "bogus".parse::<Scenario>().unwrap_err();
+        assert!(err.contains("unknown scenario 'bogus'") && err.contains("node-dies"));
+    }
+
+    #[test]
+    fn every_scenario_has_exactly_one_descriptor_named_as_it() {
+        for d in SPECS {
+            assert_eq!(spec(d.id).name, d.name, "{} is listed as another", d.name);
+            assert_eq!(
+                SPECS.iter().filter(|o| o.id == d.id).count(),
+                1,
+                "{}",
+                d.name
+            );
+            assert!(!d.doc.is_empty(), "{} has no doc", d.name);
+        }
+    }
+
+    #[test]
+    fn node_minimums_say_why() {
+        let e = spec(Scenario::NodeDies)
+            .check_nodes(1)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("at least 2 nodes: one dies"), "{e}");
+        assert!(spec(Scenario::LoneNode).check_nodes(2).is_err());
+        assert!(spec(Scenario::LoneNode).check_nodes(3).is_ok());
+        assert!(spec(Scenario::Normal).check_nodes(1).is_ok());
+    }
+
+    #[test]
+    fn lines_get_their_addresses() {
+        assert_eq!(
+            fill("tftp://{server_ip}/{ipxe_boot}... ok", "", "", "10.77.0.1"),
+            "tftp://10.77.0.1/boot.ipxe... ok"
+        );
+    }
+}
