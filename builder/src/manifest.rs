@@ -5,8 +5,10 @@
 //! bytes, except `build_seconds`, which is left out when `SOURCE_DATE_EPOCH` is set.
 //! Secrets (the corosync authkey) are marked `"secret": true` and never hashed.
 
+use crate::assembly::Planned;
+use crate::contract::AUTHKEY as AUTHKEY_PATH;
 use crate::error::{BuildError, Result};
-use crate::image::{BuildOptions, Planned, AUTHKEY_PATH};
+use crate::options::{source_date_epoch, BuildOptions};
 use crate::plan::{Cause, PlanEntry, Source};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -14,7 +16,8 @@ use std::io::Read;
 use std::path::Path;
 
 /// Version of the manifest's layout; bumped when a field changes meaning or goes away.
-pub const FORMAT: u32 = 1;
+/// 2: `inputs.gluster_volfile` became `inputs.module_inputs` (a list of named inputs).
+pub const FORMAT: u32 = 2;
 
 /// The whole manifest, in the order its fields are printed.
 #[derive(Debug, Clone, Serialize)]
@@ -43,7 +46,8 @@ pub struct Inputs {
     pub sysroot: String,
     pub compression: String,
     pub cluster: Option<FileInput>,
-    pub gluster_volfile: Option<FileInput>,
+    /// The files given to modules' resolvers (`--input NAME=FILE`), in order.
+    pub module_inputs: Vec<NamedInput>,
     /// The default kernel arguments baked in: the profile's, then `--kernel-arg`.
     pub kernel_args: Vec<String>,
     pub source_date_epoch: u32,
@@ -61,6 +65,14 @@ pub struct TextInput {
 /// A file given on the command line.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileInput {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// A named input of a module: `{"name": "gluster-volfile", "path": …, "sha256": …}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedInput {
+    pub name: String,
     pub path: String,
     pub sha256: String,
 }
@@ -210,13 +222,17 @@ pub fn draft(opts: &BuildOptions, planned: &Planned) -> Result<Manifest> {
         sysroot: opts.sysroot.display().to_string(),
         compression: opts.compression.to_string(),
         cluster: opts.cluster.as_deref().map(file_input).transpose()?,
-        gluster_volfile: opts
-            .gluster_volfile
-            .as_deref()
-            .map(file_input)
-            .transpose()?,
+        module_inputs: planned
+            .module_inputs
+            .iter()
+            .map(|i| NamedInput {
+                name: i.name.clone(),
+                path: i.path.clone(),
+                sha256: i.sha256.clone(),
+            })
+            .collect(),
         kernel_args,
-        source_date_epoch: crate::image::source_date_epoch()?,
+        source_date_epoch: source_date_epoch()?,
         strict: opts.strict,
     };
     let mut files = Vec::with_capacity(planned.plan.len());

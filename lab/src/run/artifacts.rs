@@ -66,7 +66,9 @@ fn build_image_with(
     opts.output = Some(output.to_path_buf());
     opts.kver = Some(kver.to_string());
     opts.cluster = cluster.map(Path::to_path_buf);
-    opts.gluster_volfile = volfile.map(Path::to_path_buf);
+    if let Some(v) = volfile {
+        opts.add_input("gluster-volfile", v);
+    }
     let from = volfile
         .map(|v| format!(" from the volfile {}", v.display()))
         .unwrap_or_default();

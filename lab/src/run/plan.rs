@@ -303,7 +303,7 @@ pub fn prepare(opts: &LabOptions) -> Result<LabPlan> {
     }
     let work = opts.dir.join("artifacts");
     std::fs::create_dir_all(&work).map_err(|e| LabError::io("cannot create", &work, e))?;
-    let kver = srbuild_builder::image::choose_kernel(
+    let kver = srbuild_builder::kernel::choose_kernel(
         &srbuild_builder::sysroot::Sysroot::new("/"),
         opts.kver.as_deref(),
     )
