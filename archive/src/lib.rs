@@ -17,7 +17,9 @@ mod write;
 mod zstd_mt;
 
 pub use compress::{Compression, ParseCompressionError, ZSTD_LEVEL, ZSTD_WORKERS};
-pub use entry::{escape_name, format_listing, Entry, EntryKind, ListedEntry};
+pub use entry::{
+    escape_name, format_listing, ContentDigest, DigestSlot, Entry, EntryKind, ListedEntry,
+};
 pub use error::ArchiveError;
 pub use extract::{extract_image, ExtractStats};
 pub use output::{

@@ -165,9 +165,9 @@ fn sha256_file(path: &Path) -> Result<(String, u64)> {
     sha256_of(f).map_err(|e| BuildError::read(path, e))
 }
 
-/// The manifest of a planned image: everything but the sizes of the written archive and
-/// the build time, which [`Manifest::finish`] fills in. Reads and hashes every host file
-/// of the plan, so a file that went away is an error naming it.
+/// The manifest of a planned image: everything but what the writer learns (the size and
+/// hash of each host file, [`Manifest::fill_host_digests`]), the sizes of the written
+/// archive and the build time ([`Manifest::finish`]).
 pub fn draft(opts: &BuildOptions, planned: &Planned) -> Result<Manifest> {
     let profile = &planned.profile;
     let text_input = |name: &str, display: &str| -> TextInput {
@@ -284,12 +284,9 @@ fn record(path: &str, e: &PlanEntry) -> Result<FileRecord> {
         }),
     };
     match &e.source {
-        Source::Host(p) => {
-            let (sum, size) = sha256_file(p)?;
-            r.size = size;
-            r.source = Some(p.display().to_string());
-            r.sha256 = (!secret).then_some(sum);
-        }
+        // Size and hash come from the writer, which reads the file once
+        // ([`Manifest::fill_host_digests`]).
+        Source::Host(p) => r.source = Some(p.display().to_string()),
         Source::Bytes(b) => {
             r.size = b.len() as u64;
             r.source = Some("generated".into());
@@ -317,6 +314,30 @@ impl Manifest {
         let reproducible = std::env::var("SOURCE_DATE_EPOCH").is_ok_and(|v| !v.trim().is_empty());
         self.build_seconds =
             (!reproducible).then(|| (elapsed.as_secs_f64() * 1000.0).round() / 1000.0);
+    }
+
+    /// Takes the size and SHA-256 of every host file from what the writer copied into the
+    /// image (`entries` from [`crate::plan::Plan::to_hashed_entries`], written).
+    pub fn fill_host_digests(&mut self, entries: &[srbuild_archive::Entry]) -> Result<()> {
+        let mut records = self.files.iter_mut();
+        for e in entries {
+            let srbuild_archive::EntryKind::HashedFile { digest, .. } = &e.kind else {
+                continue;
+            };
+            let r = records.find(|r| r.path == e.path);
+            let (Some(r), Some(d)) = (r, digest.get()) else {
+                return Err(BuildError::Config {
+                    location: "srbuild image --json".into(),
+                    message: format!(
+                        "no digest of {} after writing (a bug in srbuild; please report it)",
+                        e.path
+                    ),
+                });
+            };
+            r.size = d.size;
+            r.sha256 = (!r.secret).then(|| hex(&d.sha256));
+        }
+        Ok(())
     }
 
     /// Pretty-printed JSON with a final newline.

@@ -13,16 +13,20 @@ use std::time::Instant;
 pub fn build_image(opts: &BuildOptions) -> Result<BuildReport> {
     let start = Instant::now();
     let planned = plan_image(opts)?;
-    write_planned(opts, planned, start)
+    let entries = planned.plan.to_entries()?;
+    write_planned(opts, planned, &entries, start)
 }
 
-/// Builds and writes an image, and returns its manifest ([`crate::manifest`]). Every host
-/// file is hashed before the image is written, so a failure leaves no image behind.
+/// Builds and writes an image, and returns its manifest ([`crate::manifest`]). The writer
+/// hashes each host file as it copies it (one read); a file that cannot be read fails the
+/// write, which then leaves no image behind.
 pub fn build_image_with_manifest(opts: &BuildOptions) -> Result<(BuildReport, Manifest)> {
     let start = Instant::now();
     let planned = plan_image(opts)?;
     let mut manifest = manifest::draft(opts, &planned)?;
-    let report = write_planned(opts, planned, start)?;
+    let entries = planned.plan.to_hashed_entries()?;
+    let report = write_planned(opts, planned, &entries, start)?;
+    manifest.fill_host_digests(&entries)?;
     let sizes = Sizes {
         entries: report.entries,
         files: report.files,
@@ -33,15 +37,19 @@ pub fn build_image_with_manifest(opts: &BuildOptions) -> Result<(BuildReport, Ma
     Ok((report, manifest))
 }
 
-/// Writes `planned` where `opts` says (default `initrd-<profile>-<kver>.img`).
-fn write_planned(opts: &BuildOptions, planned: Planned, start: Instant) -> Result<BuildReport> {
+/// Writes `entries` (of `planned`) where `opts` says (default `initrd-<profile>-<kver>.img`).
+fn write_planned(
+    opts: &BuildOptions,
+    planned: Planned,
+    entries: &[srbuild_archive::Entry],
+    start: Instant,
+) -> Result<BuildReport> {
     let output = opts.output.clone().unwrap_or_else(|| {
         PathBuf::from(format!(
             "initrd-{}-{}.img",
             planned.profile.name, planned.kver
         ))
     });
-    let entries = planned.plan.to_entries()?;
     let mtime = source_date_epoch()?;
     // An image that carries a secret never keeps group or other bits from the image it
     // replaces (older srbuild wrote 0644); --mode still decides when given.
@@ -57,13 +65,15 @@ fn write_planned(opts: &BuildOptions, planned: Planned, start: Instant) -> Resul
         })
     });
     let stats =
-        srbuild_archive::write_image_with_mode(&output, &entries, opts.compression, mtime, mode)?;
+        srbuild_archive::write_image_with_mode(&output, entries, opts.compression, mtime, mode)?;
     let files = entries
         .iter()
         .filter(|e| {
             matches!(
                 e.kind,
-                srbuild_archive::EntryKind::File { .. } | srbuild_archive::EntryKind::Bytes(_)
+                srbuild_archive::EntryKind::File { .. }
+                    | srbuild_archive::EntryKind::HashedFile { .. }
+                    | srbuild_archive::EntryKind::Bytes(_)
             )
         })
         .count();
