@@ -181,3 +181,18 @@ fn every_image_is_byte_identical_to_the_recorded_one_when_the_host_is_the_same()
     );
     println!("image_hashes: {compared} images byte-identical to the recording");
 }
+
+#[test]
+fn another_host_is_told_apart_from_the_recording() {
+    let text = std::fs::read_to_string(format!("{GOLDEN}/image-hashes.txt")).unwrap();
+    let mut r = parse(&text);
+    r.kver = "0.0.0-other".into();
+    assert!(host_differs(&r).is_some());
+    let mut r = parse(&text);
+    r.inputs.push(("/nonexistent/lib.so".into(), 1, 1));
+    let why = host_differs(&r).unwrap();
+    assert!(
+        why.contains("kernel") || why.contains("/nonexistent/lib.so"),
+        "{why}"
+    );
+}
