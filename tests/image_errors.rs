@@ -825,3 +825,40 @@ fn a_mode_letting_others_write_or_with_special_bits_is_refused_naming_the_flag()
         assert!(!out.exists());
     }
 }
+
+#[test]
+fn a_module_input_that_is_no_regular_file_is_refused_before_it_is_read() {
+    // /dev/zero would be read until memory ran out; a FIFO would block.
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("g.img");
+    for (flag, value) in [
+        ("--gluster-volfile", "/dev/zero".to_string()),
+        ("--input", "gluster-volfile=/dev/zero".to_string()),
+    ] {
+        let o = run(&[
+            "image",
+            "--profile",
+            "glusterfs",
+            "-o",
+            out.to_str().unwrap(),
+            flag,
+            &value,
+        ]);
+        let e = stderr(&o);
+        assert!(!o.status.success(), "{flag} {value}: {e}");
+        assert!(
+            e.contains("/dev/zero") && e.contains("not a regular file"),
+            "{e}"
+        );
+        assert!(!out.exists());
+    }
+    let o = run(&[
+        "image",
+        "--profile",
+        "nfs",
+        "--input",
+        "iscsi-target=/dev/null",
+    ]);
+    let e = stderr(&o);
+    assert!(!o.status.success() && e.contains("gluster-volfile"), "{e}");
+}

@@ -77,7 +77,7 @@ fn two_builds_print_the_same_manifest_and_its_hashes_are_the_images() {
     );
     assert!(!ja.contains("build_seconds"), "{ja}");
     let m: serde_json::Value = serde_json::from_str(&ja).unwrap();
-    assert_eq!(m["format"], 1);
+    assert_eq!(m["format"], 2);
     let inputs = &m["inputs"];
     assert_eq!(inputs["profile"]["name"], "nfs");
     assert_eq!(inputs["profile"]["sha256"].as_str().unwrap().len(), 64);
@@ -86,6 +86,7 @@ fn two_builds_print_the_same_manifest_and_its_hashes_are_the_images() {
     assert_eq!(inputs["compression"], "zstd");
     assert_eq!(inputs["source_date_epoch"], 1700000000);
     assert!(inputs["cluster"].is_null());
+    assert_eq!(inputs["module_inputs"], serde_json::json!([]));
     assert_eq!(inputs["kernel_args"], serde_json::json!(["quiet"]));
     let modules: Vec<&str> = inputs["modules"]
         .as_array()

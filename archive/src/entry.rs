@@ -4,6 +4,7 @@
 
 use crate::escape::escape_name;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 /// File type bits of `st_mode`.
 pub(crate) const S_IFMT: u32 = 0o170000;
@@ -20,6 +21,9 @@ pub(crate) const S_IFIFO: u32 = 0o010000;
 pub enum EntryKind {
     /// Regular file copied from the host at write time.
     File { source: PathBuf },
+    /// Regular file copied from the host at write time, whose SHA-256 and size the writer
+    /// leaves in `digest` as it copies (one read serves the image and a manifest).
+    HashedFile { source: PathBuf, digest: DigestSlot },
     /// Regular file with in-memory content.
     Bytes(Vec<u8>),
     /// Directory.
@@ -36,7 +40,7 @@ impl EntryKind {
     /// The `S_IFMT` bits for this kind.
     pub(crate) fn type_bits(&self) -> u32 {
         match self {
-            EntryKind::File { .. } | EntryKind::Bytes(_) => S_IFREG,
+            EntryKind::File { .. } | EntryKind::HashedFile { .. } | EntryKind::Bytes(_) => S_IFREG,
             EntryKind::Dir => S_IFDIR,
             EntryKind::Symlink(_) => S_IFLNK,
             EntryKind::CharDev { .. } => S_IFCHR,
@@ -45,7 +49,35 @@ impl EntryKind {
     }
 
     pub(crate) fn is_regular(&self) -> bool {
-        matches!(self, EntryKind::File { .. } | EntryKind::Bytes(_))
+        matches!(
+            self,
+            EntryKind::File { .. } | EntryKind::HashedFile { .. } | EntryKind::Bytes(_)
+        )
+    }
+}
+
+/// What the writer read of a [`EntryKind::HashedFile`]: the SHA-256 and the size of the
+/// bytes it put into the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContentDigest {
+    pub sha256: [u8; 32],
+    pub size: u64,
+}
+
+/// Where the writer leaves a [`ContentDigest`]; clones share it. Empty until the entry is
+/// written (for a later member of a hardlink group: until its group's first member is).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DigestSlot(Arc<OnceLock<ContentDigest>>);
+
+impl DigestSlot {
+    /// The digest, once written.
+    pub fn get(&self) -> Option<ContentDigest> {
+        self.0.get().copied()
+    }
+
+    pub(crate) fn set(&self, d: ContentDigest) {
+        // A slot is filled once; an entry written twice has the same content.
+        let _ = self.0.set(d);
     }
 }
 

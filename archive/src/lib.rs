@@ -20,7 +20,7 @@ mod write;
 mod zstd_mt;
 
 pub use compress::{Compression, ParseCompressionError, ZSTD_LEVEL, ZSTD_WORKERS};
-pub use entry::{format_listing, Entry, EntryKind, ListedEntry};
+pub use entry::{format_listing, ContentDigest, DigestSlot, Entry, EntryKind, ListedEntry};
 pub use error::ArchiveError;
 pub use escape::{escape_name, one_line};
 pub use extract::{extract_image, ExtractStats};

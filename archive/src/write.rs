@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read, Write};
 
-use crate::entry::{Entry, EntryKind};
+use crate::entry::{ContentDigest, Entry, EntryKind};
 use crate::error::ArchiveError;
+use sha2::{Digest, Sha256};
 
 /// Longest name (excluding the terminating NUL) accepted in an archive.
 pub(crate) const MAX_NAME_LEN: usize = 4095;
@@ -142,6 +143,8 @@ pub fn write_cpio<W: Write>(entries: &[Entry], mtime: u32, out: W) -> Result<u64
     let inodes = assign_inodes(entries)?;
     let mut out = CountingWriter::new(out);
     let mut buf = vec![0u8; 64 * 1024];
+    // The digest of each hardlink group's data, for its later members.
+    let mut group_digest: HashMap<u64, ContentDigest> = HashMap::new();
     for (entry, &(ino, nlink, carries_data)) in entries.iter().zip(&inodes) {
         let mut builder = cpio::newc::Builder::new(&entry.path)
             .ino(ino)
@@ -164,59 +167,25 @@ pub fn write_cpio<W: Write>(entries: &[Entry], mtime: u32, out: W) -> Result<u64
                 w.finish().map_err(output_err)?;
             }
             EntryKind::File { source } if carries_data => {
-                let read_err = |e: io::Error| ArchiveError::ReadSource {
-                    path: source.clone(),
-                    source: e,
+                copy_file(source, builder, &mut out, &mut buf, None)?;
+            }
+            EntryKind::HashedFile { source, digest } if carries_data => {
+                let mut h = Sha256::new();
+                let size = copy_file(source, builder, &mut out, &mut buf, Some(&mut h))?;
+                let d = ContentDigest {
+                    sha256: h.finalize().into(),
+                    size,
                 };
-                // Check the type before opening: opening a FIFO would block.
-                let pre = std::fs::metadata(source).map_err(read_err)?;
-                if !pre.is_file() {
-                    return Err(ArchiveError::NotRegularFile {
-                        path: source.clone(),
-                    });
+                digest.set(d);
+                if let Some(g) = entry.hardlink_group {
+                    group_digest.insert(g, d);
                 }
-                let mut file = File::open(source).map_err(read_err)?;
-                let meta = file.metadata().map_err(read_err)?;
-                if !meta.is_file() {
-                    return Err(ArchiveError::NotRegularFile {
-                        path: source.clone(),
-                    });
+            }
+            EntryKind::HashedFile { digest, .. } => {
+                if let Some(d) = entry.hardlink_group.and_then(|g| group_digest.get(&g)) {
+                    digest.set(*d);
                 }
-                let expected = meta.len();
-                let size = u32::try_from(expected).map_err(|_| ArchiveError::FileTooLarge {
-                    path: source.clone(),
-                    size: expected,
-                })?;
-                let mut w = builder.write(&mut out, size);
-                let mut copied: u64 = 0;
-                loop {
-                    let n = match file.read(&mut buf) {
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(read_err(e)),
-                    };
-                    if n == 0 {
-                        break;
-                    }
-                    let total = copied + n as u64;
-                    if total > expected {
-                        return Err(ArchiveError::SourceChanged {
-                            path: source.clone(),
-                            expected,
-                            actual: total,
-                        });
-                    }
-                    w.write_all(&buf[..n]).map_err(output_err)?;
-                    copied = total;
-                }
-                if copied != expected {
-                    return Err(ArchiveError::SourceChanged {
-                        path: source.clone(),
-                        expected,
-                        actual: copied,
-                    });
-                }
-                w.finish().map_err(output_err)?;
+                builder.write(&mut out, 0).finish().map_err(output_err)?;
             }
             EntryKind::Symlink(target) => {
                 if target.is_empty() {
@@ -237,6 +206,75 @@ pub fn write_cpio<W: Write>(entries: &[Entry], mtime: u32, out: W) -> Result<u64
     cpio::newc::trailer(&mut out).map_err(output_err)?;
     out.flush().map_err(output_err)?;
     Ok(out.count)
+}
+
+/// Copies the host file `source` as the body of `builder`'s member, checking that it is
+/// a regular file whose size does not change while it is read; feeds `hash` what it
+/// copies. Returns the size.
+fn copy_file<W: Write>(
+    source: &std::path::Path,
+    builder: cpio::newc::Builder,
+    out: &mut W,
+    buf: &mut [u8],
+    mut hash: Option<&mut Sha256>,
+) -> Result<u64, ArchiveError> {
+    let read_err = |e: io::Error| ArchiveError::ReadSource {
+        path: source.to_path_buf(),
+        source: e,
+    };
+    // Check the type before opening: opening a FIFO would block.
+    let pre = std::fs::metadata(source).map_err(read_err)?;
+    if !pre.is_file() {
+        return Err(ArchiveError::NotRegularFile {
+            path: source.to_path_buf(),
+        });
+    }
+    let mut file = File::open(source).map_err(read_err)?;
+    let meta = file.metadata().map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(ArchiveError::NotRegularFile {
+            path: source.to_path_buf(),
+        });
+    }
+    let expected = meta.len();
+    let size = u32::try_from(expected).map_err(|_| ArchiveError::FileTooLarge {
+        path: source.to_path_buf(),
+        size: expected,
+    })?;
+    let mut w = builder.write(out, size);
+    let mut copied: u64 = 0;
+    loop {
+        let n = match file.read(buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(read_err(e)),
+        };
+        if n == 0 {
+            break;
+        }
+        let total = copied + n as u64;
+        if total > expected {
+            return Err(ArchiveError::SourceChanged {
+                path: source.to_path_buf(),
+                expected,
+                actual: total,
+            });
+        }
+        w.write_all(&buf[..n]).map_err(output_err)?;
+        if let Some(h) = hash.as_deref_mut() {
+            h.update(&buf[..n]);
+        }
+        copied = total;
+    }
+    if copied != expected {
+        return Err(ArchiveError::SourceChanged {
+            path: source.to_path_buf(),
+            expected,
+            actual: copied,
+        });
+    }
+    w.finish().map_err(output_err)?;
+    Ok(copied)
 }
 
 #[cfg(test)]
@@ -289,5 +327,48 @@ mod tests {
             hardlink_group: Some(1),
         };
         assert!(write_cpio(&[dir_link], 0, Vec::new()).is_err());
+    }
+
+    #[test]
+    fn a_hashed_file_leaves_the_digest_of_what_was_written_for_every_member() {
+        use crate::entry::DigestSlot;
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("f");
+        std::fs::write(&src, b"abc").unwrap();
+        let hashed = |path: &str, slot: &DigestSlot| Entry {
+            path: path.into(),
+            mode: 0o644,
+            kind: EntryKind::HashedFile {
+                source: src.clone(),
+                digest: slot.clone(),
+            },
+            hardlink_group: Some(3),
+        };
+        let (a, b) = (DigestSlot::default(), DigestSlot::default());
+        assert_eq!(a.get(), None);
+        let mut out = Vec::new();
+        write_cpio(&[hashed("a", &a), hashed("b", &b)], 0, &mut out).unwrap();
+        let want = ContentDigest {
+            sha256: Sha256::digest(b"abc").into(),
+            size: 3,
+        };
+        assert_eq!((a.get(), b.get()), (Some(want), Some(want)));
+        // The same bytes as a plain file entry: hashing changes nothing in the image.
+        let plain = Entry {
+            path: "a".into(),
+            mode: 0o644,
+            kind: EntryKind::File {
+                source: src.clone(),
+            },
+            hardlink_group: None,
+        };
+        let one = |e: Entry| {
+            let mut o = Vec::new();
+            write_cpio(&[e], 0, &mut o).unwrap();
+            o
+        };
+        let mut h = hashed("a", &DigestSlot::default());
+        h.hardlink_group = None;
+        assert_eq!(one(plain), one(h));
     }
 }

@@ -58,10 +58,10 @@ impl ClusterContext {
         // where no quoting applies: they must be plain words. The cluster crate checks them
         // when it parses; this holds for a Cluster made any other way too.
         let source = c.source.display();
-        crate::image::check_plain_name(&format!("cluster name in {source}"), &c.name)?;
+        crate::names::check_plain_name(&format!("cluster name in {source}"), &c.name)?;
         let mut nodes = Vec::new();
         for n in c.nodes.iter().filter(|n| n.is_member()) {
-            crate::image::check_plain_name(&format!("node name in {source}"), &n.name)?;
+            crate::names::check_plain_name(&format!("node name in {source}"), &n.name)?;
             let a = n
                 .primary()
                 .ok_or_else(|| BuildError::MemberWithoutAddress {
@@ -164,7 +164,7 @@ addresses = ["10.77.0.12/24"]
 
     #[test]
     fn every_hook_of_every_profile_renders_with_two_and_three_members() {
-        let hb = crate::image::handlebars();
+        let hb = crate::rendering::handlebars();
         let mut library = crate::library::Library::standard();
         let mut corosync = 0;
         for name in library.profile_names() {
@@ -234,7 +234,7 @@ addresses = ["10.77.0.12/24"]
 
     #[test]
     fn the_sh_helper_round_trips_hostile_values_through_the_shell() {
-        let hb = crate::image::handlebars();
+        let hb = crate::rendering::handlebars();
         let long = "x'".repeat(50_000);
         for v in HOSTILE.iter().copied().chain([long.as_str()]) {
             let script = hb
@@ -261,7 +261,7 @@ addresses = ["10.77.0.12/24"]
 
     #[test]
     fn init_and_every_hook_stay_valid_shell_with_hostile_profile_and_kernel_names() {
-        let hb = crate::image::handlebars();
+        let hb = crate::rendering::handlebars();
         let mut library = crate::library::Library::standard();
         let dir = tempfile::tempdir().unwrap();
         for v in HOSTILE {
@@ -296,7 +296,7 @@ addresses = ["10.77.0.12/24"]
                 );
                 if name == "init" {
                     // The value comes back out of the assignment intact.
-                    let line = format!("SR_PROFILE={}", crate::image::shell_quote(v));
+                    let line = format!("SR_PROFILE={}", crate::rendering::shell_quote(v));
                     assert!(out.contains(&line), "{name}: {line}");
                     let o = run_sh(&format!("{line}\nprintf %s \"$SR_PROFILE\""));
                     assert_eq!(String::from_utf8_lossy(&o.stdout), *v);

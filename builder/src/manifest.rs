@@ -5,8 +5,9 @@
 //! bytes, except `build_seconds`, which is left out when `SOURCE_DATE_EPOCH` is set.
 //! Secrets (the corosync authkey) are marked `"secret": true` and never hashed.
 
+use crate::assembly::Planned;
 use crate::error::{BuildError, Result};
-use crate::image::{BuildOptions, Planned};
+use crate::options::{source_date_epoch, BuildOptions};
 use crate::plan::{Cause, PlanEntry, Source};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -14,7 +15,8 @@ use std::io::Read;
 use std::path::Path;
 
 /// Version of the manifest's layout; bumped when a field changes meaning or goes away.
-pub const FORMAT: u32 = 1;
+/// 2: `inputs.gluster_volfile` became `inputs.module_inputs` (a list of named inputs).
+pub const FORMAT: u32 = 2;
 
 /// The whole manifest, in the order its fields are printed.
 #[derive(Debug, Clone, Serialize)]
@@ -43,7 +45,8 @@ pub struct Inputs {
     pub sysroot: String,
     pub compression: String,
     pub cluster: Option<FileInput>,
-    pub gluster_volfile: Option<FileInput>,
+    /// The files given to modules' resolvers (`--input NAME=FILE`), in order.
+    pub module_inputs: Vec<NamedInput>,
     /// The default kernel arguments baked in: the profile's, then `--kernel-arg`.
     pub kernel_args: Vec<String>,
     pub source_date_epoch: u32,
@@ -61,6 +64,14 @@ pub struct TextInput {
 /// A file given on the command line.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileInput {
+    pub path: String,
+    pub sha256: String,
+}
+
+/// A named input of a module: `{"name": "gluster-volfile", "path": …, "sha256": …}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedInput {
+    pub name: String,
     pub path: String,
     pub sha256: String,
 }
@@ -153,9 +164,9 @@ fn sha256_file(path: &Path) -> Result<(String, u64)> {
     sha256_of(f).map_err(|e| BuildError::read(path, e))
 }
 
-/// The manifest of a planned image: everything but the sizes of the written archive and
-/// the build time, which [`Manifest::finish`] fills in. Reads and hashes every host file
-/// of the plan, so a file that went away is an error naming it.
+/// The manifest of a planned image: everything but what the writer learns (the size and
+/// hash of each host file, [`Manifest::fill_host_digests`]), the sizes of the written
+/// archive and the build time ([`Manifest::finish`]).
 pub fn draft(opts: &BuildOptions, planned: &Planned) -> Result<Manifest> {
     let profile = &planned.profile;
     let text_input = |name: &str, display: &str| -> TextInput {
@@ -210,13 +221,17 @@ pub fn draft(opts: &BuildOptions, planned: &Planned) -> Result<Manifest> {
         sysroot: opts.sysroot.display().to_string(),
         compression: opts.compression.to_string(),
         cluster: opts.cluster.as_deref().map(file_input).transpose()?,
-        gluster_volfile: opts
-            .gluster_volfile
-            .as_deref()
-            .map(file_input)
-            .transpose()?,
+        module_inputs: planned
+            .module_inputs
+            .iter()
+            .map(|i| NamedInput {
+                name: i.name.clone(),
+                path: i.path.clone(),
+                sha256: i.sha256.clone(),
+            })
+            .collect(),
         kernel_args,
-        source_date_epoch: crate::image::source_date_epoch()?,
+        source_date_epoch: source_date_epoch()?,
         strict: opts.strict,
     };
     let mut files = Vec::with_capacity(planned.plan.len());
@@ -268,12 +283,9 @@ fn record(path: &str, e: &PlanEntry) -> Result<FileRecord> {
         }),
     };
     match &e.source {
-        Source::Host(p) => {
-            let (sum, size) = sha256_file(p)?;
-            r.size = size;
-            r.source = Some(p.display().to_string());
-            r.sha256 = (!secret).then_some(sum);
-        }
+        // Size and hash come from the writer, which reads the file once
+        // ([`Manifest::fill_host_digests`]).
+        Source::Host(p) => r.source = Some(p.display().to_string()),
         Source::Bytes(b) => {
             r.size = b.len() as u64;
             r.source = Some("generated".into());
@@ -303,6 +315,30 @@ impl Manifest {
             (!reproducible).then(|| (elapsed.as_secs_f64() * 1000.0).round() / 1000.0);
     }
 
+    /// Takes the size and SHA-256 of every host file from what the writer copied into the
+    /// image (`entries` from [`crate::plan::Plan::to_hashed_entries`], written).
+    pub fn fill_host_digests(&mut self, entries: &[srbuild_archive::Entry]) -> Result<()> {
+        let mut records = self.files.iter_mut();
+        for e in entries {
+            let srbuild_archive::EntryKind::HashedFile { digest, .. } = &e.kind else {
+                continue;
+            };
+            let r = records.find(|r| r.path == e.path);
+            let (Some(r), Some(d)) = (r, digest.get()) else {
+                return Err(BuildError::Config {
+                    location: "srbuild image --json".into(),
+                    message: format!(
+                        "no digest of {} after writing (a bug in srbuild; please report it)",
+                        e.path
+                    ),
+                });
+            };
+            r.size = d.size;
+            r.sha256 = (!r.secret).then(|| hex(&d.sha256));
+        }
+        Ok(())
+    }
+
     /// Pretty-printed JSON with a final newline.
     pub fn to_json(&self) -> String {
         let mut s = serde_json::to_string_pretty(self).unwrap_or_else(|e| {
@@ -317,7 +353,7 @@ impl Manifest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::image::AUTHKEY_PATH;
+    use crate::contract::AUTHKEY as AUTHKEY_PATH;
     use crate::plan::{Plan, Via};
 
     #[test]

@@ -208,6 +208,16 @@ impl Plan {
     /// Converts to archive entries in path order; host files sharing an inode become one
     /// hardlink group.
     pub fn to_entries(&self) -> Result<Vec<Entry>> {
+        self.entries(false)
+    }
+
+    /// [`Plan::to_entries`], with each host file an [`EntryKind::HashedFile`]: the writer
+    /// hashes what it copies, so a manifest needs no second read.
+    pub fn to_hashed_entries(&self) -> Result<Vec<Entry>> {
+        self.entries(true)
+    }
+
+    fn entries(&self, hashed: bool) -> Result<Vec<Entry>> {
         let mut inode_of: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
         let mut out = Vec::with_capacity(self.entries.len());
         for (path, e) in &self.entries {
@@ -220,7 +230,14 @@ impl Plan {
                             .or_default()
                             .push(out.len());
                     }
-                    EntryKind::File { source: p.clone() }
+                    if hashed {
+                        EntryKind::HashedFile {
+                            source: p.clone(),
+                            digest: Default::default(),
+                        }
+                    } else {
+                        EntryKind::File { source: p.clone() }
+                    }
                 }
                 Source::Bytes(b) => EntryKind::Bytes(b.clone()),
                 Source::Dir => EntryKind::Dir,

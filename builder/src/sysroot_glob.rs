@@ -52,6 +52,16 @@ impl Sysroot {
     /// component without wildcards is taken as it is (`..` included: resolution keeps it
     /// inside the sysroot). As with `glob(3)`, `*` also matches a leading dot.
     pub fn glob(&self, pattern: &str) -> Result<Vec<String>> {
+        self.expand(pattern, false)
+    }
+
+    /// [`Sysroot::glob`] where a leading `.` must be matched literally, as glob(3) does
+    /// without `GLOB_PERIOD` (ldconfig's `include` lines).
+    pub fn glob_no_hidden(&self, pattern: &str) -> Result<Vec<String>> {
+        self.expand(pattern, true)
+    }
+
+    fn expand(&self, pattern: &str, literal_leading_dot: bool) -> Result<Vec<String>> {
         let bad = |message: String| BuildError::Config {
             location: format!("file pattern {pattern:?}"),
             message,
@@ -59,7 +69,7 @@ impl Sysroot {
         let options = glob::MatchOptions {
             case_sensitive: true,
             require_literal_separator: true,
-            require_literal_leading_dot: false,
+            require_literal_leading_dot: literal_leading_dot,
         };
         let mut found = vec![String::new()];
         for comp in pattern.split('/').filter(|c| !c.is_empty() && *c != ".") {

@@ -1,8 +1,9 @@
 //! Writing a plan as a directory tree instead of an archive: the lab's test roots are built
 //! this way (`BuildOptions::runtime = false`), with no cpio written, unpacked and pruned.
 
+use crate::assembly::{plan_image, Planned};
 use crate::error::{BuildError, Result};
-use crate::image::{plan_image, BuildOptions, Planned};
+use crate::options::BuildOptions;
 use crate::plan::Source;
 use std::io::Write;
 use std::path::Path;
@@ -107,6 +108,7 @@ mod tests {
             kernel_modules: vec![],
             kernel_module_paths: vec![],
             inputs: vec![],
+            module_inputs: vec![],
             elf_parsed: 0,
             warnings: vec![],
         };

@@ -37,8 +37,13 @@ pub struct ImageArgs {
     kernel_args: Vec<String>,
     /// GlusterFS client volfile (`gluster system:: getspec VOLUME`): take only the xlators
     /// its `type` lines name, instead of the glusterfs module's default client set
+    /// (the same as `--input gluster-volfile=FILE`)
     #[arg(long, value_name = "FILE")]
     gluster_volfile: Option<PathBuf>,
+    /// A file for a module's resolver, by the input's name (repeatable); the inputs are:
+    /// gluster-volfile (a GlusterFS client volfile)
+    #[arg(long = "input", value_name = "NAME=FILE", value_parser = parse_input)]
+    inputs: Vec<(String, PathBuf)>,
     /// File mode of the image, in octal [default: the mode of the image it replaces, or 0600]
     #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
     mode: Option<u32>,
@@ -59,7 +64,7 @@ pub fn run(a: ImageArgs) -> Result<()> {
     opts.cluster = a.cluster;
     opts.strict = a.strict;
     opts.kernel_args = a.kernel_args;
-    opts.gluster_volfile = a.gluster_volfile;
+    add_inputs(&mut opts, a.gluster_volfile, a.inputs);
     opts.mode = a.mode;
     clean_up_on_signals();
     if a.json {
@@ -85,6 +90,32 @@ pub fn run(a: ImageArgs) -> Result<()> {
     }
     println!("{}", report.summary());
     Ok(())
+}
+
+/// `NAME=FILE` of `--input`.
+pub(crate) fn parse_input(s: &str) -> std::result::Result<(String, PathBuf), String> {
+    match s.split_once('=') {
+        Some((name, file)) if !name.is_empty() && !file.is_empty() => {
+            Ok((name.to_string(), PathBuf::from(file)))
+        }
+        _ => Err(format!(
+            "{s:?}: expected NAME=FILE, such as gluster-volfile=client.vol"
+        )),
+    }
+}
+
+/// `--gluster-volfile FILE` (sugar for `--input gluster-volfile=FILE`), then the `--input`s.
+pub(crate) fn add_inputs(
+    opts: &mut BuildOptions,
+    volfile: Option<PathBuf>,
+    inputs: Vec<(String, PathBuf)>,
+) {
+    if let Some(v) = volfile {
+        opts.add_input("gluster-volfile", v);
+    }
+    for (name, path) in inputs {
+        opts.add_input(&name, path);
+    }
 }
 
 #[derive(Args)]

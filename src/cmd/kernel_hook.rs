@@ -16,7 +16,7 @@ pub const DEFAULT_LOG_DIR: &str = "/var/log/srbuild";
 
 /// The entry every image srbuild writes carries (profile, kernel and modules it was built
 /// from); `remove` deletes only initrds that hold it.
-pub const MARKER: &str = "etc/srbuild/profile";
+pub const MARKER: &str = srbuild_builder::contract::PROFILE;
 
 #[derive(Args)]
 #[command(after_help = "Examples:\n  \

@@ -31,6 +31,9 @@ pub struct WhyArgs {
     /// GlusterFS client volfile, as for `srbuild image`
     #[arg(long, value_name = "FILE")]
     gluster_volfile: Option<PathBuf>,
+    /// A file for a module's resolver, as for `srbuild image` (repeatable)
+    #[arg(long = "input", value_name = "NAME=FILE", value_parser = super::image::parse_input)]
+    inputs: Vec<(String, PathBuf)>,
 }
 
 pub fn run(a: WhyArgs) -> Result<()> {
@@ -38,7 +41,7 @@ pub fn run(a: WhyArgs) -> Result<()> {
     opts.kver = a.kver;
     opts.sysroot = a.sysroot;
     opts.cluster = a.cluster;
-    opts.gluster_volfile = a.gluster_volfile;
+    super::image::add_inputs(&mut opts, a.gluster_volfile, a.inputs);
     let planned = plan_image(&opts)?;
     let wanted = a.path.trim_start_matches('/').trim_end_matches('/');
     if wanted.is_empty() {

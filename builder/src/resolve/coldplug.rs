@@ -1,5 +1,5 @@
 //! Coldplug: which of an image's kernel modules load on every boot and which only when a
-//! device asks for them. Writes the lines of `etc/srbuild/modules.load` and carries the
+//! device asks for them. Makes the lines of `etc/srbuild/modules.load` (written by `crate::contract`) and carries the
 //! shell that reads them at the modules stage (`usr/lib/srbuild/modules.sh`, from
 //! `builder/templates/modules.sh`).
 //!
@@ -18,9 +18,10 @@
 //! needs no dependency resolution: what to load is the chosen modules and their closures,
 //! in the image's load order.
 
-use super::kmod::ModuleIndex;
-use crate::config::Item;
+use super::kmod::{ModuleIndex, Selection};
+use crate::contract::LoadLine;
 use crate::error::Result;
+use crate::plan::Plan;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// The coldplug functions `/init` sources at the modules stage.
@@ -75,41 +76,21 @@ pub fn classify(rel: &str, aliases: &[&str], requested: bool) -> Class {
     }
 }
 
-/// Where the load list and the bus list go in the image.
-pub const LOAD_PATH: &str = "etc/srbuild/modules.load";
-pub const BUSES_PATH: &str = "etc/srbuild/modules.buses";
-
-/// The image's coldplug files (path, text): the load list ([`load_list`]), the buses its
-/// drivers' aliases name (`pci`, `virtio`: the only devices read at boot), and the shell.
-pub fn files(
-    index: &ModuleIndex,
-    requests: &[Item],
-    load_order: &[String],
-) -> Result<Vec<(&'static str, String)>> {
-    let (load, buses) = load_list(index, requests, load_order)?;
-    let buses: String = buses.iter().map(|b| format!("{b}\n")).collect();
-    Ok(vec![
-        (LOAD_PATH, load),
-        (BUSES_PATH, buses),
-        (MODULES_SH_PATH, MODULES_SH.to_string()),
-    ])
+/// Adds the coldplug shell library ([`MODULES_SH`]) to the image.
+pub fn add_shell(plan: &mut Plan) -> Result<()> {
+    let text = MODULES_SH.as_bytes().to_vec();
+    plan.insert_bytes(MODULES_SH_PATH, text, 0o644, "kernel modules")
 }
 
-/// `etc/srbuild/modules.load`: one line per module of `load_order`, in that order,
-/// `NAME CLASS PATH NEEDS`, with PATH the plain `.ko` path under `lib/modules/KVER` and
-/// NEEDS the module's closure in load order, comma separated (`-` for none); and the
-/// buses of the drivers' device aliases.
+/// The lines of `etc/srbuild/modules.load` ([`crate::contract::LoadLine`]), one per
+/// module of the selection, in load order, each with its class and closure; and the buses
+/// of the drivers' device aliases (`pci`, `virtio`: the only devices read at boot).
 pub fn load_list(
     index: &ModuleIndex,
-    requests: &[Item],
-    load_order: &[String],
-) -> Result<(String, BTreeSet<String>)> {
+    sel: &Selection,
+) -> Result<(Vec<LoadLine>, BTreeSet<String>)> {
+    let load_order = &sel.load_order;
     let carried: HashSet<&str> = load_order.iter().map(String::as_str).collect();
-    let requested: HashSet<String> = requests
-        .iter()
-        .flat_map(|r| index.lookup(&r.name))
-        .filter(|n| carried.contains(n.as_str()))
-        .collect();
     let mut aliases: HashMap<String, Vec<String>> = HashMap::new();
     for (file, text) in index.image_indexes(load_order) {
         if file != "modules.alias" {
@@ -130,16 +111,16 @@ pub fn load_list(
         .enumerate()
         .map(|(i, n)| (n.as_str(), i))
         .collect();
-    let mut out = String::new();
+    let mut out = Vec::with_capacity(load_order.len());
     let mut buses = BTreeSet::new();
     for name in load_order {
         let rel = index.path_of(name).unwrap_or_default();
-        let plain = format!("{}.ko", rel.split(".ko").next().unwrap_or(rel));
         let own: Vec<&str> = aliases
             .get(name)
             .map(|v| v.iter().map(String::as_str).collect())
             .unwrap_or_default();
-        let class = classify(rel, &own, requested.contains(name));
+        let requested = sel.requested.contains(name) && carried.contains(name.as_str());
+        let class = classify(rel, &own, requested);
         if class == Class::Driver {
             let device = own.iter().filter(|a| is_device_alias(a));
             buses.extend(
@@ -148,24 +129,18 @@ pub fn load_list(
                     .map(|(b, _)| b.to_string()),
             );
         }
-        let closure = index.select(&[Item {
-            name: name.clone(),
-            by: format!("kernel module {name}"),
-            optional: true,
-        }])?;
-        let mut needs: Vec<&str> = closure
-            .load_order
-            .iter()
-            .map(String::as_str)
-            .filter(|n| *n != name && carried.contains(n))
+        let closure = index.closure(name);
+        let mut needs: Vec<String> = closure
+            .into_iter()
+            .filter(|n| n != name && carried.contains(n.as_str()))
             .collect();
-        needs.sort_by_key(|n| position.get(n).copied().unwrap_or(usize::MAX));
-        let needs = if needs.is_empty() {
-            "-".to_string()
-        } else {
-            needs.join(",")
-        };
-        out.push_str(&format!("{name} {} {plain} {needs}\n", class.as_str()));
+        needs.sort_by_key(|n| position.get(n.as_str()).copied().unwrap_or(usize::MAX));
+        out.push(LoadLine {
+            name: name.clone(),
+            class: class.as_str(),
+            path: index.plain_path_of(name),
+            needs,
+        });
     }
     Ok((out, buses))
 }
@@ -173,6 +148,7 @@ pub fn load_list(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Item;
     use crate::sysroot::Sysroot;
     use std::path::Path;
     use std::process::Command;
@@ -248,9 +224,9 @@ mod tests {
         .map(|n| req(n))
         .collect();
         let sel = idx.select(&requests).unwrap();
-        let (load, buses) = load_list(&idx, &requests, &sel.load_order).unwrap();
+        let (load, buses) = load_list(&idx, &sel).unwrap();
         assert_eq!(buses.into_iter().collect::<Vec<_>>(), ["pci", "virtio"]);
-        load
+        crate::contract::modules_load_text(&load)
     }
 
     #[test]

@@ -63,8 +63,14 @@ pub fn parse_volfile(text: &str, path: &Path) -> Result<Vec<XlatorUse>> {
 const ALWAYS: &[&str] = &["mount/fuse", "meta"];
 
 /// Replaces the profile's default client xlators (the `…/glusterfs/*/xlator/…` entries of
-/// its plugin dirs) with the volfile's, each checked to exist in the sysroot.
-pub fn apply_volfile(profile: &mut Profile, sysroot: &Sysroot, volfile: &Path) -> Result<()> {
+/// its plugin dirs) with the volfile's, each checked to exist in the sysroot. `text` is
+/// the volfile's content, read from `volfile` by [`super::inputs`].
+pub fn apply_volfile(
+    profile: &mut Profile,
+    sysroot: &Sysroot,
+    volfile: &Path,
+    text: &str,
+) -> Result<()> {
     if !profile.modules.iter().any(|m| m == "glusterfs") {
         return Err(BuildError::Volfile {
             path: volfile.to_path_buf(),
@@ -76,8 +82,7 @@ pub fn apply_volfile(profile: &mut Profile, sysroot: &Sysroot, volfile: &Path) -
             ),
         });
     }
-    let text = std::fs::read_to_string(volfile).map_err(|e| BuildError::read(volfile, e))?;
-    let uses = parse_volfile(&text, volfile)?;
+    let uses = parse_volfile(text, volfile)?;
     // The module's entries say where the xlators live (`/usr/lib/<triplet>/glusterfs/*`).
     let base = profile
         .plugin_dirs
@@ -213,7 +218,7 @@ end-volume
         let vol = d.path().join("client.vol");
         std::fs::write(&vol, VOL).unwrap();
         let mut p = glusterfs_profile();
-        apply_volfile(&mut p, &sysroot, &vol).unwrap();
+        apply_volfile(&mut p, &sysroot, &vol, VOL).unwrap();
         let names: Vec<&str> = p.plugin_dirs.iter().map(|i| i.name.as_str()).collect();
         assert!(names.iter().any(|n| n.ends_with("rpc-transport/socket.so")));
         assert!(!names.iter().any(|n| n.contains("nl-cache")), "{names:?}");
@@ -233,7 +238,7 @@ end-volume
         // Without write-behind installed, the error names it and the volfile line.
         let root2 = d.path().join("root2");
         let sysroot = sysroot_with(&root2, &all[..4]);
-        let err = apply_volfile(&mut glusterfs_profile(), &sysroot, &vol)
+        let err = apply_volfile(&mut glusterfs_profile(), &sysroot, &vol, VOL)
             .unwrap_err()
             .to_string();
         assert!(err.contains("client.vol:12"), "{err}");
@@ -247,7 +252,7 @@ end-volume
             modules: vec!["nfs".into()],
             ..Profile::default()
         };
-        let err = apply_volfile(&mut nfs, &sysroot, &vol)
+        let err = apply_volfile(&mut nfs, &sysroot, &vol, VOL)
             .unwrap_err()
             .to_string();
         assert!(err.contains("glusterfs module"), "{err}");

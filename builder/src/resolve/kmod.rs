@@ -15,6 +15,13 @@ pub fn normalize(name: &str) -> String {
     name.replace('-', "_")
 }
 
+/// A module's path in the image: `rel` (`kernel/fs/nfs/nfs.ko.xz`) with a plain `.ko`
+/// suffix, since the image stores modules uncompressed (busybox `insmod` cannot
+/// decompress).
+pub fn plain_ko(rel: &str) -> String {
+    format!("{}.ko", rel.split(".ko").next().unwrap_or(rel))
+}
+
 fn module_name(rel: &str) -> String {
     let base = rel.rsplit('/').next().unwrap_or(rel);
     let stem = base.split(".ko").next().unwrap_or(base);
@@ -57,6 +64,8 @@ pub struct Selection {
     pub missing_optional: Vec<Item>,
     /// Why each selected module is there (the first reason found, in selection order).
     pub reasons: HashMap<String, Selected>,
+    /// The modules a request named (by name, alias or path), whatever else pulled them in.
+    pub requested: HashSet<String>,
 }
 
 /// Why a module was selected.
@@ -151,6 +160,11 @@ impl ModuleIndex {
         self.deps.get(name).map(|(p, _)| p.as_str())
     }
 
+    /// The plain `.ko` path of a module in the image ([`plain_ko`]), under `lib/modules/KVER`.
+    pub fn plain_path_of(&self, name: &str) -> String {
+        plain_ko(self.path_of(name).unwrap_or_default())
+    }
+
     /// Resolves one request to module names: a path glob, a name, or an alias.
     pub fn lookup(&self, req: &str) -> Vec<String> {
         if req.contains('/') || req.contains('*') || req.contains('?') {
@@ -207,12 +221,22 @@ impl ModuleIndex {
                     kver: self.kver.clone(),
                 });
             }
+            sel.requested.extend(names.iter().cloned());
             for n in names {
                 let why = Selected::Requested(item.clone());
                 self.visit(&n, why, &mut visited, &mut sel, 0);
             }
         }
         Ok(sel)
+    }
+
+    /// Module `name` and everything it loads with it (dependencies and softdeps), in load
+    /// order, `name` included.
+    pub fn closure(&self, name: &str) -> Vec<String> {
+        let mut sel = Selection::default();
+        let why = Selected::DependencyOf(name.to_string());
+        self.visit(name, why, &mut HashSet::new(), &mut sel, 0);
+        sel.load_order
     }
 
     fn visit(
@@ -250,20 +274,18 @@ impl ModuleIndex {
     }
 
     /// The image's `modules.dep`, `modules.alias`, `modules.softdep` limited to `included`.
-    /// Paths are written with a plain `.ko` suffix, since the image stores modules
-    /// uncompressed (busybox `insmod` cannot decompress).
+    /// Paths are written with a plain `.ko` suffix ([`plain_ko`]).
     pub fn image_indexes(&self, included: &[String]) -> Vec<(&'static str, String)> {
         let set: BTreeSet<&String> = included.iter().collect();
-        let plain = |rel: &str| format!("{}.ko", rel.split(".ko").next().unwrap_or(rel));
         let mut dep = String::new();
         for n in &set {
             if let Some((rel, ds)) = self.deps.get(*n) {
                 let paths: Vec<String> = ds
                     .iter()
-                    .filter_map(|d| self.deps.get(d).map(|(p, _)| plain(p)))
+                    .filter_map(|d| self.deps.get(d).map(|(p, _)| plain_ko(p)))
                     .collect();
                 dep.push_str(
-                    &format!("{}: {}\n", plain(rel), paths.join(" ")).replace(": \n", ":\n"),
+                    &format!("{}: {}\n", plain_ko(rel), paths.join(" ")).replace(": \n", ":\n"),
                 );
             }
         }

@@ -5,7 +5,7 @@
 //! nested. Every file and directory is read inside the sysroot, never on the build host.
 //! These directories stand for ld.so.cache in the loader's search (see `ldso.rs`).
 
-use crate::error::{BuildError, Result};
+use crate::error::Result;
 use crate::sysroot::Sysroot;
 
 /// How deep includes may nest (ldconfig has no limit and loops on a self-include).
@@ -55,7 +55,7 @@ fn read_conf(
                 } else {
                     format!("{here}/{pat}")
                 };
-                for file in glob_in(sysroot, &pat)? {
+                for file in sysroot.glob_no_hidden(&pat)? {
                     read_conf(sysroot, &file, dirs, read, depth + 1)?;
                 }
             }
@@ -79,63 +79,6 @@ fn keyword<'l>(line: &'l str, word: &str) -> Option<&'l str> {
     line.strip_prefix(word)
         .filter(|r| r.starts_with([' ', '\t']))
         .map(|r| &r[1..])
-}
-
-/// Expands the absolute glob `pattern` component by component inside the sysroot: each
-/// directory listed is first resolved by [`Sysroot::resolve`] (links followed inside the
-/// sysroot), so a link in the sysroot never lists a build-host directory. Results are in
-/// byte order, as glob(3) gives them under ldconfig's C collation; a leading `.` must be
-/// matched literally.
-pub fn glob_in(sysroot: &Sysroot, pattern: &str) -> Result<Vec<String>> {
-    let opts = glob::MatchOptions {
-        case_sensitive: true,
-        require_literal_separator: true,
-        require_literal_leading_dot: true,
-    };
-    let mut found = vec![String::new()];
-    for comp in pattern.split('/').filter(|c| !c.is_empty()) {
-        let magic = comp.contains(['*', '?', '[']);
-        let mut next = Vec::new();
-        for base in &found {
-            if !magic {
-                next.push(format!("{base}/{comp}"));
-                continue;
-            }
-            let pat = glob::Pattern::new(comp).map_err(|e| BuildError::Config {
-                location: pattern.to_string(),
-                message: format!("bad include pattern: {e}"),
-            })?;
-            let Some(dir) = sysroot.resolve(if base.is_empty() { "/" } else { base })? else {
-                continue;
-            };
-            if !dir.is_dir {
-                continue;
-            }
-            let entries = match std::fs::read_dir(&dir.host_path) {
-                Ok(rd) => rd,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(BuildError::read(&dir.host_path, e)),
-            };
-            let mut names: Vec<String> = Vec::new();
-            for e in entries {
-                let e = e.map_err(|e| BuildError::read(&dir.host_path, e))?;
-                let name = e.file_name().to_string_lossy().into_owned();
-                if pat.matches_with(&name, opts) {
-                    names.push(name);
-                }
-            }
-            names.sort();
-            next.extend(names.into_iter().map(|n| format!("{base}/{n}")));
-        }
-        found = next;
-    }
-    let mut out = Vec::new();
-    for f in found {
-        if !f.is_empty() && sysroot.resolve(&f)?.is_some() {
-            out.push(f);
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

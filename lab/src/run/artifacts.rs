@@ -49,23 +49,24 @@ pub fn build_image(
     build_image_with(profile, kver, cluster, output, None)
 }
 
-/// [`build_image`], with the client xlators taken from a GlusterFS volfile when given.
-// When the builder's generic input option replaces `BuildOptions::gluster_volfile`, this is
-// the one place to switch.
+/// [`build_image`], with a module input (`srbuild image --input NAME=FILE`) when given:
+/// what a server printed for the clients' image.
 pub fn build_image_with(
     profile: &str,
     kver: &str,
     cluster: Option<&Path>,
     output: &Path,
-    volfile: Option<&Path>,
+    input: Option<(&str, &Path)>,
 ) -> Result<PathBuf> {
     let mut opts = srbuild_builder::BuildOptions::new(profile);
     opts.output = Some(output.to_path_buf());
     opts.kver = Some(kver.to_string());
     opts.cluster = cluster.map(Path::to_path_buf);
-    opts.gluster_volfile = volfile.map(Path::to_path_buf);
-    let from = volfile
-        .map(|v| format!(" from the volfile {}", v.display()))
+    if let Some((name, file)) = input {
+        opts.add_input(name, file);
+    }
+    let from = input
+        .map(|(name, file)| format!(" with {name}={}", file.display()))
         .unwrap_or_default();
     let report = srbuild_builder::build_image(&opts).map_err(|source| LabError::Build {
         what: format!("building the {profile} image{from}"),

@@ -34,7 +34,7 @@ pub fn prepare(plan: &mut LabPlan) -> Result<Host> {
     }
     std::fs::create_dir_all(&plan.work)
         .map_err(|e| LabError::io("cannot create", &plan.work, e))?;
-    let kver = srbuild_builder::image::choose_kernel(
+    let kver = srbuild_builder::kernel::choose_kernel(
         &srbuild_builder::sysroot::Sysroot::new("/"),
         plan.kver.as_deref(),
     )
@@ -132,11 +132,9 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
                         })?;
                     srbuild_fsio::write_file(&f.file, text.as_bytes(), 0o644, None)
                         .map_err(|e| LabError::io("cannot write", &f.file, e))?;
-                    Some(f.file.as_path())
+                    Some((f.input, f.file.as_path()))
                 }
             };
-            // The builder takes the server's output as its GlusterFS volfile today; when
-            // its generic input option lands, switch `build_image_with` to it.
             artifacts::build_image_with(profile, &host.kver, cluster.as_deref(), output, input)
                 .map(|_| ())
         }

@@ -169,6 +169,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
             begin: out.begin,
             end: out.end,
             file: work.join(out.file),
+            input: out.input,
         }),
         _ => None,
     };

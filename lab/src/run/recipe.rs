@@ -73,6 +73,8 @@ pub struct FromServer {
     pub end: &'static str,
     /// Where the cut file is written.
     pub file: PathBuf,
+    /// The builder's module input the file is handed as.
+    pub input: &'static str,
 }
 
 impl fmt::Display for Recipe {

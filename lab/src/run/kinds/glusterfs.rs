@@ -51,6 +51,7 @@ pub const KIND: RootKind = RootKind {
         begin: "LAB-VOLFILE-BEGIN",
         end: "LAB-VOLFILE-END",
         file: "client.vol",
+        input: "gluster-volfile",
     }),
     options: &[],
     root_args,

@@ -183,6 +183,8 @@ pub struct ServerOutput {
     pub end: &'static str,
     /// Its name under the run's artifacts.
     pub file: &'static str,
+    /// The builder's module input it is handed as (`srbuild image --input NAME=FILE`).
+    pub input: &'static str,
 }
 
 /// An option of a kind (`--opt key=value`).

@@ -1,0 +1,90 @@
+//! The boot runtime of an image: kernel modules, the cluster description and what is made
+//! from it, the hooks and `/init`, and the boot contract's defaults (`cmdline.default`,
+//! `profile`).
+
+use crate::config::{Profile, STAGES};
+use crate::context::{ClusterContext, TemplateContext};
+use crate::contract;
+use crate::error::{BuildError, Result};
+use crate::kernel::add_kernel_modules;
+use crate::options::BuildOptions;
+use crate::plan::Plan;
+use crate::rendering::{handlebars, render, INIT_TEMPLATE, INIT_TEMPLATE_NAME};
+use crate::sysroot::Sysroot;
+
+/// Adds the boot runtime to `plan`. Returns the kernel modules in load order, each with
+/// its archive path.
+pub fn add_runtime(
+    opts: &BuildOptions,
+    profile: &Profile,
+    sysroot: &Sysroot,
+    kver: &str,
+    plan: &mut Plan,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<(String, String)>> {
+    let requests = &profile.kernel_modules;
+    let kernel_modules = add_kernel_modules(sysroot, kver, requests, plan, opts.strict, warnings)?;
+    let cluster = add_cluster(opts, profile, plan)?;
+
+    // Hooks and /init.
+    let ctx = TemplateContext {
+        profile: profile.name.clone(),
+        kver: kver.to_string(),
+        stages: STAGES.iter().map(|s| s.to_string()).collect(),
+        modules: profile.modules.clone(),
+        kernel_modules: kernel_modules.iter().map(|(n, _)| n.clone()).collect(),
+        cluster,
+    };
+    let hb = handlebars();
+    for (i, hook) in profile.hooks.iter().enumerate() {
+        let text = render(&hb, &hook.template.name, &hook.template.text, &ctx)?;
+        let at = format!(
+            "usr/lib/srbuild/hooks/{}/{:02}-{}.sh",
+            hook.stage, i, hook.module
+        );
+        plan.insert_bytes(&at, text.into_bytes(), 0o644, &hook.template.name)?;
+    }
+    let init = render(&hb, INIT_TEMPLATE_NAME, INIT_TEMPLATE, &ctx)?;
+    plan.insert_bytes("init", init.into_bytes(), 0o755, "srbuild")?;
+    let mut args = profile.kernel_args.clone();
+    args.extend(opts.kernel_args.iter().cloned());
+    contract::write_cmdline_default(plan, &args, &profile.source)?;
+    contract::write_profile(plan, &profile.name, kver, &profile.modules)?;
+    Ok(kernel_modules)
+}
+
+/// The cluster description (`--cluster`): its copy, the authkey when the profile wants
+/// one, the nodes table, and the context templates render it from.
+fn add_cluster(
+    opts: &BuildOptions,
+    profile: &Profile,
+    plan: &mut Plan,
+) -> Result<Option<ClusterContext>> {
+    let Some(path) = &opts.cluster else {
+        if let Some(m) = profile.needs_cluster.first() {
+            return Err(BuildError::NeedsCluster {
+                profile: profile.name.clone(),
+                module: m.clone(),
+            });
+        }
+        return Ok(None);
+    };
+    let c = srbuild_cluster::Cluster::load(path).map_err(BuildError::Cluster)?;
+    let ctx = ClusterContext::new(&c)?;
+    if let (Some(m), 0) = (profile.needs_cluster.first(), ctx.node_count) {
+        return Err(BuildError::Config {
+            location: path.display().to_string(),
+            message: format!(
+                "the cluster description has no member nodes, and module {m} renders \
+                 them into its cluster configuration; add [[node]] entries"
+            ),
+        });
+    }
+    let text = std::fs::read(path).map_err(|e| BuildError::read(path, e))?;
+    contract::write_cluster_toml(plan, text)?;
+    if let (true, Some(key)) = (profile.corosync_authkey, &c.crypto.authkey) {
+        contract::write_authkey(plan, key)?;
+    }
+    contract::write_nodes(plan, &c)?;
+    Ok(Some(ctx))
+}
