@@ -397,7 +397,7 @@ fn add_runtime(
         cluster: cluster_ctx,
     };
     let hb = handlebars();
-    for (i, hook) in profile.hooks.iter().enumerate() {
+    for hook in &profile.hooks {
         let text =
             hb.render_template(&hook.template.text, &ctx)
                 .map_err(|e| BuildError::Template {
@@ -406,7 +406,7 @@ fn add_runtime(
                 })?;
         let at = format!(
             "usr/lib/srbuild/hooks/{}/{:02}-{}.sh",
-            hook.stage, i, hook.module
+            hook.stage, hook.priority, hook.module
         );
         plan.insert_bytes(&at, text.into_bytes(), 0o644, &hook.template.name)?;
     }
@@ -417,6 +417,7 @@ fn add_runtime(
             message: e.to_string(),
         })?;
     plan.insert_bytes("init", init.into_bytes(), 0o755, "srbuild")?;
+    crate::init_lib::add_init_lib(plan)?;
     let mut args = profile.kernel_args.clone();
     args.extend(opts.kernel_args.iter().cloned());
     plan.insert_bytes(

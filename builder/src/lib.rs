@@ -6,6 +6,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod image;
+pub mod init_lib;
 pub mod library;
 pub mod manifest;
 pub mod plan;
