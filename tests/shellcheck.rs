@@ -22,12 +22,11 @@ fn repo_scripts(dir: &Path, out: &mut Vec<PathBuf>) {
             if !["target", ".git", "fuzz", "node_modules"].contains(&name.as_str()) {
                 repo_scripts(&p, out);
             }
-        } else if name.ends_with(".sh")
-            || std::fs::read(&p).is_ok_and(|b| b.starts_with(b"#!/bin/sh"))
+        } else if !name.ends_with(".hbs")
+            && (name.ends_with(".sh")
+                || std::fs::read(&p).is_ok_and(|b| b.starts_with(b"#!/bin/sh")))
         {
-            if !name.ends_with(".hbs") {
-                out.push(p);
-            }
+            out.push(p);
         }
     }
 }
