@@ -32,7 +32,7 @@ fn sysfs(dir: &Path, devices: &[(&str, &str)]) -> PathBuf {
     sys
 }
 
-/// Runs the image's cmdline hooks with `root`, then the selection; returns the names of
+/// Runs the image's nfs cmdline hook with `root`, then the selection; returns the names of
 /// the `load` lines, checking that each path is a module file of the image.
 fn select(x: &Path, sys: &Path, root: &str) -> Vec<String> {
     let bin = x.parent().unwrap().join("bb");
@@ -48,7 +48,7 @@ fn select(x: &Path, sys: &Path, root: &str) -> Vec<String> {
 sr_log() { echo "log: $*"; }
 SR_ROOT=$ROOT
 SR_MODULES_SKIP=""
-for h in "$X"/usr/lib/srbuild/hooks/cmdline/*.sh; do . "$h"; done
+for h in "$X"/usr/lib/srbuild/hooks/cmdline/*-nfs.sh; do . "$h"; done
 . "$X/usr/lib/srbuild/modules.sh"
 sr_modules_devices "$SYS" "$X/etc/srbuild/modules.buses"
 sr_modules_select "$X/etc/srbuild/modules.load" "$X/lib/modules/$KVER/modules.alias"

@@ -574,7 +574,7 @@ fn a_hook_path_cannot_leave_its_module() {
     write(
         d.path(),
         "modules/evil/module.toml",
-        "[hooks]\nmount-root = \"../../../../../../../../etc/passwd\"\n",
+        "[hooks]\nmount-root = { template = \"../../../../../../../../etc/passwd\", priority = 50 }\n",
     );
     let p = write(d.path(), "profiles/p.toml", "modules = [\"evil\"]\n");
     let out = d.path().join("out");

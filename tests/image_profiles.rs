@@ -63,7 +63,7 @@ fn expect(profile: &str) -> &'static [&'static str] {
             "usr/sbin/mount.ocfs2",
             "kernel/fs/gfs2/gfs2.ko",
             "kernel/fs/ocfs2/ocfs2.ko",
-            "usr/lib/srbuild/hooks/cluster/01-lab-seed.sh",
+            "usr/lib/srbuild/hooks/cluster/50-lab-seed.sh",
         ],
         _ => unreachable!(),
     }

@@ -1,4 +1,4 @@
-//! The nfs image's `/init` names systemd mount units as `systemd-escape --path` does: the
+//! The nfs image's systemd-root hook names systemd mount units as `systemd-escape --path` does: the
 //! drop-ins that keep the CDSL bind mount and the service chroot's mounts through a
 //! systemd shutdown only work under the exact unit name. The function is taken from the
 //! built image and run by busybox sh, as on a node.
@@ -19,13 +19,14 @@ const CASES: &[(&str, &str)] = &[
     ("/", "-"),
 ];
 
-/// The text of `sr_unit_path` in the image's /init.
+/// The text of `sr_unit_path` in the image's switch hook of the systemd-root module.
 fn unit_path_function() -> String {
     let (_d, x) = extracted("nfs");
-    let init = std::fs::read_to_string(x.join("init")).unwrap();
+    let init =
+        std::fs::read_to_string(x.join("usr/lib/srbuild/hooks/switch/90-systemd-root.sh")).unwrap();
     let start = init
         .find("\nsr_unit_path() {\n")
-        .expect("/init defines sr_unit_path");
+        .expect("the systemd-root hook defines sr_unit_path");
     let end = start + init[start..].find("\n}\n").expect("the function ends") + 3;
     init[start..end].to_string()
 }

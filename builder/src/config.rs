@@ -65,8 +65,9 @@ struct ModuleFile {
     optional_kernel_modules: Vec<String>,
     #[serde(default)]
     plugin_dirs: Vec<String>,
+    /// `STAGE = { template = "FILE", priority = NN }` ([`hook_spec`]).
     #[serde(default)]
-    hooks: BTreeMap<String, String>,
+    hooks: BTreeMap<String, toml::Value>,
     /// The module renders the cluster's members (a build without `--cluster` is an error).
     #[serde(default)]
     needs_cluster: bool,
@@ -87,8 +88,53 @@ pub struct Item {
 #[derive(Debug, Clone)]
 pub struct Hook {
     pub stage: String,
+    /// 0-99: the stage's hooks run in this order, then by module name ([`HOOK_PRIORITIES`]).
+    pub priority: u8,
     pub module: String,
     pub template: TextFile,
+}
+
+/// The ranges of hook priorities and what each is for, as `ARCHITECTURE.md` lists them.
+pub const HOOK_PRIORITIES: &str = "00-09 reserved, 10-29 checking arguments, \
+     30-69 the stage's work (50 when unsure), 70-89 using what it made, 90-99 last (changes \
+     to the result, such as copying the root into RAM)";
+
+/// A `[hooks]` entry of module file `file`: `STAGE = { template = "FILE", priority = NN }`
+/// with NN from 0 to 99. Returns the template's file name and the priority.
+fn hook_spec(file: &str, stage: &str, value: &toml::Value) -> Result<(String, u8)> {
+    let err = |message: String| BuildError::Config {
+        location: file.to_string(),
+        message,
+    };
+    let form = format!(
+        "write it as {stage} = {{ template = \"FILE\", priority = NN }}, NN from 0 to 99 \
+         ({HOOK_PRIORITIES})"
+    );
+    let Some(table) = value.as_table() else {
+        return Err(err(format!(
+            "[hooks] {stage} = {value} has no priority: {form}"
+        )));
+    };
+    if let Some(key) = table.keys().find(|k| *k != "template" && *k != "priority") {
+        return Err(err(format!("[hooks] {stage}: unknown key '{key}'; {form}")));
+    }
+    let template = table
+        .get("template")
+        .and_then(|t| t.as_str())
+        .ok_or_else(|| err(format!("[hooks] {stage}: no template file name; {form}")))?;
+    let priority = match table.get("priority") {
+        Some(toml::Value::Integer(n)) => u8::try_from(*n).ok().filter(|n| *n <= 99),
+        _ => None,
+    };
+    let priority = priority.ok_or_else(|| {
+        let got = table
+            .get("priority")
+            .map_or_else(|| "missing".to_string(), |v| v.to_string());
+        err(format!(
+            "[hooks] {stage}: priority {got} is not a number from 0 to 99; {form}"
+        ))
+    })?;
+    Ok((template.to_string(), priority))
 }
 
 /// A fully resolved profile: inheritance applied, modules in dependency order.
@@ -326,7 +372,7 @@ fn apply_modules(profile: &mut Profile, order: Vec<(String, TextFile, ModuleFile
             profile.needs_cluster.push(mname.clone());
         }
         profile.corosync_authkey |= m.corosync_authkey;
-        for (stage, template) in &m.hooks {
+        for (stage, spec) in &m.hooks {
             if !STAGES.contains(&stage.as_str()) {
                 return Err(BuildError::Config {
                     location: file.name.clone(),
@@ -336,9 +382,11 @@ fn apply_modules(profile: &mut Profile, order: Vec<(String, TextFile, ModuleFile
                     ),
                 });
             }
-            let template = file.origin.sibling(template, &file.name)?;
+            let (template, priority) = hook_spec(&file.name, stage, spec)?;
+            let template = file.origin.sibling(&template, &file.name)?;
             profile.hooks.push(Hook {
                 stage: stage.clone(),
+                priority,
                 module: mname.clone(),
                 template,
             });
@@ -348,6 +396,16 @@ fn apply_modules(profile: &mut Profile, order: Vec<(String, TextFile, ModuleFile
         }
         profile.modules.push(mname);
     }
+    // The order hooks run in: by stage, then priority, then module name; never the order
+    // modules were resolved in.
+    let stage_index = |s: &str| STAGES.iter().position(|x| *x == s);
+    profile.hooks.sort_by(|a, b| {
+        (stage_index(&a.stage), a.priority, &a.module).cmp(&(
+            stage_index(&b.stage),
+            b.priority,
+            &b.module,
+        ))
+    });
     Ok(())
 }
 
@@ -459,7 +517,7 @@ mod tests {
             ("modules/m-b/module.toml", "depends = [\"m-c\"]\n"),
             (
                 "modules/m-c/module.toml",
-                "optional_binaries = [\"c\"]\n[hooks]\nnetwork = \"n.sh.hbs\"\n",
+                "optional_binaries = [\"c\"]\n[hooks]\nnetwork = { template = \"n.sh.hbs\", priority = 50 }\n",
             ),
             ("modules/m-c/n.sh.hbs", "echo hi\n"),
         ]);
@@ -490,6 +548,62 @@ mod tests {
     }
 
     #[test]
+    fn hooks_run_by_priority_then_module_name_not_resolution_order() {
+        let hook =
+            |p: u32| format!("[hooks]\ncluster = {{ template = \"h.sh.hbs\", priority = {p} }}\n");
+        let (_d, mut lib) = lib_with(&[
+            ("profiles/p.toml", "modules = [\"z-first\", \"b\", \"a\"]\n"),
+            ("modules/z-first/module.toml", &hook(10)),
+            ("modules/z-first/h.sh.hbs", ""),
+            ("modules/b/module.toml", &hook(50)),
+            ("modules/b/h.sh.hbs", ""),
+            ("modules/a/module.toml", &hook(50)),
+            ("modules/a/h.sh.hbs", ""),
+        ]);
+        let p = load_profile(&mut lib, "p").unwrap();
+        let order: Vec<_> = p
+            .hooks
+            .iter()
+            .map(|h| (h.priority, h.module.as_str()))
+            .collect();
+        assert_eq!(order, [(10, "z-first"), (50, "a"), (50, "b")]);
+    }
+
+    #[test]
+    fn a_hook_without_a_valid_priority_is_refused_naming_the_file_and_value() {
+        let lib = Library::default();
+        for (spec, want) in [
+            ("\"x.sh.hbs\"", "\"x.sh.hbs\" has no priority"),
+            ("{ template = \"x.sh.hbs\" }", "priority missing"),
+            (
+                "{ template = \"x.sh.hbs\", priority = 100 }",
+                "priority 100 is not",
+            ),
+            (
+                "{ template = \"x.sh.hbs\", priority = -1 }",
+                "priority -1 is not",
+            ),
+            (
+                "{ template = \"x.sh.hbs\", priority = \"90\" }",
+                "priority \"90\" is not",
+            ),
+            (
+                "{ template = \"x.sh.hbs\", priority = 5, order = 1 }",
+                "unknown key 'order'",
+            ),
+            ("{ priority = 5 }", "no template"),
+        ] {
+            let text = format!("[hooks]\nnetwork = {spec}\n");
+            let err = module_from_str(&lib, "m", "<text>/m/module.toml", &text)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("<text>/m/module.toml"), "{spec}: {err}");
+            assert!(err.contains(want), "{spec}: {err}");
+            assert!(err.contains("priority = NN"), "{spec}: {err}");
+        }
+    }
+
+    #[test]
     fn profile_from_text_resolves_against_builtins() {
         let lib = Library::default();
         let p =
@@ -516,9 +630,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown stage 'nowhere'"), "{err}");
-        let err = module_from_str(&lib, "m", "t", "[hooks]\nnetwork = \"../x\"\n")
-            .unwrap_err()
-            .to_string();
+        let err = module_from_str(
+            &lib,
+            "m",
+            "t",
+            "[hooks]\nnetwork = { template = \"../x\", priority = 50 }\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("inside the module's directory"), "{err}");
         let err = module_from_str(&lib, "m", "t", "depends = [\"no/such\"]\n")
             .unwrap_err()

@@ -36,16 +36,17 @@ pub fn add_runtime(
         cluster,
     };
     let hb = handlebars();
-    for (i, hook) in profile.hooks.iter().enumerate() {
+    for hook in &profile.hooks {
         let text = render(&hb, &hook.template.name, &hook.template.text, &ctx)?;
         let at = format!(
             "usr/lib/srbuild/hooks/{}/{:02}-{}.sh",
-            hook.stage, i, hook.module
+            hook.stage, hook.priority, hook.module
         );
         plan.insert_bytes(&at, text.into_bytes(), 0o644, &hook.template.name)?;
     }
     let init = render(&hb, INIT_TEMPLATE_NAME, INIT_TEMPLATE, &ctx)?;
     plan.insert_bytes("init", init.into_bytes(), 0o755, "srbuild")?;
+    crate::init_lib::add_init_lib(plan)?;
     let mut args = profile.kernel_args.clone();
     args.extend(opts.kernel_args.iter().cloned());
     contract::write_cmdline_default(plan, &args, &profile.source)?;

@@ -32,6 +32,7 @@ sr_modules_devices() {
 		dmi) set -- "$@" "$sr_sys/class/dmi/id/modalias" ;;
 		esac
 		# The name may be a pattern (acpi*): unquoted, it globs.
+		# shellcheck disable=SC2086 # that glob is wanted; bus names have no spaces
 		set -- "$@" "$sr_sys"/bus/$sr_bus/devices/*/modalias
 	done <"$sr_buses"
 	sr_ifs=$IFS
@@ -277,5 +278,6 @@ sr_modules_coldplug() {
 	[ "$sr_scan" -ge 0 ] || sr_scan=0
 	sr_c=$((sr_scan % 100))
 	[ "$sr_c" -ge 10 ] || sr_c=0$sr_c
+	# shellcheck disable=SC2034 # a result for the caller (/init logs it)
 	SR_MODULES_SCAN=$((sr_scan / 100)).$sr_c
 }

@@ -187,8 +187,8 @@ fn default_kernel_arguments_come_back_as_the_same_words() {
     let f = to_file(&plan, contract::CMDLINE_DEFAULT, d.path());
     let words = |f: &Path| {
         run_sh(
-            &["sr_cmdline_defaults"],
-            "for a in $(sr_cmdline_defaults \"$F\"); do echo \"[$a]\"; done",
+            &["sr_each_arg"],
+            "sr_p() { echo \"[$1]\"; }\nsr_each_arg sr_p \"$F\"",
             &[("F", f)],
         )
     };

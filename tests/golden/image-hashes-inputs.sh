@@ -51,7 +51,7 @@ macs = ["52:54:00:09:00:03"]
 addresses = ["10.9.0.3/24"]
 TOML
 rm -f "$dir/authkey"
-(umask 077 && i=0 && while [ $i -lt 128 ]; do printf 'k'; i=$((i + 1)); done >"$dir/authkey")
+(umask 077 && i=0 && while [ "$i" -lt 128 ]; do printf 'k'; i=$((i + 1)); done >"$dir/authkey")
 chmod 0400 "$dir/authkey"
 cat >"$dir/client.vol" <<'VOL'
 volume root-client-0

@@ -18,7 +18,7 @@ trap 'rm -rf "$work"' EXIT
 # The fixed inputs (cluster description, authkey, volfile) the test writes too.
 sh "$here/image-hashes-inputs.sh" "$work"
 export SOURCE_DATE_EPOCH=0
-kver=$(ls -1 /lib/modules | sort | tail -n 1)
+kver=$(find /lib/modules -mindepth 1 -maxdepth 1 -printf '%f\n' | sort | tail -n 1)
 : >"$work/inputs"
 : >"$work/images"
 while read -r name profile args; do

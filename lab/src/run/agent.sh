@@ -43,13 +43,17 @@ if [ -n "$service" ]; then
 fi
 foreign=""
 if [ -f /run/srbuild/node.env ]; then
+	# shellcheck source=/dev/null # written by /init at boot
 	. /run/srbuild/node.env
 else
 	# Booted by another initramfs (dracut, say): take the node from the command line.
 	foreign=yes
-	for arg in $(cat /proc/cmdline); do
+	read -r cmdline </proc/cmdline
+	set -f # split into words, never globbed
+	for arg in $cmdline; do
 		case "$arg" in srbuild.node=*) SRBUILD_NODE=${arg#srbuild.node=} ;; esac
 	done
+	set +f
 fi
 echo "lab-agent: node=$SRBUILD_NODE id=$SRBUILD_NODE_ID addr=$SRBUILD_NODE_ADDR"
 fstype=$(awk '$2 == "/" { t = $3 } END { print t }' /proc/mounts)
@@ -85,6 +89,7 @@ while read -r check arg; do
 			"@$arg "* | "@$arg") pid=${d#/proc/} ;;
 			esac
 		done
+		# shellcheck disable=SC2009 # every process is listed for the message, none searched
 		[ -n "$pid" ] || fail "no live @$arg process after switch_root: $(ps -o pid,args | grep -v ' \[' | tr '\n' ';')"
 		echo "lab-agent: daemon @$arg alive pid=$pid"
 		;;
@@ -103,14 +108,25 @@ while read -r check arg; do
 		echo "lab-agent: quorate: $(echo "$q" | grep -E 'Nodes:|Total votes' | tr -s ' \n' ' ')"
 		;;
 	o2cb)
-		hb=$(ls /sys/kernel/config/cluster/"$arg"/heartbeat 2>/dev/null | grep -E '^[0-9A-F]{32}$' | tr '\n' ' ')
+		hb=""
+		for f in /sys/kernel/config/cluster/"$arg"/heartbeat/*; do
+			n=${f##*/}
+			case "$n" in *[!0-9A-F]*) continue ;; esac
+			[ "${#n}" -eq 32 ] && hb="$hb$n "
+		done
 		[ -n "$hb" ] || fail "o2cb cluster $arg has no heartbeat region after switch_root"
-		nodes=$(ls /sys/kernel/config/cluster/"$arg"/node 2>/dev/null | tr '\n' ' ')
+		nodes=""
+		for f in /sys/kernel/config/cluster/"$arg"/node/*; do
+			[ -e "$f" ] && nodes="$nodes${f##*/} "
+		done
 		echo "lab-agent: o2cb $arg heartbeat region $hb nodes $nodes"
 		;;
 	mountro)
 		# mountro PATH FSTYPE: PATH is its own read-only mount of that type (hybrid roots).
+		set -f
+		# shellcheck disable=SC2086 # the check's two words, split on purpose
 		set -- $arg
+		set +f
 		line=$(awk -v p="$1" '$2 == p { l = $3 " " $4 } END { print l }' /proc/mounts)
 		case "$line" in
 		"$2"*" ro,"* | "$2"*" ro") echo "lab-agent: $1 is $line" ;;
@@ -145,11 +161,12 @@ mkdir -p /lab/seen
 echo "$SRBUILD_NODE $(cut -d' ' -f1 /proc/uptime) $machine_id" >"/lab/seen/$SRBUILD_NODE" || fail "cannot write /lab/seen/$SRBUILD_NODE"
 sync
 if [ "$(cat /lab/mode 2>/dev/null)" = shared ]; then
+	expect=$(cat /lab/expect)
 	read -r up _ </proc/uptime
 	deadline=$((${up%.*} + $(cat /lab/wait 2>/dev/null || echo 120)))
 	while :; do
 		missing=""
-		for n in $(cat /lab/expect); do
+		for n in $expect; do
 			[ -e "/lab/seen/$n" ] || missing="$missing $n"
 		done
 		[ -z "$missing" ] && break
@@ -157,10 +174,12 @@ if [ "$(cat /lab/mode 2>/dev/null)" = shared ]; then
 		[ "${up%.*}" -ge "$deadline" ] && fail "never saw the files of:$missing"
 		sleep 0.5
 	done
-	echo "lab-agent: saw every node's file: $(ls /lab/seen | tr '\n' ' ')"
+	seen=""
+	for f in /lab/seen/*; do seen="$seen${f##*/} "; done
+	echo "lab-agent: saw every node's file: $seen"
 	if [ -n "$machine_id" ]; then
 		# Each node its own machine id (a shared /etc/machine-id breaks journald, D-Bus…).
-		dup=$(for n in $(cat /lab/expect); do awk '{ print $3 }' "/lab/seen/$n"; done | sort | uniq -d)
+		dup=$(for n in $expect; do awk '{ print $3 }' "/lab/seen/$n"; done | sort | uniq -d)
 		[ -z "$dup" ] || fail "machine id $dup is shared by several nodes"
 		echo "lab-agent: every node has its own machine id"
 	fi

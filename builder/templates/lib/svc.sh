@@ -1,0 +1,22 @@
+# shellcheck shell=sh
+# srbuild boot runtime: the service chroot for daemons that outlive the initramfs.
+# Sourced by /init.
+
+# sr_svc_prepare: a copy of this image's programs under /run/srbuild/svc. /run is moved into
+# the new root at switch_root, so daemons started there (corosync, dlm_controld, the
+# glusterfs client) keep a file tree after the initramfs is freed. Run them with sr_svc.
+sr_svc_prepare() {
+	SR_SVC=/run/srbuild/svc
+	[ -d "$SR_SVC/usr" ] && return 0
+	mkdir -p "$SR_SVC"
+	for sr_d in /*; do
+		case "$sr_d" in /proc | /sys | /dev | /run | /sysroot | /tmp | /init | /root) continue ;; esac
+		cp -a "$sr_d" "$SR_SVC/" || sr_fail "cannot copy $sr_d into the service chroot"
+	done
+	rm -rf "$SR_SVC/usr/lib/modules" "$SR_SVC/lib/modules" 2>/dev/null
+	mkdir -p "$SR_SVC/proc" "$SR_SVC/sys" "$SR_SVC/dev" "$SR_SVC/run" "$SR_SVC/tmp" "$SR_SVC/var/lib" "$SR_SVC/var/log"
+	mount --bind /proc "$SR_SVC/proc"
+	mount --rbind /sys "$SR_SVC/sys"
+	mount --rbind /dev "$SR_SVC/dev"
+}
+sr_svc() { chroot /run/srbuild/svc "$@"; }
