@@ -70,8 +70,10 @@ fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
 
 /// A QMP connection in command mode.
 fn qmp_connect(path: &Path) -> TestResult<BufReader<UnixStream>> {
-    let s = wait_for(scaled(Duration::from_secs(10)), || UnixStream::connect(path).ok())
-        .ok_or("QEMU's QMP socket never accepted a connection")?;
+    let s = wait_for(scaled(Duration::from_secs(10)), || {
+        UnixStream::connect(path).ok()
+    })
+    .ok_or("QEMU's QMP socket never accepted a connection")?;
     s.set_read_timeout(Some(scaled(Duration::from_secs(20))))?;
     let mut r = BufReader::new(s);
     let mut line = String::new();
@@ -134,7 +136,8 @@ fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
     )?;
     assert!(!o.status.success(), "a wrong password was accepted: {o:?}");
     assert!(
-        o.stderr.contains("Unable to establish IPMI v2 / RMCP+ session"),
+        o.stderr
+            .contains("Unable to establish IPMI v2 / RMCP+ session"),
         "{o:?}"
     );
     // So is the right password of another user name.
@@ -143,7 +146,10 @@ fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
         limit,
     )?;
     assert!(!o.status.success(), "an unknown user was accepted: {o:?}");
-    assert!(qemu.0.try_wait()?.is_none(), "QEMU died after refused logins");
+    assert!(
+        qemu.0.try_wait()?.is_none(),
+        "QEMU died after refused logins"
+    );
 
     // Reset: the machine resets and QEMU goes on running.
     let o = ipmitool::run_bounded(
@@ -168,7 +174,10 @@ fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
     })
     .ok_or("QEMU still runs 15 s after `chassis power off`")?;
     let gone = t0.elapsed();
-    assert!(status.success(), "QEMU ended with {status}, not a clean power-off");
+    assert!(
+        status.success(),
+        "QEMU ended with {status}, not a clean power-off"
+    );
     eprintln!(
         "BMC: `chassis power off` returned after {} ms; QEMU exited after {} ms",
         o.elapsed.as_millis(),
@@ -181,6 +190,9 @@ fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
     let t0 = Instant::now();
     let err = ipmitool::power_is_on(lan, &creds.user, &pwfile, limit).unwrap_err();
     assert!(err.to_string().contains(&lan.to_string()), "{err}");
-    eprintln!("BMC down: ipmitool gave up after {} ms", t0.elapsed().as_millis());
+    eprintln!(
+        "BMC down: ipmitool gave up after {} ms",
+        t0.elapsed().as_millis()
+    );
     Ok(())
 }

@@ -75,7 +75,12 @@ impl BmcConfig {
     pub fn validate(&self) -> Result<()> {
         check_value(&self.what("node name"), &self.node, 64, Secret::No)?;
         check_value(&self.what("user"), &self.user, MAX_USER, Secret::No)?;
-        check_value(&self.what("password"), &self.password, MAX_PASSWORD, Secret::Yes)?;
+        check_value(
+            &self.what("password"),
+            &self.password,
+            MAX_PASSWORD,
+            Secret::Yes,
+        )?;
         check_value(&self.what("guid"), &self.guid, 32, Secret::No)?;
         if self.guid.len() != 32 || !self.guid.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(LabError::Invalid(format!(
@@ -160,18 +165,33 @@ mod tests {
     fn renders_lanplus_user_and_vm_interface() {
         let text = config().lan_conf().unwrap();
         assert!(text.contains("addr 127.0.0.1 40623\n"), "{text}");
-        assert!(text.contains("serial kcs 127.0.0.1 40002 codec VM\n"), "{text}");
+        assert!(
+            text.contains("serial kcs 127.0.0.1 40002 codec VM\n"),
+            "{text}"
+        );
         assert!(
             text.contains("user 2 true \"u0123456789\" \"Pw0123456789abcd\" admin 4 md5\n"),
             "{text}"
         );
-        assert!(!text.contains("allowed_auths"), "IPMI 1.5 must stay off: {text}");
+        assert!(
+            !text.contains("allowed_auths"),
+            "IPMI 1.5 must stay off: {text}"
+        );
         assert!(!text.contains("startcmd"), "{text}");
     }
 
     #[test]
     fn values_that_could_add_a_directive_are_refused() {
-        for bad in ["a\nstartcmd \"x\"", "a b", "a\"b", "a#b", "a$b", "a\\b", "", "é"] {
+        for bad in [
+            "a\nstartcmd \"x\"",
+            "a b",
+            "a\"b",
+            "a#b",
+            "a$b",
+            "a\\b",
+            "",
+            "é",
+        ] {
             let mut c = config();
             c.user = bad.into();
             let err = c.lan_conf().unwrap_err().to_string();

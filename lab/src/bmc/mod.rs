@@ -26,7 +26,10 @@ use crate::error::{LabError, Result};
 use crate::host_tools::find_in_path;
 
 /// The host commands of the BMCs and the Debian package of each.
-pub const TOOLS: &[(&str, &str)] = &[(sim::IPMI_SIM, "openipmi"), (ipmitool::IPMITOOL, "ipmitool")];
+pub const TOOLS: &[(&str, &str)] = &[
+    (sim::IPMI_SIM, "openipmi"),
+    (ipmitool::IPMITOOL, "ipmitool"),
+];
 
 /// Errors, naming the package and `cargo xtask deps`, unless every command of `commands`
 /// (from [`TOOLS`]) is on `PATH`.
@@ -53,7 +56,11 @@ pub fn require_tools(commands: &[&str]) -> Result<()> {
 }
 
 /// A fresh configuration for `node`'s BMC: new random credentials and GUID.
-pub fn generate(node: &str, lan: SocketAddrV4, vm: SocketAddrV4) -> Result<(BmcConfig, Credentials)> {
+pub fn generate(
+    node: &str,
+    lan: SocketAddrV4,
+    vm: SocketAddrV4,
+) -> Result<(BmcConfig, Credentials)> {
     let creds = Credentials::generate()?;
     let config = BmcConfig {
         node: node.to_string(),
@@ -73,7 +80,11 @@ pub fn generate(node: &str, lan: SocketAddrV4, vm: SocketAddrV4) -> Result<(BmcC
 pub fn qemu_args(vm: SocketAddrV4) -> Vec<String> {
     vec![
         "-chardev".into(),
-        format!("socket,id=bmc0,host={},port={},reconnect=1", vm.ip(), vm.port()),
+        format!(
+            "socket,id=bmc0,host={},port={},reconnect=1",
+            vm.ip(),
+            vm.port()
+        ),
         "-device".into(),
         "ipmi-bmc-extern,chardev=bmc0,id=bmc0".into(),
         "-device".into(),
@@ -120,7 +131,10 @@ mod tests {
     fn missing_tools_name_the_package_and_xtask_deps() {
         let list = include_str!("../../../ci/host-packages.txt");
         for (_, p) in TOOLS {
-            assert!(list.lines().any(|l| l.trim() == *p), "{p} is not in ci/host-packages.txt");
+            assert!(
+                list.lines().any(|l| l.trim() == *p),
+                "{p} is not in ci/host-packages.txt"
+            );
         }
         assert!(require_tools(&[]).is_ok());
     }

@@ -19,7 +19,11 @@ pub fn random_bytes(buf: &mut [u8]) -> Result<()> {
             if e.kind() == std::io::ErrorKind::Interrupted {
                 continue;
             }
-            return Err(LabError::io("getrandom(2) failed for", "BMC credentials", e));
+            return Err(LabError::io(
+                "getrandom(2) failed for",
+                "BMC credentials",
+                e,
+            ));
         }
         done += n as usize;
     }

@@ -82,8 +82,8 @@ impl BmcSim {
     pub fn start(dir: &Path, config: &BmcConfig) -> Result<BmcSim> {
         super::require_tools(&[IPMI_SIM])?;
         let files = write_files(dir, config)?;
-        let log = File::create(&files.log)
-            .map_err(|e| LabError::io("cannot create", &files.log, e))?;
+        let log =
+            File::create(&files.log).map_err(|e| LabError::io("cannot create", &files.log, e))?;
         let log2 = log
             .try_clone()
             .map_err(|e| LabError::io("cannot reopen", &files.log, e))?;
@@ -127,7 +127,10 @@ impl BmcSim {
                 let text = std::fs::read_to_string(&self.files.log).unwrap_or_default();
                 return Err(LabError::Role {
                     node: self.config.node.clone(),
-                    why: format!("its BMC (ipmi_sim) exited at start-up ({st}): {}", text.trim()),
+                    why: format!(
+                        "its BMC (ipmi_sim) exited at start-up ({st}): {}",
+                        text.trim()
+                    ),
                     log: self.files.log.clone(),
                 });
             }
