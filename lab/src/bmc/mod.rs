@@ -5,6 +5,7 @@
 //! - [`secret`]: per-run credentials from getrandom(2), secret files (0600);
 //! - [`sim`]: the running simulator and its cleanup;
 //! - [`ipmitool`]: the client side, as a fence agent calls it;
+//! - [`rmcp`]: the check the lab's BMC endpoint makes (no cipher suite 0);
 //! - [`qemu_args`]: what a node's QEMU command line gains.
 //!
 //! Power control goes through QEMU's VM interface, not through `startcmd`: the lab keeps
@@ -13,6 +14,7 @@
 
 pub mod config;
 pub mod ipmitool;
+pub mod rmcp;
 pub mod secret;
 pub mod sim;
 
