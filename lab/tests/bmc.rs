@@ -5,11 +5,13 @@
 //! password is refused. Missing tools fail the test, naming `cargo xtask deps`.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use srbuild_lab::bmc::{self, ipmitool, BmcSim};
@@ -101,6 +103,54 @@ fn qmp_wait_event(r: &mut BufReader<UnixStream>, needle: &str) -> TestResult<Str
     }
 }
 
+/// A UDP relay on 127.0.0.1 in front of the BMC that applies `bmc::rmcp::refuse`, as the
+/// lab's BMC endpoint will; it stops when `stop` is set.
+fn start_relay(
+    bmc_lan: SocketAddrV4,
+    stop: Arc<AtomicBool>,
+) -> TestResult<(SocketAddrV4, std::thread::JoinHandle<usize>)> {
+    let front = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let back = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    back.connect(bmc_lan)?;
+    front.set_read_timeout(Some(Duration::from_millis(20)))?;
+    back.set_read_timeout(Some(Duration::from_millis(20)))?;
+    let addr = match front.local_addr()? {
+        std::net::SocketAddr::V4(a) => a,
+        other => return Err(format!("relay bound {other}").into()),
+    };
+    let h = std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        let mut client = None;
+        let mut refused = 0;
+        while !stop.load(Ordering::Relaxed) {
+            if let Ok((n, from)) = front.recv_from(&mut buf) {
+                client = Some(from);
+                if bmc::rmcp::refuse(&buf[..n]).is_some() {
+                    refused += 1;
+                } else {
+                    let _ = back.send(&buf[..n]);
+                }
+            }
+            if let (Ok(n), Some(c)) = (back.recv(&mut buf), client) {
+                let _ = front.send_to(&buf[..n], c);
+            }
+        }
+        refused
+    });
+    Ok((addr, h))
+}
+
+/// `ipmitool -I lanplus -C SUITE` with an explicit password file, for the relay checks.
+fn status_with_suite(lan: SocketAddrV4, user: &str, pw: &Path, suite: &str) -> Command {
+    let mut c = Command::new("ipmitool");
+    c.args(["-I", "lanplus", "-C", suite, "-H", "127.0.0.1", "-p"])
+        .arg(lan.port().to_string())
+        .args(["-U", user, "-f"])
+        .arg(pw)
+        .args(["-R", "1", "-N", "1", "chassis", "power", "status"]);
+    c
+}
+
 #[test]
 fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
     if let Err(e) = bmc::require_tools(&["ipmi_sim", "ipmitool"]) {
@@ -117,6 +167,35 @@ fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
     // Nothing connected yet: the chassis is off.
     assert!(!ipmitool::power_is_on(lan, &creds.user, &pwfile, limit)?);
 
+    // Cipher suite 0 needs no password from ipmi_sim; the relay's check refuses it.
+    let bad = tmp.path().join("wrong-password");
+    std::fs::write(&bad, "not-the-password")?;
+    let direct = ipmitool::run_bounded(status_with_suite(lan, "x", &bad, "0"), limit)?;
+    eprintln!(
+        "BMC: cipher suite 0 with a wrong password, straight to ipmi_sim: {}",
+        if direct.status.success() {
+            "ACCEPTED"
+        } else {
+            "refused"
+        }
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let (relay, relay_thread) = start_relay(lan, stop.clone())?;
+    let zero = ipmitool::run_bounded(status_with_suite(relay, &creds.user, &bad, "0"), limit)?;
+    let three = ipmitool::run_bounded(status_with_suite(relay, &creds.user, &pwfile, "3"), limit)?;
+    stop.store(true, Ordering::Relaxed);
+    let refused = relay_thread.join().map_err(|_| "relay thread panicked")?;
+    assert!(
+        !zero.status.success(),
+        "cipher suite 0 got through the relay: {zero:?}"
+    );
+    assert!(refused >= 1, "the relay refused nothing");
+    assert!(
+        three.status.success(),
+        "suite 3 through the relay: {three:?}"
+    );
+    assert_eq!(three.stdout.trim(), "Chassis Power is off");
+
     let qmp_path = tmp.path().join("qmp.sock");
     let mut qemu = start_qemu(tmp.path(), vm, &qmp_path)?;
     let mut qmp = qmp_connect(&qmp_path)?;
@@ -128,8 +207,6 @@ fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
     assert_eq!(on, Some(true), "the BMC never saw its QEMU connect");
 
     // A wrong password is refused, clearly, and does nothing to the node.
-    let bad = tmp.path().join("wrong-password");
-    std::fs::write(&bad, "not-the-password")?;
     let o = ipmitool::run_bounded(
         ipmitool::command(lan, &creds.user, &bad, &["chassis", "power", "off"]),
         limit,
