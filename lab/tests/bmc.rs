@@ -151,8 +151,20 @@ fn status_with_suite(lan: SocketAddrV4, user: &str, pw: &Path, suite: &str) -> C
     c
 }
 
-#[test]
-fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
+/// One node's BMC on free loopback ports, in its own temporary directory.
+struct Setup {
+    tmp: tempfile::TempDir,
+    lan: SocketAddrV4,
+    vm: SocketAddrV4,
+    user: String,
+    pwfile: std::path::PathBuf,
+    bad: std::path::PathBuf,
+    sim: BmcSim,
+    limit: Duration,
+}
+
+/// Fails (never skips) when the tools are missing, naming `cargo xtask deps`.
+fn setup() -> TestResult<Setup> {
     if let Err(e) = bmc::require_tools(&["ipmi_sim", "ipmitool"]) {
         panic!("{e}");
     }
@@ -160,17 +172,39 @@ fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
     let lan = SocketAddrV4::new(Ipv4Addr::LOCALHOST, bmc::unused_loopback_port(true)?);
     let vm = SocketAddrV4::new(Ipv4Addr::LOCALHOST, bmc::unused_loopback_port(false)?);
     let (config, creds) = bmc::generate("node1", lan, vm)?;
-    let mut sim = BmcSim::start(&tmp.path().join("bmc-node1"), &config)?;
+    let sim = BmcSim::start(&tmp.path().join("bmc-node1"), &config)?;
     let pwfile = sim.files().password_file.clone();
-    let limit = scaled(Duration::from_secs(20));
-
-    // Nothing connected yet: the chassis is off.
-    assert!(!ipmitool::power_is_on(lan, &creds.user, &pwfile, limit)?);
-
-    // Cipher suite 0 needs no password from ipmi_sim; the relay's check refuses it.
     let bad = tmp.path().join("wrong-password");
     std::fs::write(&bad, "not-the-password")?;
-    let direct = ipmitool::run_bounded(status_with_suite(lan, "x", &bad, "0"), limit)?;
+    Ok(Setup {
+        lan,
+        vm,
+        user: creds.user,
+        pwfile,
+        bad,
+        sim,
+        limit: scaled(Duration::from_secs(20)),
+        tmp,
+    })
+}
+
+/// No QEMU here: the chassis reads off, and the relay's check stops cipher suite 0.
+#[test]
+fn lanplus_logins_and_the_cipher_suite_0_check() -> TestResult {
+    let s = setup()?;
+    let (lan, limit, user) = (s.lan, s.limit, s.user.as_str());
+    assert!(!ipmitool::power_is_on(lan, user, &s.pwfile, limit)?);
+    let status = ["chassis", "power", "status"];
+    let o = ipmitool::run_bounded(ipmitool::command(lan, user, &s.bad, &status), limit)?;
+    assert!(!o.status.success(), "a wrong password was accepted: {o:?}");
+    assert!(
+        o.stderr
+            .contains("Unable to establish IPMI v2 / RMCP+ session"),
+        "{o:?}"
+    );
+
+    // Cipher suite 0 needs no password from ipmi_sim; the relay's check refuses it.
+    let direct = ipmitool::run_bounded(status_with_suite(lan, user, &s.bad, "0"), limit)?;
     eprintln!(
         "BMC: cipher suite 0 with a wrong password, straight to ipmi_sim: {}",
         if direct.status.success() {
@@ -181,8 +215,8 @@ fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
     );
     let stop = Arc::new(AtomicBool::new(false));
     let (relay, relay_thread) = start_relay(lan, stop.clone())?;
-    let zero = ipmitool::run_bounded(status_with_suite(relay, &creds.user, &bad, "0"), limit)?;
-    let three = ipmitool::run_bounded(status_with_suite(relay, &creds.user, &pwfile, "3"), limit)?;
+    let zero = ipmitool::run_bounded(status_with_suite(relay, user, &s.bad, "0"), limit)?;
+    let three = ipmitool::run_bounded(status_with_suite(relay, user, &s.pwfile, "3"), limit)?;
     stop.store(true, Ordering::Relaxed);
     let refused = relay_thread.join().map_err(|_| "relay thread panicked")?;
     assert!(
@@ -195,12 +229,28 @@ fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
         "suite 3 through the relay: {three:?}"
     );
     assert_eq!(three.stdout.trim(), "Chassis Power is off");
+    Ok(())
+}
 
+/// A tiny TCG QEMU wired to the BMC: status on, refused logins harmless, reset resets,
+/// power off ends the process, a dead BMC fails the fence within bounded retries.
+#[test]
+fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
+    let Setup {
+        tmp,
+        lan,
+        vm,
+        user,
+        pwfile,
+        bad,
+        mut sim,
+        limit,
+    } = setup()?;
     let qmp_path = tmp.path().join("qmp.sock");
     let mut qemu = start_qemu(tmp.path(), vm, &qmp_path)?;
     let mut qmp = qmp_connect(&qmp_path)?;
     let on = wait_for(scaled(Duration::from_secs(15)), || {
-        ipmitool::power_is_on(lan, &creds.user, &pwfile, limit)
+        ipmitool::power_is_on(lan, &user, &pwfile, limit)
             .ok()
             .filter(|on| *on)
     });
@@ -208,7 +258,7 @@ fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
 
     // A wrong password is refused, clearly, and does nothing to the node.
     let o = ipmitool::run_bounded(
-        ipmitool::command(lan, &creds.user, &bad, &["chassis", "power", "off"]),
+        ipmitool::command(lan, &user, &bad, &["chassis", "power", "off"]),
         limit,
     )?;
     assert!(!o.status.success(), "a wrong password was accepted: {o:?}");
@@ -230,7 +280,7 @@ fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
 
     // Reset: the machine resets and QEMU goes on running.
     let o = ipmitool::run_bounded(
-        ipmitool::command(lan, &creds.user, &pwfile, &["chassis", "power", "reset"]),
+        ipmitool::command(lan, &user, &pwfile, &["chassis", "power", "reset"]),
         limit,
     )?;
     assert!(o.status.success(), "reset: {o:?}");
@@ -241,7 +291,7 @@ fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
     // Power off: the QEMU process exits by itself.
     let t0 = Instant::now();
     let o = ipmitool::run_bounded(
-        ipmitool::command(lan, &creds.user, &pwfile, &["chassis", "power", "off"]),
+        ipmitool::command(lan, &user, &pwfile, &["chassis", "power", "off"]),
         limit,
     )?;
     assert!(o.status.success(), "power off: {o:?}");
@@ -260,12 +310,12 @@ fn ipmitool_powers_a_qemu_off_through_its_bmc() -> TestResult {
         o.elapsed.as_millis(),
         gone.as_millis()
     );
-    assert!(!ipmitool::power_is_on(lan, &creds.user, &pwfile, limit)?);
+    assert!(!ipmitool::power_is_on(lan, &user, &pwfile, limit)?);
 
     // A BMC that is down: the fence fails within the bounded retries.
     sim.kill()?;
     let t0 = Instant::now();
-    let err = ipmitool::power_is_on(lan, &creds.user, &pwfile, limit).unwrap_err();
+    let err = ipmitool::power_is_on(lan, &user, &pwfile, limit).unwrap_err();
     assert!(err.to_string().contains(&lan.to_string()), "{err}");
     eprintln!(
         "BMC down: ipmitool gave up after {} ms",
