@@ -37,23 +37,26 @@ pub const TOOLS: &[(&str, &str)] = &[
 /// (from [`TOOLS`]) is on `PATH`.
 pub fn require_tools(commands: &[&str]) -> Result<()> {
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let missing: Vec<String> = TOOLS
+    missing_tools(commands, &path)
+}
+
+fn missing_tools(commands: &[&str], path: &std::ffi::OsStr) -> Result<()> {
+    let missing: Vec<&(&str, &str)> = TOOLS
         .iter()
-        .filter(|(c, _)| commands.contains(c) && find_in_path(c, &path).is_none())
-        .map(|(c, p)| format!("{c} (package {p})"))
+        .filter(|(c, _)| commands.contains(c) && find_in_path(c, path).is_none())
         .collect();
     if missing.is_empty() {
         return Ok(());
     }
+    let named: Vec<String> = missing
+        .iter()
+        .map(|(c, p)| format!("{c} (package {p})"))
+        .collect();
+    let packages: Vec<&str> = missing.iter().map(|(_, p)| *p).collect();
     Err(LabError::Invalid(format!(
         "the lab's BMCs need {} on PATH; run `cargo xtask deps` (or `apt-get install {}`)",
-        missing.join(" and "),
-        TOOLS
-            .iter()
-            .filter(|(c, _)| commands.contains(c))
-            .map(|(_, p)| *p)
-            .collect::<Vec<_>>()
-            .join(" ")
+        named.join(" and "),
+        packages.join(" ")
     )))
 }
 
@@ -139,5 +142,16 @@ mod tests {
             );
         }
         assert!(require_tools(&[]).is_ok());
+        let err = missing_tools(
+            &["ipmi_sim", "ipmitool"],
+            std::ffi::OsStr::new("/nonexistent"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("ipmi_sim (package openipmi) and ipmitool (package ipmitool)"),
+            "{err}"
+        );
+        assert!(err.contains("cargo xtask deps"), "{err}");
     }
 }
