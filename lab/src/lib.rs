@@ -9,6 +9,7 @@
 //! artifacts and scenarios are layered on top of this API elsewhere.
 
 pub mod accel;
+pub mod bmc;
 pub mod cleanup;
 pub mod console;
 pub mod error;
