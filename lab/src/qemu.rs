@@ -542,7 +542,7 @@ impl Drop for Vm {
 
 /// Runs in the forked child before exec: own process group (or session
 /// when detached) and, unless detached, death with the parent thread.
-fn child_setup(detached: bool) -> std::io::Result<()> {
+pub(crate) fn child_setup(detached: bool) -> std::io::Result<()> {
     // SAFETY: plain syscalls without pointers; async-signal-safe.
     unsafe {
         if detached {

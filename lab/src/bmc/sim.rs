@@ -101,7 +101,7 @@ impl BmcSim {
         cleanup::install_signal_handlers()?;
         // SAFETY: the closure only makes async-signal-safe syscalls.
         unsafe {
-            cmd.pre_exec(own_group_dies_with_parent);
+            cmd.pre_exec(|| crate::qemu::child_setup(false));
         }
         let child = cmd.spawn().map_err(|source| {
             LabError::spawn_failed(IPMI_SIM.as_ref(), source, |source| {
@@ -219,30 +219,6 @@ impl Drop for BmcSim {
     }
 }
 
-/// Before exec: own process group, SIGKILL when the lab's thread dies.
-fn own_group_dies_with_parent() -> std::io::Result<()> {
-    // SAFETY: plain syscalls without pointers; async-signal-safe.
-    unsafe {
-        if libc::setpgid(0, 0) < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let parent = libc::getppid();
-        if libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        ) < 0
-        {
-            return Err(std::io::Error::last_os_error());
-        }
-        if libc::getppid() != parent {
-            libc::_exit(1);
-        }
-    }
-    Ok(())
-}
 
 /// The inodes of the sockets `pid` holds open.
 fn socket_inodes(pid: i32) -> HashSet<String> {
