@@ -143,6 +143,9 @@ pub fn write_image(
 /// The mode a new image gets when none is asked for and none is replaced.
 pub const DEFAULT_MODE: u32 = 0o600;
 
+/// The bits an existing image's mode may pass on to its replacement.
+pub const KEPT_MODE_MASK: u32 = 0o755;
+
 /// [`write_image`] with an explicit mode (`None`: keep the replaced file's, or 0600).
 pub fn write_image_with_mode(
     output: &Path,
@@ -232,11 +235,14 @@ fn write_tmp(
     counted.flush().map_err(out_err)?;
     let compressed = counted.count;
     drop(counted.into_inner());
+    // A replaced image keeps its mode, never through a link at the output's name, and
+    // never with group or other write or a setuid, setgid or sticky bit, which an explicit
+    // mode may not have either.
     let mode = mode.unwrap_or_else(|| {
-        fs::metadata(output)
+        fs::symlink_metadata(output)
             .ok()
             .filter(|m| m.is_file())
-            .map_or(DEFAULT_MODE, |m| m.permissions().mode() & 0o7777)
+            .map_or(DEFAULT_MODE, |m| m.permissions().mode() & KEPT_MODE_MASK)
     });
     // fchmod, fsync, renameat and a sync of the directory, all through descriptors.
     tmp.commit(mode & 0o7777, None).map_err(out_err)?;

@@ -268,8 +268,9 @@ impl Tree {
         if dir {
             let mut child = p.clone();
             child.push(b'/');
+            // From `p/` itself: names such as `p.conf` or `p-x` sort between `p` and `p/…`.
             let mut after = self.paths.range::<[u8], _>((
-                std::ops::Bound::Excluded(&p[..]),
+                std::ops::Bound::Included(&child[..]),
                 std::ops::Bound::Unbounded,
             ));
             if after.next().is_some_and(|(k, _)| k.starts_with(&child)) {

@@ -162,15 +162,27 @@ fn mkdir(path: &Path) -> Result<(), ClusterError> {
 /// Refuses an initrd that holds a secret (`srbuild_archive::SECRET_PATHS`: the corosync
 /// authkey) unless `allow`: netboot serves it world-readable to the boot network. Returns
 /// a note for the command's output (empty when there is nothing to say): the secrets
-/// published with `allow`, or that the image could not be read to look.
+/// published with `allow`. An image that cannot be read to look is refused too, unless
+/// `allow`.
 pub fn check_secrets(initrd: &Path, allow: bool) -> Result<String, ClusterError> {
     let found = match srbuild_archive::secrets_in_image(initrd) {
         Ok(f) => f,
-        Err(e) => {
+        // What cannot be read cannot be shown to hold no secret.
+        Err(e) if allow => {
             return Ok(format!(
-                "\nnote: {} could not be read as an initramfs to look for secrets ({e})",
+                "\nwarning: {} could not be read as an initramfs to look for secrets ({e}); \
+                 published as --allow-secrets says",
                 initrd.display()
             ))
+        }
+        Err(e) => {
+            return Err(ClusterError::Usage(format!(
+                "{} could not be read as an initramfs to look for secrets ({e}); netboot \
+                 publishes it world-readable, so give an image srbuild can read (zstd, gzip, \
+                 xz, lz4 or none), or pass --allow-secrets if only trusted machines share the \
+                 boot network",
+                initrd.display()
+            )))
         }
     };
     let Some((name, what)) = found.first() else {

@@ -1,6 +1,8 @@
 //! Tests of `srbuild cluster …`: query keys, list/show, addnode/removenode
 //! edits and netboot output, through the clap structs and library calls.
 
+mod common;
+
 use clap::Parser;
 use srbuild_cluster::cli::{run_cluster_to, ClusterArgs};
 use srbuild_cluster::edit::{add_node_to_text, remove_node_from_text, IdChoice, NewNode};
@@ -453,7 +455,7 @@ fn netboot_replaces_links_in_its_output_instead_of_writing_through_them() {
     let kernel = dir.path().join("vmlinuz-src");
     let initrd = dir.path().join("initrd-src");
     std::fs::write(&kernel, "K").unwrap();
-    std::fs::write(&initrd, "I").unwrap();
+    std::fs::write(&initrd, common::initramfs("init", b"I")).unwrap();
     std::os::unix::fs::symlink(&victim, out.join("vmlinuz")).unwrap();
     run(
         &file,

@@ -3,6 +3,8 @@
 //! their directory for a symlink to a victim file. The victim's content, mode and owner
 //! must never change (a chmod, chown or copy by path after the create would follow it).
 
+mod common;
+
 use clap::Parser;
 use srbuild_cluster::cli::{run_cluster_to, ClusterArgs};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -150,7 +152,7 @@ fn netboot_never_changes_a_file_linked_in_for_its_temporary_file() {
     let kernel = outer.path().join("vmlinuz-src");
     let initrd = outer.path().join("initrd-src");
     std::fs::write(&kernel, vec![b'K'; 64 * 1024]).unwrap();
-    std::fs::write(&initrd, vec![b'I'; 256 * 1024]).unwrap();
+    std::fs::write(&initrd, common::initramfs("init", &vec![b'I'; 256 * 1024])).unwrap();
     let args = [
         "netboot",
         out.to_str().unwrap(),

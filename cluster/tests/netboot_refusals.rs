@@ -1,6 +1,8 @@
 //! What `srbuild cluster netboot` refuses (issue 24): an initrd holding a secret unless
 //! `--allow-secrets`, and a comma in the tftp-root (a second dnsmasq field).
 
+mod common;
+
 use clap::Parser;
 use srbuild_archive::{write_image, Compression, Entry, EntryKind};
 use srbuild_cluster::cli::{run_cluster_to, ClusterArgs};
@@ -109,7 +111,7 @@ fn an_initrd_holding_the_authkey_is_refused_unless_allowed() {
 #[test]
 fn a_comma_in_the_tftp_root_or_the_output_directory_is_refused() {
     let s = Setup::new();
-    std::fs::write(s.d.path().join("initrd"), "I").unwrap();
+    std::fs::write(s.d.path().join("initrd"), common::initramfs("init", b"I")).unwrap();
     let e = s
         .netboot(&s.p("tftp"), "initrd", &["--tftp-root", "/srv/tftp,eth0"])
         .unwrap_err()
@@ -122,4 +124,23 @@ fn a_comma_in_the_tftp_root_or_the_output_directory_is_refused() {
     assert!(e.contains("output directory") && e.contains("comma"), "{e}");
     assert!(!s.d.path().join("tftp,eth1").exists());
     assert!(!s.d.path().join("tftp").exists());
+}
+
+#[test]
+fn an_initrd_that_cannot_be_read_to_look_for_secrets_is_refused_unless_allowed() {
+    let s = Setup::new();
+    std::fs::write(
+        s.d.path().join("initrd"),
+        b"BZh91AY&SY not an image srbuild reads",
+    )
+    .unwrap();
+    let out = s.p("tftp");
+    let e = s.netboot(&out, "initrd", &[]).unwrap_err().to_string();
+    assert!(
+        e.contains("could not be read") && e.contains("--allow-secrets"),
+        "{e}"
+    );
+    assert!(!Path::new(&out).exists(), "refused before writing anything");
+    let text = s.netboot(&out, "initrd", &["--allow-secrets"]).unwrap();
+    assert!(text.contains("warning:"), "{text}");
 }

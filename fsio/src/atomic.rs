@@ -196,7 +196,9 @@ pub fn copy_file(
     owner: Option<Owner>,
     source_nofollow: bool,
 ) -> io::Result<u64> {
-    let mut flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+    // O_NONBLOCK: a FIFO given as the source is refused below instead of blocking the
+    // open (it changes nothing for a regular file).
+    let mut flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
     if source_nofollow {
         flags |= OFlags::NOFOLLOW;
     }

@@ -49,6 +49,17 @@ pub fn open_append(path: &Path, mode: u32) -> io::Result<File> {
             format!("{} is not a regular file; remove it", path.display()),
         ));
     }
+    // A hard link to another file (planted where links are not protected), or a file
+    // someone else owns, is not ours to truncate or chmod.
+    if st.st_nlink != 1 || st.st_uid != rustix::process::geteuid().as_raw() {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} has other hard links or another owner; remove it",
+                path.display()
+            ),
+        ));
+    }
     rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode & 0o777))?;
     Ok(File::from(fd))
 }
@@ -92,7 +103,17 @@ pub fn chmod_nofollow(path: &Path, mode: u32) -> io::Result<()> {
         Mode::empty(),
     )
     .map_err(|e| refuse_link(e, path, "file"))?;
-    let ft = FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode);
+    let st = rustix::fs::fstat(&fd)?;
+    let ft = FileType::from_raw_mode(st.st_mode);
+    if ft == FileType::RegularFile && st.st_nlink != 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!(
+                "{} has other hard links; its mode is not changed",
+                path.display()
+            ),
+        ));
+    }
     if ft != FileType::RegularFile && ft != FileType::Directory {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

@@ -133,6 +133,22 @@ fn open_append_refuses_a_linked_file_or_directory_and_tightens_the_mode() {
 }
 
 #[test]
+fn open_append_and_chmod_nofollow_refuse_a_hard_link_to_another_file() {
+    let d = tempfile::tempdir().unwrap();
+    let victim = d.path().join("victim");
+    std::fs::write(&victim, "keep").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let log = d.path().join("hook.log");
+    std::fs::hard_link(&victim, &log).unwrap();
+    let e = open_append(&log, 0o644).unwrap_err();
+    assert!(e.to_string().contains("hard links"), "{e}");
+    let e = crate::chmod_nofollow(&log, 0o644).unwrap_err();
+    assert!(e.to_string().contains("hard links"), "{e}");
+    assert_eq!(mode_of(&victim), 0o600);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+}
+
+#[test]
 fn a_temporary_file_swapped_for_a_link_is_not_renamed_into_place() {
     let d = tempfile::tempdir().unwrap();
     let victim = d.path().join("victim");
@@ -194,4 +210,21 @@ fn a_target_with_a_long_name_gets_a_temporary_name_that_fits() {
     let target = d.path().join("n".repeat(250));
     write_file(&target, b"x", 0o600, None).unwrap();
     assert_eq!(std::fs::read(&target).unwrap(), b"x");
+}
+
+#[test]
+fn copy_file_refuses_a_fifo_without_blocking() {
+    let d = tempfile::tempdir().unwrap();
+    let fifo = d.path().join("fifo");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let e = copy_file(&fifo, &d.path().join("out"), 0o644, None, true).unwrap_err();
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+    assert!(!d.path().join("out").exists());
 }

@@ -190,3 +190,28 @@ fn new_images_are_0600_replaced_ones_keep_their_mode_and_a_mode_can_be_asked_for
     write_image_with_mode(&out, &[bytes("a", b"3")], Compression::Zstd, 0, Some(0o644)).unwrap();
     assert_eq!(mode(&out), 0o644, "--mode wins");
 }
+
+#[test]
+fn a_replaced_images_loose_mode_is_not_kept_nor_one_read_through_a_link() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("x.img");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    write_image(&out, &[bytes("a", b"1")], Compression::Zstd, 0).unwrap();
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o4777)).unwrap();
+    write_image(&out, &[bytes("a", b"2")], Compression::Zstd, 0).unwrap();
+    assert_eq!(mode(&out), 0o755, "no setuid, no group or other write");
+    // A link at the output's name lends nothing of its target's mode.
+    let target = tmp.path().join("target");
+    std::fs::write(&target, b"t").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let link = tmp.path().join("l.img");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    write_image(&link, &[bytes("a", b"3")], Compression::Zstd, 0).unwrap();
+    assert_eq!(mode(&link), 0o600);
+    assert_eq!(
+        std::fs::read(&target).unwrap(),
+        b"t",
+        "the link's target is untouched"
+    );
+}

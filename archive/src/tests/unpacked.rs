@@ -140,6 +140,8 @@ fn replacing_follows_clean_path() {
     let t = tree(&[&[
         ("full", DIR, 0, 0, 1, 1, b""),
         ("full/x", REG, 0, 0, 1, 2, b"x"),
+        // Sorts between `full` and `full/x`: the emptiness check must look past it.
+        ("full.conf", REG, 0, 0, 1, 8, b"c"),
         ("empty", DIR, 0, 0, 1, 3, b""),
         // A non-empty directory stays; a file cannot replace it.
         ("full", REG, 0, 0, 1, 4, b"no"),
@@ -152,6 +154,7 @@ fn replacing_follows_clean_path() {
     ]]);
     let full = t.get(b"full").unwrap();
     assert_eq!((full.mode, full.uid, full.gid), (0o040700, 7, 8));
+    assert_eq!(content(&t, "full.conf"), Some(sha(b"c")));
     assert_eq!(content(&t, "empty"), Some(sha(b"yes")));
     assert_eq!(
         t.get(b"full/x").unwrap().target.as_deref(),

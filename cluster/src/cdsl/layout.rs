@@ -332,12 +332,31 @@ pub(crate) fn copy_tree(src: &Path, dst: &Path) -> Result<(), ClusterError> {
     } else if ft.is_file() {
         // Created O_EXCL|O_NOFOLLOW, copied, chown-ed (best effort: only root may give
         // files away) and chmod-ed through its descriptor.
-        let mut from = fs::File::open(src).map_err(|e| ClusterError::io("read", src, e))?;
+        // The source is opened without following a link and must be the file that was
+        // inspected: a link or another file swapped in since is refused, and the mode and
+        // owner come from the open descriptor, never from a second look by path.
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut from = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(src)
+            .map_err(|e| ClusterError::io("read", src, e))?;
+        let opened = from
+            .metadata()
+            .map_err(|e| ClusterError::io("inspect", src, e))?;
+        if !opened.file_type().is_file() || (opened.dev(), opened.ino()) != (meta.dev(), meta.ino())
+        {
+            return Err(ClusterError::Usage(format!(
+                "{} changed while it was being copied (replaced by another file or a link); \
+                 nothing was copied, run the command again",
+                src.display()
+            )));
+        }
         let owner = srbuild_fsio::Owner {
-            uid: meta.uid(),
-            gid: meta.gid(),
+            uid: opened.uid(),
+            gid: opened.gid(),
         };
-        srbuild_fsio::create_new(dst, meta.mode(), |f| {
+        srbuild_fsio::create_new(dst, opened.mode(), |f| {
             std::io::copy(&mut from, f)?;
             let _ = srbuild_fsio::fchown(f, owner);
             Ok(())

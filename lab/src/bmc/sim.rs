@@ -219,7 +219,6 @@ impl Drop for BmcSim {
     }
 }
 
-
 /// The inodes of the sockets `pid` holds open.
 fn socket_inodes(pid: i32) -> HashSet<String> {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
