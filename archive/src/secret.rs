@@ -13,7 +13,11 @@ use std::path::Path;
 pub const COROSYNC_AUTHKEY: &str = "etc/srbuild/corosync-authkey";
 
 /// Every path that holds a secret (normalised: no leading `/` or `./`), with what it is.
-pub const SECRET_PATHS: &[(&str, &str)] = &[(COROSYNC_AUTHKEY, "the corosync authkey")];
+pub const SECRET_PATHS: &[(&str, &str)] = &[
+    (COROSYNC_AUTHKEY, "the corosync authkey"),
+    // Where corosync itself reads it: a profile that lists the host's key puts it here.
+    ("etc/corosync/authkey", "the corosync authkey"),
+];
 
 /// `name` as the kernel's unpacker resolves it lexically.
 fn normalise(name: &str) -> String {
@@ -71,6 +75,8 @@ mod tests {
             "/etc//srbuild/./corosync-authkey",
             "etc/x/../srbuild/corosync-authkey",
             "../etc/srbuild/corosync-authkey",
+            "etc/corosync/authkey",
+            "/etc//corosync/authkey",
         ] {
             assert_eq!(secret_kind(n), Some("the corosync authkey"), "{n}");
             assert!(is_secret(n), "{n}");

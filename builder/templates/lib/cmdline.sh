@@ -6,10 +6,12 @@
 sr_each_arg() {
 	sr_fn=$1
 	shift
+	# Globbing off for the split, then as the caller had it.
+	case $- in *f*) sr_glob= ;; *) sr_glob=1 ;; esac
 	set -f
 	# shellcheck disable=SC2046 # split into words on purpose, with globbing off
 	set -- $(cat "$@" 2>/dev/null)
-	set +f
+	[ -z "$sr_glob" ] || set +f
 	for sr_a in "$@"; do
 		"$sr_fn" "$sr_a"
 	done

@@ -1,8 +1,6 @@
 //! Per-run BMC credentials from the kernel's random source, and secret files (mode 0600,
-//! set through the open descriptor before anything is written).
+//! written through `srbuild-fsio`).
 
-use std::io::Write as _;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use crate::error::{LabError, Result};
@@ -84,32 +82,19 @@ impl Credentials {
     }
 }
 
-/// Writes `data` to a new file `path` readable by its owner only: created with mode 0600,
-/// then `fchmod` 0600 through the descriptor (whatever the umask did), then written and
-/// synced. An existing file is replaced (removed first, never written through, so a link
-/// planted there is not followed).
+/// Writes `data` as `path`, readable by its owner only, through `srbuild-fsio` (a private
+/// temporary file written, chmod-ed and synced through its descriptor, then renamed over
+/// `path`: a link planted there is replaced, never followed, and no half-written secret
+/// is left).
 pub fn write_secret(path: &Path, data: &[u8]) -> Result<()> {
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(LabError::io("cannot replace secret file", path, e)),
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| LabError::io("cannot create secret file", path, e))?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| LabError::io("cannot set mode 0600 on", path, e))?;
-    f.write_all(data)
-        .and_then(|()| f.sync_all())
+    srbuild_fsio::write_file(path, data, 0o600, None)
         .map_err(|e| LabError::io("cannot write secret file", path, e))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn credentials_are_random_and_fit_ipmi() {

@@ -4,7 +4,6 @@
 //! sockets are bound.
 
 use std::collections::HashSet;
-use std::fs::File;
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -59,10 +58,13 @@ pub fn write_files(dir: &Path, config: &BmcConfig) -> Result<BmcFiles> {
             .mode(0o700)
             .create(d)
             .map_err(|e| LabError::io("cannot create BMC directory", d, e))?;
+        // One that existed already is tightened, through a descriptor (never a link).
+        srbuild_fsio::chmod_nofollow(d, 0o700)
+            .map_err(|e| LabError::io("cannot set mode 0700 on", d, e))?;
     }
     write_secret(&files.lan_conf, lan_conf.as_bytes())?;
     write_secret(&files.password_file, config.password.as_bytes())?;
-    std::fs::write(&files.emu, EMU_COMMANDS)
+    srbuild_fsio::write_file(&files.emu, EMU_COMMANDS.as_bytes(), 0o644, None)
         .map_err(|e| LabError::io("cannot write", &files.emu, e))?;
     Ok(files)
 }
@@ -82,8 +84,9 @@ impl BmcSim {
     pub fn start(dir: &Path, config: &BmcConfig) -> Result<BmcSim> {
         super::require_tools(&[IPMI_SIM])?;
         let files = write_files(dir, config)?;
-        let log =
-            File::create(&files.log).map_err(|e| LabError::io("cannot create", &files.log, e))?;
+        let log = srbuild_fsio::open_append(&files.log, 0o600)
+            .and_then(|f| f.set_len(0).map(|()| f))
+            .map_err(|e| LabError::io("cannot create", &files.log, e))?;
         let log2 = log
             .try_clone()
             .map_err(|e| LabError::io("cannot reopen", &files.log, e))?;
