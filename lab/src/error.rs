@@ -96,8 +96,12 @@ pub enum LabError {
     },
 
     /// A host command the lab runs is not installed.
-    #[error("{}", crate::host_tools::not_installed(command))]
-    NotInstalled { command: String },
+    #[error("{}", not_installed(command, *package))]
+    NotInstalled {
+        command: String,
+        /// The Debian package that has it, when the lab's tool table knows.
+        package: Option<&'static str>,
+    },
 
     /// Refused before anything boots: options the lab cannot run, no such lab or node.
     #[error("{0}")]
@@ -145,22 +149,6 @@ pub enum LabError {
 }
 
 impl LabError {
-    /// The error for a host command that could not be started: [`LabError::NotInstalled`]
-    /// when it does not exist, else `other(source)`.
-    pub fn spawn_failed(
-        command: &std::ffi::OsStr,
-        source: io::Error,
-        other: impl FnOnce(io::Error) -> LabError,
-    ) -> LabError {
-        if source.kind() == io::ErrorKind::NotFound {
-            LabError::NotInstalled {
-                command: command.to_string_lossy().into_owned(),
-            }
-        } else {
-            other(source)
-        }
-    }
-
     /// Shorthand for [`LabError::Io`].
     pub fn io(what: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         LabError::Io {
@@ -168,5 +156,16 @@ impl LabError {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// "X (package P) is not installed; ..." for a command that could not be started.
+pub fn not_installed(command: &str, package: Option<&str>) -> String {
+    match package {
+        Some(p) => format!(
+            "{command} (package {p}) is not installed; run `cargo xtask deps` \
+             (or `apt-get install {p}`)"
+        ),
+        None => format!("{command} is not installed or not on PATH"),
     }
 }

@@ -6,6 +6,7 @@
 //! lab scenario. The lab uses [`package_of`] to name the package when a command it runs is
 //! not installed.
 
+use crate::error::LabError;
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -105,12 +106,24 @@ pub fn package_of(command: &str) -> Option<&'static str> {
 
 /// "X (package P) is not installed; ..." for a command that could not be started.
 pub fn not_installed(command: &str) -> String {
-    match package_of(command) {
-        Some(p) => format!(
-            "{command} (package {p}) is not installed; run `cargo xtask deps` \
-             (or `apt-get install {p}`)"
-        ),
-        None => format!("{command} is not installed or not on PATH"),
+    crate::error::not_installed(command, package_of(command))
+}
+
+/// The error for a host command that could not be started: [`LabError::NotInstalled`]
+/// (with its package) when it does not exist, else `other(source)`.
+pub fn spawn_failed(
+    command: &OsStr,
+    source: std::io::Error,
+    other: impl FnOnce(std::io::Error) -> LabError,
+) -> LabError {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        let command = command.to_string_lossy().into_owned();
+        LabError::NotInstalled {
+            package: package_of(&command),
+            command,
+        }
+    } else {
+        other(source)
     }
 }
 
@@ -124,9 +137,9 @@ pub fn find_in_path(command: &str, path: &OsStr) -> Option<PathBuf> {
         })
 }
 
-/// Errors with [`LabError::NotInstalled`](crate::LabError::NotInstalled) unless `command`
+/// Errors with [`LabError::NotInstalled`] unless `command`
 /// (a name looked up on `PATH`, or a path) can be run.
-pub fn require(command: &OsStr) -> crate::Result<()> {
+pub fn require(command: &OsStr) -> crate::error::Result<()> {
     let found = if command.as_encoded_bytes().contains(&b'/') {
         std::fs::metadata(command).is_ok_and(|m| m.is_file())
     } else {
@@ -138,8 +151,10 @@ pub fn require(command: &OsStr) -> crate::Result<()> {
     if found {
         Ok(())
     } else {
-        Err(crate::LabError::NotInstalled {
-            command: command.to_string_lossy().into_owned(),
+        let command = command.to_string_lossy().into_owned();
+        Err(LabError::NotInstalled {
+            package: package_of(&command),
+            command,
         })
     }
 }

@@ -394,10 +394,12 @@ impl Vm {
             cmd.pre_exec(move || child_setup(detached));
         }
         let child = cmd.spawn().map_err(|source| {
-            LabError::spawn_failed(spec.qemu.as_os_str(), source, |source| LabError::Spawn {
-                node: spec.name.clone(),
-                qemu: spec.qemu.clone(),
-                source,
+            crate::host_tools::spawn_failed(spec.qemu.as_os_str(), source, |source| {
+                LabError::Spawn {
+                    node: spec.name.clone(),
+                    qemu: spec.qemu.clone(),
+                    source,
+                }
             })
         })?;
         let mut vm = Vm {

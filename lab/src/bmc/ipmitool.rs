@@ -53,7 +53,7 @@ pub fn run_bounded(mut cmd: Command, limit: Duration) -> Result<Outcome> {
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|source| {
-            LabError::spawn_failed(cmd.get_program(), source, |source| {
+            crate::host_tools::spawn_failed(cmd.get_program(), source, |source| {
                 LabError::io("cannot run", cmd.get_program(), source)
             })
         })?;

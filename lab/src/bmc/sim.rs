@@ -107,7 +107,7 @@ impl BmcSim {
             cmd.pre_exec(|| crate::qemu::child_setup(false));
         }
         let child = cmd.spawn().map_err(|source| {
-            LabError::spawn_failed(IPMI_SIM.as_ref(), source, |source| {
+            crate::host_tools::spawn_failed(IPMI_SIM.as_ref(), source, |source| {
                 LabError::io("cannot start ipmi_sim for", &files.dir, source)
             })
         })?;

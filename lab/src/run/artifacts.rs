@@ -24,7 +24,7 @@ pub fn kernel_image(kver: &str) -> Result<PathBuf> {
 pub fn run_tool(cmd: &mut Command, what: &str) -> Result<()> {
     let program = cmd.get_program().to_os_string();
     let out = cmd.output().map_err(|e| {
-        LabError::spawn_failed(&program, e, |e| LabError::Tool {
+        crate::host_tools::spawn_failed(&program, e, |e| LabError::Tool {
             what: what.to_string(),
             stderr: format!("cannot run {program:?}: {e}"),
         })
