@@ -292,17 +292,17 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
             allow_secrets,
         } => {
             let c = Cluster::load(&path)?;
-            let secret_note = netboot::check_secrets(&initrd, allow_secrets)?;
-            let files = netboot::write_netboot(
-                &c,
-                &NetbootOptions {
-                    outdir: outdir.clone(),
-                    kernel,
-                    initrd,
-                    append,
-                    tftp_root,
-                },
-            )?;
+            let opts = NetbootOptions {
+                outdir: outdir.clone(),
+                kernel,
+                initrd,
+                append,
+                tftp_root,
+            };
+            // Usage errors first, then the image's secrets, then the files.
+            netboot::check_options(&opts)?;
+            let secret_note = netboot::check_secrets(&opts.initrd, allow_secrets)?;
+            let files = netboot::write_netboot(&c, &opts)?;
             w(
                 out,
                 &format!(

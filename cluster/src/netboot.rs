@@ -208,40 +208,8 @@ pub fn write_netboot(
     cluster: &Cluster,
     opts: &NetbootOptions,
 ) -> Result<Vec<PathBuf>, ClusterError> {
-    for f in [&opts.kernel, &opts.initrd] {
-        if !f.is_file() {
-            return Err(ClusterError::Usage(format!(
-                "{} is not a file; pass the kernel with --kernel and the initrd with --initrd",
-                f.display()
-            )));
-        }
-    }
-    // What goes into dnsmasq.conf, iPXE and pxelinux files must not add lines of its own.
-    if let Some(a) = &opts.append {
-        for w in a.split(' ').filter(|w| !w.is_empty()) {
-            crate::description::check_kernel_arg(w)
-                .map_err(|e| ClusterError::Usage(format!("--append: {e}")))?;
-        }
-    }
+    let tftp_root = check_options(opts)?;
     let out = &opts.outdir;
-    // dnsmasq.conf's `tftp-root=DIR[,INTERFACE]`: a comma would start a second field, a
-    // control character a new line.
-    let (tftp_root, source) = match &opts.tftp_root {
-        Some(t) => (t.clone(), "--tftp-root"),
-        None => (
-            std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()),
-            "the output directory",
-        ),
-    };
-    let text = tftp_root.to_string_lossy();
-    if text.chars().any(|c| c.is_control() || c == ',') {
-        return Err(ClusterError::Usage(format!(
-            "{source} {:?} contains a comma or a control character, which dnsmasq.conf's \
-             tftp-root= cannot carry (a comma starts a second field); use a directory \
-             without one",
-            tftp_root
-        )));
-    }
     let append = opts.append.as_deref();
     let mut written = Vec::new();
     mkdir(&out.join("ipxe"))?;
@@ -285,4 +253,45 @@ pub fn write_netboot(
         written.push(dst);
     }
     Ok(written)
+}
+
+/// Checks `opts` before anything is read or written (the kernel and initrd are files,
+/// `--append` holds kernel arguments only, the TFTP root fits `dnsmasq.conf`); returns
+/// the TFTP root.
+pub fn check_options(opts: &NetbootOptions) -> Result<PathBuf, ClusterError> {
+    for f in [&opts.kernel, &opts.initrd] {
+        if !f.is_file() {
+            return Err(ClusterError::Usage(format!(
+                "{} is not a file; pass the kernel with --kernel and the initrd with --initrd",
+                f.display()
+            )));
+        }
+    }
+    // What goes into dnsmasq.conf, iPXE and pxelinux files must not add lines of its own.
+    if let Some(a) = &opts.append {
+        for w in a.split(' ').filter(|w| !w.is_empty()) {
+            crate::description::check_kernel_arg(w)
+                .map_err(|e| ClusterError::Usage(format!("--append: {e}")))?;
+        }
+    }
+    let out = &opts.outdir;
+    // dnsmasq.conf's `tftp-root=DIR[,INTERFACE]`: a comma would start a second field, a
+    // control character a new line.
+    let (tftp_root, source) = match &opts.tftp_root {
+        Some(t) => (t.clone(), "--tftp-root"),
+        None => (
+            std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()),
+            "the output directory",
+        ),
+    };
+    let text = tftp_root.to_string_lossy();
+    if text.chars().any(|c| c.is_control() || c == ',') {
+        return Err(ClusterError::Usage(format!(
+            "{source} {:?} contains a comma or a control character, which dnsmasq.conf's \
+             tftp-root= cannot carry (a comma starts a second field); use a directory \
+             without one",
+            tftp_root
+        )));
+    }
+    Ok(tftp_root)
 }
