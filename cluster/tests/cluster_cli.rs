@@ -3,42 +3,22 @@
 
 mod common;
 
+use common::{run, TestCli, Top};
+
 use clap::Parser;
-use srbuild_cluster::cli::{run_cluster_to, ClusterArgs};
+use srbuild_cluster::cli::run_cluster_to;
 use srbuild_cluster::edit::{add_node_to_text, remove_node_from_text, IdChoice, NewNode};
 use srbuild_cluster::query::{query, QueryValue, QUERY_KEYS};
-use srbuild_cluster::{Cluster, ClusterError};
+use srbuild_cluster::Cluster;
 use std::path::{Path, PathBuf};
 
 const SAMPLE: &str = include_str!("common_sample.toml");
-
-#[derive(Parser)]
-struct TestCli {
-    #[command(subcommand)]
-    cmd: Top,
-}
-
-#[derive(clap::Subcommand)]
-enum Top {
-    Cluster(ClusterArgs),
-}
 
 fn sample_file() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("cluster.toml");
     std::fs::write(&p, SAMPLE).unwrap();
     (dir, p)
-}
-
-/// Runs `srbuild cluster --cluster FILE ARGS…`, returning stdout.
-fn run(file: &Path, args: &[&str]) -> Result<String, ClusterError> {
-    let mut argv = vec!["srbuild", "cluster", "--cluster", file.to_str().unwrap()];
-    argv.extend_from_slice(args);
-    let cli = TestCli::try_parse_from(argv).expect("arguments parse");
-    let Top::Cluster(a) = cli.cmd;
-    let mut out = Vec::new();
-    run_cluster_to(a, &mut out)?;
-    Ok(String::from_utf8(out).unwrap())
 }
 
 fn sample() -> Cluster {
@@ -455,7 +435,7 @@ fn netboot_replaces_links_in_its_output_instead_of_writing_through_them() {
     let kernel = dir.path().join("vmlinuz-src");
     let initrd = dir.path().join("initrd-src");
     std::fs::write(&kernel, "K").unwrap();
-    std::fs::write(&initrd, common::initramfs("init", b"I")).unwrap();
+    common::write_initramfs(&initrd, "init", b"I");
     std::os::unix::fs::symlink(&victim, out.join("vmlinuz")).unwrap();
     run(
         &file,

@@ -5,8 +5,6 @@
 
 mod common;
 
-use clap::Parser;
-use srbuild_cluster::cli::{run_cluster_to, ClusterArgs};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -18,24 +16,10 @@ const SAMPLE: &str = include_str!("common_sample.toml");
 const ROUNDS: usize = 200;
 const TIME_LIMIT: Duration = Duration::from_secs(10);
 
-#[derive(Parser)]
-struct TestCli {
-    #[command(subcommand)]
-    cmd: Top,
-}
-
-#[derive(clap::Subcommand)]
-enum Top {
-    Cluster(ClusterArgs),
-}
-
 fn run(file: &Path, args: &[&str]) {
-    let mut argv = vec!["srbuild", "cluster", "--cluster", file.to_str().unwrap()];
-    argv.extend_from_slice(args);
-    let Top::Cluster(a) = TestCli::try_parse_from(argv).unwrap().cmd;
     // A lost race may make a run fail (the helper refuses a swapped temporary file);
     // what matters is the victim.
-    let _ = run_cluster_to(a, &mut Vec::new());
+    let _ = common::run(file, args);
 }
 
 /// (content, mode, uid, gid) of `p`; the content as its length and start (a failure
@@ -152,7 +136,7 @@ fn netboot_never_changes_a_file_linked_in_for_its_temporary_file() {
     let kernel = outer.path().join("vmlinuz-src");
     let initrd = outer.path().join("initrd-src");
     std::fs::write(&kernel, vec![b'K'; 64 * 1024]).unwrap();
-    std::fs::write(&initrd, common::initramfs("init", &vec![b'I'; 256 * 1024])).unwrap();
+    common::write_initramfs(&initrd, "init", &vec![b'I'; 256 * 1024]);
     let args = [
         "netboot",
         out.to_str().unwrap(),

@@ -3,33 +3,13 @@
 
 mod common;
 
-use clap::Parser;
+use common::run;
+
 use srbuild_archive::{write_image, Compression, Entry, EntryKind};
-use srbuild_cluster::cli::{run_cluster_to, ClusterArgs};
 use srbuild_cluster::ClusterError;
 use std::path::Path;
 
 const SAMPLE: &str = include_str!("common_sample.toml");
-
-#[derive(Parser)]
-struct TestCli {
-    #[command(subcommand)]
-    cmd: Top,
-}
-
-#[derive(clap::Subcommand)]
-enum Top {
-    Cluster(ClusterArgs),
-}
-
-fn run(file: &Path, args: &[&str]) -> Result<String, ClusterError> {
-    let mut argv = vec!["srbuild", "cluster", "--cluster", file.to_str().unwrap()];
-    argv.extend_from_slice(args);
-    let Top::Cluster(a) = TestCli::try_parse_from(argv).unwrap().cmd;
-    let mut out = Vec::new();
-    run_cluster_to(a, &mut out)?;
-    Ok(String::from_utf8(out).unwrap())
-}
 
 fn dir(path: &str) -> Entry {
     Entry {
@@ -111,7 +91,7 @@ fn an_initrd_holding_the_authkey_is_refused_unless_allowed() {
 #[test]
 fn a_comma_in_the_tftp_root_or_the_output_directory_is_refused() {
     let s = Setup::new();
-    std::fs::write(s.d.path().join("initrd"), common::initramfs("init", b"I")).unwrap();
+    common::write_initramfs(&s.d.path().join("initrd"), "init", b"I");
     let e = s
         .netboot(&s.p("tftp"), "initrd", &["--tftp-root", "/srv/tftp,eth0"])
         .unwrap_err()

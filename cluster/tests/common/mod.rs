@@ -1,41 +1,39 @@
 //! Helpers shared by the cluster crate's test binaries.
 
-/// A valid uncompressed newc initramfs holding one regular file `name` with `body`, then
-/// the trailer: what `cluster netboot` can read to look for secrets.
-pub fn initramfs(name: &str, body: &[u8]) -> Vec<u8> {
-    fn member(out: &mut Vec<u8>, ino: u32, mode: u32, name: &str, body: &[u8]) {
-        let namesize = name.len() + 1;
-        let fields = [
-            ino,
-            mode,
-            0,
-            0,
-            1,
-            0,
-            body.len() as u32,
-            0,
-            0,
-            0,
-            0,
-            namesize as u32,
-            0,
-        ];
-        out.extend_from_slice(b"070701");
-        for f in fields {
-            out.extend_from_slice(format!("{f:08x}").as_bytes());
-        }
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        while !out.len().is_multiple_of(4) {
-            out.push(0);
-        }
-        out.extend_from_slice(body);
-        while !out.len().is_multiple_of(4) {
-            out.push(0);
-        }
-    }
+use srbuild_archive::{write_image, Compression, Entry, EntryKind};
+use std::path::Path;
+
+/// Writes an initramfs holding one regular file `name` with `body` to `path`, through the
+/// archive crate's writer: what `cluster netboot` can read to look for secrets.
+pub fn write_initramfs(path: &Path, name: &str, body: &[u8]) {
+    let entry = Entry {
+        path: name.into(),
+        mode: 0o644,
+        kind: EntryKind::Bytes(body.to_vec()),
+        hardlink_group: None,
+    };
+    write_image(path, &[entry], Compression::None, 0).unwrap();
+}
+
+/// `srbuild cluster …` as the binary parses it, for the tests that run the library.
+#[derive(clap::Parser)]
+pub struct TestCli {
+    #[command(subcommand)]
+    pub cmd: Top,
+}
+
+#[derive(clap::Subcommand)]
+pub enum Top {
+    Cluster(srbuild_cluster::cli::ClusterArgs),
+}
+
+/// Runs `srbuild cluster --cluster FILE ARGS…`, returning stdout.
+pub fn run(file: &Path, args: &[&str]) -> Result<String, srbuild_cluster::ClusterError> {
+    use clap::Parser;
+    let mut argv = vec!["srbuild", "cluster", "--cluster", file.to_str().unwrap()];
+    argv.extend_from_slice(args);
+    let Top::Cluster(a) = TestCli::try_parse_from(argv).expect("arguments parse").cmd;
     let mut out = Vec::new();
-    member(&mut out, 1, 0o100644, name, body);
-    member(&mut out, 0, 0, "TRAILER!!!", b"");
-    out
+    srbuild_cluster::cli::run_cluster_to(a, &mut out)?;
+    Ok(String::from_utf8(out).unwrap())
 }
