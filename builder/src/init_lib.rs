@@ -16,6 +16,7 @@ pub const INIT_LIB: &[(&str, &str)] = &[
     ("svc.sh", include_str!("../templates/lib/svc.sh")),
     ("net.sh", include_str!("../templates/lib/net.sh")),
     ("identity.sh", include_str!("../templates/lib/identity.sh")),
+    ("iscsi.sh", include_str!("../templates/lib/iscsi.sh")),
 ];
 
 /// Puts the library into `plan` (mode 0644: sourced, never run).

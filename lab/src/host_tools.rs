@@ -80,6 +80,18 @@ pub const TOOLS: &[Tool] = &[
     t("glusterd", "glusterfs-server", "the glusterfs lab server"),
     t("gluster", "glusterfs-cli", "the glusterfs lab server"),
     t("cc", "gcc", "the lab (glusterfs mmap check helper)"),
+    t("tgtd", "tgt", "the iSCSI lab target"),
+    t("tgtadm", "tgt", "the iSCSI lab target"),
+    t(
+        "iscsid",
+        "open-iscsi",
+        "the gfs2-iscsi and ocfs2-iscsi profiles",
+    ),
+    t(
+        "iscsiadm",
+        "open-iscsi",
+        "the gfs2-iscsi and ocfs2-iscsi profiles",
+    ),
     t("dracut", "dracut-core", "the benchmarks (peer)"),
     t(
         "mkinitramfs",

@@ -107,6 +107,14 @@ while read -r check arg; do
 		echo "$q" | grep -q "Quorate: *Yes" || fail "cluster not quorate after switch_root: $(echo "$q" | tr '\n' ' ')"
 		echo "lab-agent: quorate: $(echo "$q" | grep -E 'Nodes:|Total votes' | tr -s ' \n' ' ')"
 		;;
+	iscsi)
+		# iscsi TARGET: a logged-in session to this target serves the root.
+		q=$(chroot "$svc" iscsiadm -m session 2>&1)
+		# "tcp: [1] 10.0.2.1:3260,1 iqn.2026-12.lab.srbuild:root (non-flash)"
+		echo "$q" | grep -qF " $arg " ||
+			fail "no iSCSI session to $arg after switch_root: $(echo "$q" | tr '\n' ' ')"
+		echo "lab-agent: iscsi session: $(echo "$q" | grep -F " $arg " | head -n 1)"
+		;;
 	o2cb)
 		hb=""
 		for f in /sys/kernel/config/cluster/"$arg"/heartbeat/*; do

@@ -12,6 +12,7 @@ fn storage(k: &RootKind) -> String {
         Storage::ServerExport => "served by the server node".into(),
         Storage::Overlay { .. } => "an overlay per node".into(),
         Storage::Shared(f) => format!("one shared disk ({})", f.tool),
+        Storage::Target(f) => format!("one disk ({}) served over iSCSI", f.tool),
     }
 }
 

@@ -48,6 +48,15 @@ pub const MATRIX: &[MatrixEntry] = &[
         Scenario::ServerDown,
         1,
     ),
+    // The shared disk over iSCSI: a target node (tgtd) serves the seeded disk as a LUN.
+    e("gfs2-iscsi-3-nodes", "gfs2-iscsi", Scenario::Normal, 3),
+    e("ocfs2-iscsi-2-nodes", "ocfs2-iscsi", Scenario::Normal, 2),
+    e(
+        "gfs2-iscsi-target-down",
+        "gfs2-iscsi",
+        Scenario::ServerDown,
+        1,
+    ),
     e("nfs-ram-root", "nfs", Scenario::RamRoot, 2),
     e("nfs-hybrid-root", "nfs", Scenario::HybridRoot, 2),
     e("glusterfs-ram-root", "glusterfs", Scenario::RamRoot, 2),

@@ -17,6 +17,8 @@ pub struct Layout {
     shared: Option<PathBuf>,
     /// The clients' own copy-on-write overlays are made over this base.
     overlay_base: Option<PathBuf>,
+    /// The shared disk is only the server's (an iSCSI LUN): the clients attach no disk.
+    served: bool,
 }
 
 /// What a layout is made from.
@@ -72,7 +74,8 @@ pub fn layout(storage: Storage, i: LayoutInput) -> Layout {
             });
             l.overlay_base = Some(base);
         }
-        Storage::Shared(format) => {
+        Storage::Shared(format) | Storage::Target(format) => {
+            l.served = matches!(storage, Storage::Target(_));
             let src = i.work.join("seed-source.img");
             l.recipes.push(Recipe::Mkfs {
                 fs: "ext4",
@@ -133,6 +136,7 @@ impl Layout {
         let disks = self
             .shared
             .iter()
+            .filter(|_| !self.served)
             .map(|p| disk(p, DiskFormat::Raw, true, false))
             .collect();
         (disks, Vec::new())

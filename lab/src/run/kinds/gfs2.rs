@@ -19,11 +19,7 @@ pub const KIND: RootKind = RootKind {
     client_memory_mb: 512,
     fstype: "gfs2",
     shared: true,
-    storage: Storage::Shared(Formatter {
-        tool: "mkfs.gfs2",
-        slots_word: "journals",
-        run: format,
-    }),
+    storage: Storage::Shared(FORMATTER),
     sizes: Sizes {
         disk_mb: 384,
         source_mb: 128,
@@ -52,6 +48,13 @@ pub const KIND: RootKind = RootKind {
     root_args,
 };
 
+/// `mkfs.gfs2` with lock_dlm, a journal per slot (also the iSCSI kinds' LUN).
+pub(super) const FORMATTER: Formatter = Formatter {
+    tool: "mkfs.gfs2",
+    slots_word: "journals",
+    run: format,
+};
+
 fn format(disk: &Path, f: &SharedFormat) -> Result<()> {
     run_tool(
         Command::new("mkfs.gfs2")
@@ -64,7 +67,7 @@ fn format(disk: &Path, f: &SharedFormat) -> Result<()> {
     )
 }
 
-fn root_args(a: &RootArgs) -> Vec<String> {
+pub(super) fn root_args(a: &RootArgs) -> Vec<String> {
     // A member that cannot get quorum (one of three alone) fails fast and says so.
     let quorum = scaled(Duration::from_secs(if a.no_quorum { 25 } else { 150 }));
     vec![

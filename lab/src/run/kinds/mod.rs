@@ -8,9 +8,11 @@
 
 mod ext3;
 mod gfs2;
+mod gfs2_iscsi;
 mod glusterfs;
 mod nfs;
 mod ocfs2;
+mod ocfs2_iscsi;
 
 use crate::error::{LabError, Result};
 use crate::run::scenarios::Scenario;
@@ -23,6 +25,8 @@ pub const KINDS: &[&RootKind] = &[
     &gfs2::KIND,
     &ocfs2::KIND,
     &glusterfs::KIND,
+    &gfs2_iscsi::KIND,
+    &ocfs2_iscsi::KIND,
 ];
 
 /// Where the clients' root lives (the disks each layout makes are in
@@ -37,6 +41,9 @@ pub enum Storage {
     /// One raw disk attached to every client at once (`share-rw`, no cache, no locking),
     /// formatted on the host, and filled by the seed role from an ext4 source disk.
     Shared(Formatter),
+    /// The same shared disk (formatted on the host, filled by the seed), served by the
+    /// server role as an iSCSI LUN: only the server attaches it, the clients log in to it.
+    Target(Formatter),
 }
 
 /// How a shared disk is formatted on the host.
@@ -123,6 +130,41 @@ pub const SEED: Role = Role {
     disks: &[RoleDisk::Source, RoleDisk::Shared],
 };
 
+/// The iSCSI target's name (the lab's one target).
+pub const TARGET_IQN: &str = "iqn.2026-12.lab.srbuild:root";
+
+/// The iSCSI target: exports the shared disk the seed filled as LUN 1 with tgtd, listening
+/// on every address (a run on several networks adds `srbuild.iscsi.portal=ADDR[:PORT]`
+/// per portal).
+pub const TARGET: Role = Role {
+    node: "target",
+    profile: "lab-iscsi-target",
+    memory_mb: 256,
+    append: &[
+        "srbuild.iscsi.target=iqn.2026-12.lab.srbuild:root",
+        "srbuild.iscsi.disk=/dev/vda",
+    ],
+    ready: "LAB-TARGET-READY",
+    role: Some("iscsi-target"),
+    cpus: 1,
+    disks: &[RoleDisk::Shared],
+};
+
+/// The clients' arguments for a root on the target's LUN: dracut's `netroot=iscsi:`, and
+/// the LUN's disk (the clients have no disk of their own, so it is `/dev/sda`) in place of
+/// `/dev/vda` in the raw-disk kind's `root=`.
+pub fn iscsi_root_args(a: &RootArgs, raw: fn(&RootArgs) -> Vec<String>) -> Vec<String> {
+    let mut args = vec![format!("netroot=iscsi:{}::::{TARGET_IQN}", a.server_ip)];
+    args.extend(raw(a).into_iter().map(|s| {
+        if s == "root=/dev/vda" {
+            "root=/dev/sda".to_string()
+        } else {
+            s
+        }
+    }));
+    args
+}
+
 /// What the clients' root arguments depend on.
 #[derive(Debug, Clone)]
 pub struct RootArgs<'a> {
@@ -151,6 +193,8 @@ pub enum Check {
     Quorum,
     /// The o2cb cluster of this name has a heartbeat region.
     O2cb(&'static str),
+    /// `iscsiadm -m session` (from the service chroot) lists a session to this target.
+    IscsiSession(&'static str),
     /// A writable shared mmap works on `/`.
     Mmap,
     /// `/` is in RAM.
@@ -168,6 +212,7 @@ impl std::fmt::Display for Check {
             Check::Absent(d) => write!(f, "absent {d}"),
             Check::Quorum => f.write_str("quorum"),
             Check::O2cb(c) => write!(f, "o2cb {c}"),
+            Check::IscsiSession(t) => write!(f, "iscsi {t}"),
             Check::Mmap => f.write_str("mmap"),
             Check::Ram => f.write_str("ram"),
             Check::AbsentModules(m) => write!(f, "absent-modules {}", m.join(" ")),
@@ -345,7 +390,7 @@ impl RootKind {
                 "--nodes {nodes} is out of range (1 to 16)"
             )));
         }
-        if let Storage::Shared(f) = self.storage {
+        if let Storage::Shared(f) | Storage::Target(f) = self.storage {
             if nodes > slots {
                 return Err(LabError::Invalid(format!(
                     "--nodes {nodes} is more than the {slots} {} of the shared {} disk: every \

@@ -17,11 +17,7 @@ pub const KIND: RootKind = RootKind {
     client_memory_mb: 384,
     fstype: "ocfs2",
     shared: true,
-    storage: Storage::Shared(Formatter {
-        tool: "mkfs.ocfs2",
-        slots_word: "node slots",
-        run: format,
-    }),
+    storage: Storage::Shared(FORMATTER),
     sizes: Sizes {
         disk_mb: 256,
         source_mb: 128,
@@ -41,6 +37,13 @@ pub const KIND: RootKind = RootKind {
     root_args,
 };
 
+/// `mkfs.ocfs2` for o2cb, a node slot per slot (also the iSCSI kind's LUN).
+pub(super) const FORMATTER: Formatter = Formatter {
+    tool: "mkfs.ocfs2",
+    slots_word: "node slots",
+    run: format,
+};
+
 fn format(disk: &Path, f: &SharedFormat) -> Result<()> {
     run_tool(
         Command::new("mkfs.ocfs2")
@@ -53,7 +56,7 @@ fn format(disk: &Path, f: &SharedFormat) -> Result<()> {
     )
 }
 
-fn root_args(_: &RootArgs) -> Vec<String> {
+pub(super) fn root_args(_: &RootArgs) -> Vec<String> {
     vec![
         "root=/dev/vda".into(),
         "rootfstype=ocfs2".into(),

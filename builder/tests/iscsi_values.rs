@@ -1,0 +1,107 @@
+//! The iSCSI checks of `/init`'s library (`templates/lib/iscsi.sh`) under busybox sh, as
+//! the image runs them: dracut's `netroot=iscsi:…` parsed into its fields, and every bad
+//! value (an initiator or target name that is no IQN, a malformed netroot, a bad port or
+//! LUN, credentials on the command line) refused with one FAILED line naming it.
+
+use std::process::Command;
+
+const CORE: &str = include_str!("../templates/lib/core.sh");
+const ISCSI: &str = include_str!("../templates/lib/iscsi.sh");
+
+/// Runs `script` after the library, with `sr_rescue` replaced by an exit (the image would
+/// start a rescue shell or reboot); returns (exit status, stdout).
+fn run(script: &str) -> (bool, String) {
+    let o = Command::new("/bin/busybox")
+        .args([
+            "sh",
+            "-c",
+            &format!("{CORE}\n{ISCSI}\nsr_rescue() {{ exit 1; }}\nSR_STAGE=cmdline\n{script}"),
+        ])
+        .output()
+        .expect("busybox (apt-get install busybox-static)");
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+    )
+}
+
+fn fails(script: &str, naming: &str) {
+    let (ok, out) = run(script);
+    assert!(!ok, "{script}: should fail, printed {out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{script}: one line, got {out}");
+    assert!(
+        lines[0].starts_with("srbuild: FAILED stage=cmdline: ") && lines[0].contains(naming),
+        "{script}: {out}"
+    );
+}
+
+#[test]
+fn a_dracut_netroot_is_split_into_its_fields() {
+    let (ok, out) = run(
+        "sr_netroot_iscsi iscsi:10.77.0.1::::iqn.2026-12.lab.srbuild:root\n\
+         echo \"$SR_ISCSI_HOST|$SR_ISCSI_PORT|$SR_ISCSI_LUN|$SR_ISCSI_TARGET\"\n\
+         sr_netroot_iscsi iscsi:san.example:6:03260:2:iqn.2001-04.com.example:storage.disk1\n\
+         echo \"$SR_ISCSI_HOST|$SR_ISCSI_PORT|$SR_ISCSI_LUN|$SR_ISCSI_TARGET\"",
+    );
+    assert!(ok, "{out}");
+    assert_eq!(
+        out,
+        "10.77.0.1|3260|0|iqn.2026-12.lab.srbuild:root\n\
+         san.example|3260|2|iqn.2001-04.com.example:storage.disk1\n"
+    );
+}
+
+#[test]
+fn bad_netroots_fail_naming_the_value() {
+    fails(
+        "sr_netroot_iscsi iscsi:iqn.2026-12.lab:root",
+        "netroot=iscsi:iqn.2026-12.lab:root: expected",
+    );
+    fails(
+        "sr_netroot_iscsi iscsi:10.0.0.1::::Not-An-IQN",
+        "Not-An-IQN is not an iSCSI name",
+    );
+    fails(
+        "sr_netroot_iscsi iscsi:10.0.0.1::99999::iqn.2026-12.lab:root",
+        "port '99999'",
+    );
+    fails(
+        "sr_netroot_iscsi iscsi:10.0.0.1:17:::iqn.2026-12.lab:root",
+        "protocol '17'",
+    );
+    fails(
+        "sr_netroot_iscsi iscsi:10.0.0.1:::x:iqn.2026-12.lab:root",
+        "LUN 'x'",
+    );
+    fails(
+        "sr_netroot_iscsi iscsi:::::iqn.2026-12.lab:root",
+        "no SERVER",
+    );
+    fails(
+        "sr_netroot_iscsi 'iscsi:10.0.0.1:;reboot::::iqn.2026-12.lab:root'",
+        "protocol ';reboot'",
+    );
+    fails(
+        "sr_netroot_iscsi iscsi:user:secret@10.0.0.1::::iqn.2026-12.lab:root",
+        "credentials on the command line",
+    );
+}
+
+#[test]
+fn initiator_names_must_be_iqns() {
+    assert!(run("sr_iqn rd.iscsi.initiator iqn.2026-12.org.srbuild:node1").0);
+    assert!(run("sr_iqn rd.iscsi.initiator eui.02004567A425678D").0);
+    fails(
+        "sr_iqn rd.iscsi.initiator iqn.2026-12.org.srbuild:Node1",
+        "rd.iscsi.initiator=iqn.2026-12.org.srbuild:Node1 is not an iSCSI name",
+    );
+    fails(
+        "sr_iqn rd.iscsi.initiator node1",
+        "rd.iscsi.initiator=node1 is not",
+    );
+    fails(
+        "sr_iqn rd.iscsi.initiator 'iqn.2026-12.org.x:a b'",
+        "is not an iSCSI name",
+    );
+}
