@@ -8,7 +8,9 @@ use crate::error::{BuildError, Result};
 use crate::names::check_plain_name;
 use crate::plan::{Cause, Plan, Via};
 use crate::provenance;
-use crate::resolve::kmod::{firmware_of, read_module, ModuleIndex, Selected};
+use crate::resolve::kmod::{
+    firmware_of, read_decompressed, strip_compression, ModuleIndex, Selected,
+};
 use crate::sysroot::Sysroot;
 
 /// Picks the kernel version: the one asked for (it must be installed) or the newest.
@@ -83,7 +85,7 @@ pub fn add_kernel_modules(
     let mut paths = Vec::with_capacity(sel.load_order.len());
     for name in &sel.load_order {
         let rel = index.path_of(name).unwrap_or_default();
-        let bytes = read_module(sysroot, &format!("/{}/{rel}", dir.image_path))?;
+        let bytes = read_decompressed(sysroot, &format!("/{}/{rel}", dir.image_path))?;
         let image_path = at(name);
         for fw in firmware_of(&bytes) {
             let module = (name.as_str(), image_path.as_str());
@@ -156,19 +158,25 @@ fn add_firmware(
         format!("/lib/firmware/{kver}"),
         "/lib/firmware".into(),
     ];
+    let cause = || Cause::Object {
+        path: module_path.to_string(),
+        via: Via::Firmware,
+    };
+    let by = format!("firmware for {module}");
     for d in &dirs {
         for suffix in ["", ".xz", ".zst"] {
             let p = format!("{d}/{fw}{suffix}");
-            if sysroot.resolve(&p)?.is_some() {
-                let by = format!("firmware for {module}");
-                sysroot.add(plan, &p, &by)?;
-                let cause = Cause::Object {
-                    path: module_path.to_string(),
-                    via: Via::Firmware,
-                };
-                provenance::record(plan, &p, &by, cause);
-                return Ok(());
+            if sysroot.resolve(&p)?.is_none() {
+                continue;
             }
+            if suffix.is_empty() {
+                sysroot.add(plan, &p, &by)?;
+            } else {
+                add_decompressed(sysroot, plan, &p, &by)?;
+            }
+            // The name the kernel asks for, plain: its links and directories are recorded.
+            provenance::record(plan, &format!("{d}/{fw}"), &by, cause());
+            return Ok(());
         }
     }
     if strict {
@@ -179,5 +187,23 @@ fn add_firmware(
         });
     }
     warnings.push(format!("firmware {fw} for kernel module {module} not found; skipped (--strict makes this an error)"));
+    Ok(())
+}
+
+/// Adds the compressed firmware file `path` (`.../name.bin.xz`) decompressed, under its
+/// plain name in the same directory (`.../name.bin`): the kernel finds it without
+/// `CONFIG_FW_LOADER_COMPRESS`, and the image is compressed once. The directory's links
+/// (`/lib` to `usr/lib`) are recorded as they are in the sysroot.
+fn add_decompressed(sysroot: &Sysroot, plan: &mut Plan, path: &str, by: &str) -> Result<()> {
+    let plain = strip_compression(path).unwrap_or(path);
+    let (parent, base) = plain.rsplit_once('/').unwrap_or(("", plain));
+    let Some(dir) = sysroot.add(plan, parent, by)? else {
+        return Ok(());
+    };
+    let at = format!("{}/{base}", dir.image_path);
+    if !plan.contains(&at) {
+        let bytes = read_decompressed(sysroot, path)?;
+        plan.insert_bytes(&at, bytes, 0o644, by)?;
+    }
     Ok(())
 }

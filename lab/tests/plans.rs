@@ -18,6 +18,11 @@ fn options(m: &srbuild_lab::run::matrix::MatrixEntry) -> LabOptions {
         scenario: m.scenario,
         kind_opts: Vec::new(),
         kver: None,
+        sysroot: match m.distro {
+            Some(r) => srbuild_lab::run::sysroots::Sysroot::Release(r),
+            None => srbuild_lab::run::sysroots::Sysroot::Host,
+        },
+        distro: m.distro,
         append: Vec::new(),
         detached: false,
         rootfs: m.rootfs,

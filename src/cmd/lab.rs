@@ -34,12 +34,20 @@ struct ClusterOpts {
     /// Boot this client image instead of building one (e.g. a dracut image, to compare)
     #[arg(long)]
     initrd: Option<PathBuf>,
-    /// Kernel version [default: newest under /lib/modules]
+    /// Kernel version [default: newest under the sysroot's /lib/modules]
     #[arg(long)]
     kver: Option<String>,
-    /// The shared root: busybox (fast, the agent is its init) or debian (Debian 12 with
-    /// systemd, built once with mmdebstrap into the lab cache; nfs, gfs2 and ocfs2, the
-    /// normal scenario)
+    /// Build every image of the run (clients, servers, seed, the busybox root) from this
+    /// tree and boot its kernel (DIR/boot/vmlinuz-KVER) [default: /]
+    #[arg(long, value_name = "DIR", conflicts_with = "distro")]
+    sysroot: Option<PathBuf>,
+    /// A Debian release (12, 13) for both: the sysroot (built once with mmdebstrap into
+    /// the lab cache, with the kernel and every kind's tools) and a Debian root's release
+    #[arg(long, value_name = "RELEASE", value_parser = srbuild_lab::run::releases::by_name)]
+    distro: Option<&'static srbuild_lab::run::releases::Release>,
+    /// The shared root: busybox (fast, the agent is its init) or debian[:RELEASE] (Debian
+    /// with systemd, 12 unless --distro or RELEASE says, built once with mmdebstrap into
+    /// the lab cache; nfs, gfs2 and ocfs2, the normal scenario)
     #[arg(long, default_value = "busybox")]
     rootfs: srbuild_lab::run::rootfs::RootFs,
     /// Start the clients only once the server is serving (its grace period over), so
@@ -120,6 +128,12 @@ fn options(o: ClusterOpts, junit: Option<PathBuf>, detached: bool) -> LabOptions
         scenario: o.scenario,
         kind_opts: o.opt,
         kver: o.kver,
+        sysroot: match (o.sysroot, o.distro) {
+            (Some(d), _) => run::sysroots::Sysroot::Dir(d),
+            (None, Some(r)) => run::sysroots::Sysroot::Release(r),
+            (None, None) => run::sysroots::Sysroot::Host,
+        },
+        distro: o.distro,
         append: o.append,
         detached,
         rootfs: o.rootfs,

@@ -120,7 +120,11 @@ fn lab_scenarios(sh: &Shell, only: &[String]) -> Result<()> {
         let junit = dir.join("junit.xml");
         let (kind, nodes, scenario) = (m.kind, m.nodes.to_string(), m.scenario.name());
         let rootfs = m.rootfs.to_string();
-        let res = cmd!(sh, "{bin} lab test --root {kind} --nodes {nodes} --scenario {scenario} --rootfs {rootfs} --dir {dir} --junit {junit}").run();
+        let distro: Vec<&str> = m
+            .distro
+            .map(|r| vec!["--distro", r.number])
+            .unwrap_or_default();
+        let res = cmd!(sh, "{bin} lab test --root {kind} --nodes {nodes} --scenario {scenario} --rootfs {rootfs} {distro...} --dir {dir} --junit {junit}").run();
         match res {
             Ok(()) => passed += 1,
             Err(_) => failed.push(format!("{name} (logs {}/*/console.log)", dir.display())),

@@ -318,37 +318,56 @@ impl ModuleIndex {
     }
 }
 
-/// Reads a module file, decompressing `.ko.xz`, `.ko.zst` and `.ko.gz`.
-/// Reads the module file at image path `path` through `sysroot` and decompresses it.
-pub fn read_module(sysroot: &Sysroot, path: &str) -> Result<Vec<u8>> {
+/// The suffixes of the compressions a distribution ships modules and firmware in
+/// (`nfs.ko.xz`, `iwlwifi-9000-pu-b0-jf-b0-46.ucode.zst`), each read by [`read_decompressed`].
+pub const COMPRESSED_SUFFIXES: &[&str] = &[".xz", ".zst", ".gz"];
+
+/// `path` without its compression suffix, or `None` when it has none.
+pub fn strip_compression(path: &str) -> Option<&str> {
+    COMPRESSED_SUFFIXES
+        .iter()
+        .find_map(|s| path.strip_suffix(s))
+}
+
+/// Reads the file at image path `path` through `sysroot` (a module or a firmware file) and
+/// decompresses it when its name ends in `.xz`, `.zst` or `.gz`, so that the image holds
+/// it plain: one compression (the image's), and nothing for the kernel to decompress at
+/// load time (busybox `insmod` cannot).
+pub fn read_decompressed(sysroot: &Sysroot, path: &str) -> Result<Vec<u8>> {
     let host = sysroot.host(path);
     let raw = sysroot.read(path)?.ok_or_else(|| {
         BuildError::read(
             &host,
             std::io::Error::new(
                 std::io::ErrorKind::NotFound,
-                "no such module file in the sysroot (or a link out of it)",
+                "no such file in the sysroot (or a link out of it)",
             ),
         )
     })?;
-    let name = path;
-    let path = host.as_path();
     let mut out = Vec::new();
-    let res = if name.ends_with(".xz") {
+    let res = if path.ends_with(".xz") {
         xz2::read::XzDecoder::new(&raw[..])
             .read_to_end(&mut out)
             .map(|_| ())
-    } else if name.ends_with(".zst") {
+    } else if path.ends_with(".zst") {
         zstd::stream::read::Decoder::new(&raw[..])
             .and_then(|mut d| d.read_to_end(&mut out).map(|_| ()))
-    } else if name.ends_with(".gz") {
+    } else if path.ends_with(".gz") {
         flate2::read::GzDecoder::new(&raw[..])
             .read_to_end(&mut out)
             .map(|_| ())
     } else {
         return Ok(raw);
     };
-    res.map_err(|e| BuildError::read(path, e))?;
+    res.map_err(|e| {
+        BuildError::read(
+            &host,
+            std::io::Error::new(
+                e.kind(),
+                format!("cannot decompress ({e}); reinstall the package that ships it"),
+            ),
+        )
+    })?;
     Ok(out)
 }
 
@@ -426,7 +445,7 @@ mod tests {
             idx.aliases.is_empty(),
             "modules.alias was read from the host"
         );
-        let err = read_module(&s, "/lib/modules/6.1.0-test/kernel/fs/ext4/ext4.ko")
+        let err = read_decompressed(&s, "/lib/modules/6.1.0-test/kernel/fs/ext4/ext4.ko")
             .unwrap_err()
             .to_string();
         assert!(err.contains("ext4.ko"), "{err}");
@@ -434,7 +453,7 @@ mod tests {
         std::fs::remove_file(m.join("kernel/fs/ext4/ext4.ko")).unwrap();
         let climb = format!("../../../../../../../../..{}", secret.display());
         std::os::unix::fs::symlink(&climb, m.join("kernel/fs/ext4/ext4.ko")).unwrap();
-        assert!(read_module(&s, "/lib/modules/6.1.0-test/kernel/fs/ext4/ext4.ko").is_err());
+        assert!(read_decompressed(&s, "/lib/modules/6.1.0-test/kernel/fs/ext4/ext4.ko").is_err());
     }
 
     fn req(n: &str) -> Item {

@@ -7,9 +7,9 @@ use crate::error::{LabError, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The kernel image for `kver` (from `/boot`, as Debian installs it).
-pub fn kernel_image(kver: &str) -> Result<PathBuf> {
-    let k = PathBuf::from(format!("/boot/vmlinuz-{kver}"));
+/// The kernel image for `kver` in `sysroot` (from its `/boot`, as Debian installs it).
+pub fn kernel_image(sysroot: &Path, kver: &str) -> Result<PathBuf> {
+    let k = sysroot.join(format!("boot/vmlinuz-{kver}"));
     if k.exists() {
         Ok(k)
     } else {
@@ -38,27 +38,18 @@ pub fn run_tool(cmd: &mut Command, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Builds an image with the builder (in-process), prints its summary and warnings, and
-/// returns its path.
-pub fn build_image(
-    profile: &str,
-    kver: &str,
-    cluster: Option<&Path>,
-    output: &Path,
-) -> Result<PathBuf> {
-    build_image_with(profile, kver, cluster, output, None)
-}
-
-/// [`build_image`], with a module input (`srbuild image --input NAME=FILE`) when given:
+/// Builds an image with the builder (in-process) from `sysroot`, prints its summary and
+/// warnings, and returns its path; with a module input (`srbuild image --input NAME=FILE`) when given:
 /// what a server printed for the clients' image.
 pub fn build_image_with(
     profile: &str,
-    kver: &str,
+    (sysroot, kver): (&Path, &str),
     cluster: Option<&Path>,
     output: &Path,
     input: Option<(&str, &Path)>,
 ) -> Result<PathBuf> {
     let mut opts = srbuild_builder::BuildOptions::new(profile);
+    opts.sysroot = sysroot.to_path_buf();
     opts.output = Some(output.to_path_buf());
     opts.kver = Some(kver.to_string());
     opts.cluster = cluster.map(Path::to_path_buf);

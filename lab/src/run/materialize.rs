@@ -16,6 +16,8 @@ use std::time::Instant;
 /// What the host gave the run: the kernel and the accelerator.
 #[derive(Debug)]
 pub struct Host {
+    /// The tree the images are built from (`/` unless `--sysroot` or `--distro`).
+    pub sysroot: PathBuf,
     pub kver: String,
     /// The compressed kernel (what netboot files carry).
     pub kernel: PathBuf,
@@ -34,15 +36,16 @@ pub fn prepare(plan: &mut LabPlan) -> Result<Host> {
     }
     std::fs::create_dir_all(&plan.work)
         .map_err(|e| LabError::io("cannot create", &plan.work, e))?;
+    let sysroot = plan.sysroot.directory(&crate::run::rootfs::cache_dir())?;
     let kver = srbuild_builder::kernel::choose_kernel(
-        &srbuild_builder::sysroot::Sysroot::new("/"),
+        &srbuild_builder::sysroot::Sysroot::new(&sysroot),
         plan.kver.as_deref(),
     )
     .map_err(|source| LabError::Build {
         what: "choosing the kernel".into(),
         source,
     })?;
-    let kernel = artifacts::kernel_image(&kver)?;
+    let kernel = artifacts::kernel_image(&sysroot, &kver)?;
     let started = Instant::now();
     // What the VMs boot; the PXE scenario's netboot files keep the bzImage.
     let boot = if plan.bzimage {
@@ -57,6 +60,7 @@ pub fn prepare(plan: &mut LabPlan) -> Result<Host> {
     }
     let (accel, why) = accel::detect_with_reason(&qemu_binary());
     let host = Host {
+        sysroot,
         kver,
         kernel,
         boot,
@@ -107,7 +111,15 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
             clients,
             agent,
             rootfs,
-        } => crate::run::roottree::root_tree(path, &host.kver, cluster, clients, agent, *rootfs),
+        } => crate::run::roottree::root_tree(
+            path,
+            &host.sysroot,
+            &host.kver,
+            cluster,
+            clients,
+            agent,
+            *rootfs,
+        ),
         Recipe::Image {
             profile,
             cluster,
@@ -135,7 +147,8 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
                     Some((f.input, f.file.as_path()))
                 }
             };
-            artifacts::build_image_with(profile, &host.kver, cluster.as_deref(), output, input)
+            let from = (host.sysroot.as_path(), host.kver.as_str());
+            artifacts::build_image_with(profile, from, cluster.as_deref(), output, input)
                 .map(|_| ())
         }
         Recipe::DataDir { tree, dir } => {

@@ -1,6 +1,7 @@
 //! The scenario matrix that CI runs (root kind × scenario × nodes × root filesystem,
 //! [`MATRIX`]).
 
+use crate::run::releases::Release;
 use crate::run::scenarios::Scenario;
 
 /// One entry of the CI matrix.
@@ -15,6 +16,9 @@ pub struct MatrixEntry {
     pub nodes: usize,
     /// The root filesystem (`--rootfs`).
     pub rootfs: crate::run::rootfs::RootFs,
+    /// `--distro`: the release whose sysroot builds the images and boots its kernel (and
+    /// the Debian root's release); `None`: the host's `/`.
+    pub distro: Option<&'static Release>,
 }
 
 const fn e(
@@ -29,6 +33,7 @@ const fn e(
         scenario,
         nodes,
         rootfs: crate::run::rootfs::RootFs::Busybox,
+        distro: None,
     }
 }
 
@@ -81,7 +86,8 @@ pub const MATRIX: &[MatrixEntry] = &[
         kind: "nfs",
         scenario: Scenario::Normal,
         nodes: 2,
-        rootfs: crate::run::rootfs::RootFs::Debian,
+        rootfs: crate::run::rootfs::RootFs::Debian(None),
+        distro: None,
     },
     // The same on the shared disks: systemd must leave the cluster stack's mounts alone,
     // and the last node down recovers the other's journal before it powers off.
@@ -90,14 +96,16 @@ pub const MATRIX: &[MatrixEntry] = &[
         kind: "gfs2",
         scenario: Scenario::Normal,
         nodes: 2,
-        rootfs: crate::run::rootfs::RootFs::Debian,
+        rootfs: crate::run::rootfs::RootFs::Debian(None),
+        distro: None,
     },
     MatrixEntry {
         name: "ocfs2-debian-2-nodes",
         kind: "ocfs2",
         scenario: Scenario::Normal,
         nodes: 2,
-        rootfs: crate::run::rootfs::RootFs::Debian,
+        rootfs: crate::run::rootfs::RootFs::Debian(None),
+        distro: None,
     },
 ];
 
@@ -112,10 +120,7 @@ mod tests {
             kind.check(m.scenario, m.nodes, m.nodes)
                 .unwrap_or_else(|e| panic!("{}: {e}", m.name));
         }
-        for m in MATRIX
-            .iter()
-            .filter(|m| m.rootfs == crate::run::rootfs::RootFs::Debian)
-        {
+        for m in MATRIX.iter().filter(|m| m.rootfs.is_debian()) {
             assert!(
                 crate::run::kinds::by_name(m.kind).unwrap().debian.is_some()
                     && m.scenario == Scenario::Normal,

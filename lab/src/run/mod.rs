@@ -14,12 +14,14 @@ pub mod nodes;
 pub mod plan;
 pub mod pvh;
 pub mod recipe;
+pub mod releases;
 pub mod render;
 pub mod rootfs;
 pub mod roottree;
 pub mod runner;
 pub mod scenarios;
 pub mod storage;
+pub mod sysroots;
 pub mod topology;
 pub mod verdict;
 
@@ -49,6 +51,11 @@ pub struct LabOptions {
     /// `--opt key=value`: options of the root kind (its descriptor lists them).
     pub kind_opts: Vec<String>,
     pub kver: Option<String>,
+    /// `--sysroot DIR` or `--distro N`: the tree every image is built from and whose
+    /// kernel boots (default: the host's `/`).
+    pub sysroot: sysroots::Sysroot,
+    /// `--distro N`: also the release of a Debian root that names none.
+    pub distro: Option<&'static releases::Release>,
     /// Extra kernel arguments for every client.
     pub append: Vec<String>,
     /// `lab up`: leave the VMs and the hub running after the verdicts.

@@ -160,6 +160,8 @@ mod tests {
             scenario,
             kind_opts: vec![],
             kver: None,
+            sysroot: crate::run::sysroots::Sysroot::Host,
+            distro: None,
             append: vec!["quiet".into()],
             detached: false,
             rootfs: crate::run::rootfs::RootFs::Busybox,

@@ -51,8 +51,13 @@ pub struct Phase {
 pub struct LabPlan {
     pub kind: &'static RootKind,
     pub scenario: Scenario,
-    /// `--kver`, or `None`: the host's newest kernel.
+    /// `--kver`, or `None`: the newest kernel of the sysroot.
     pub kver: Option<String>,
+    /// The tree the images are built from and whose kernel boots.
+    pub sysroot: crate::run::sysroots::Sysroot,
+    /// The release of the Debian root (`--rootfs debian:N`, else `--distro`'s, else the
+    /// default); `None` for a busybox root.
+    pub release: Option<&'static crate::run::releases::Release>,
     /// Boot the compressed kernel itself rather than its vmlinux through PVH.
     pub bzimage: bool,
     /// The run's artifacts directory.
@@ -74,7 +79,7 @@ fn check(opts: &LabOptions, kind: &RootKind) -> Result<KindOpts> {
     let slots = opts.slots.unwrap_or(opts.nodes);
     kind.check(opts.scenario, opts.nodes, slots)?;
     let kopts = kind.options(&opts.kind_opts)?;
-    if opts.rootfs == RootFs::Debian {
+    if opts.rootfs.is_debian() {
         if kind.debian.is_none() || opts.scenario != Scenario::Normal {
             return Err(LabError::Invalid(format!(
                 "--rootfs debian works with --root {} and the normal scenario for now \
@@ -102,7 +107,15 @@ fn check(opts: &LabOptions, kind: &RootKind) -> Result<KindOpts> {
 pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
     let kopts = check(opts, kind)?;
     let sc = opts.scenario.spec();
-    let debian = opts.rootfs == RootFs::Debian;
+    let debian = opts.rootfs.is_debian();
+    // The Debian root's release, as the recipe makes it.
+    let rootfs = match opts.rootfs {
+        RootFs::Busybox => RootFs::Busybox,
+        RootFs::Debian(r) => RootFs::Debian(Some(
+            r.or(opts.distro)
+                .unwrap_or_else(crate::run::releases::default_release),
+        )),
+    };
     let work = opts.dir.join("artifacts");
     let kernel = PathBuf::from(KERNEL);
     let mut recipes = Vec::new();
@@ -147,7 +160,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
             checks: agent_checks(kind, opts.scenario),
             beat: sc.victim != Victim::None,
         },
-        rootfs: opts.rootfs,
+        rootfs,
     });
 
     let profile = opts.profile.as_deref().unwrap_or(kind.client_profile);
@@ -344,6 +357,11 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         kind,
         scenario: opts.scenario,
         kver: opts.kver.clone(),
+        sysroot: opts.sysroot.clone(),
+        release: match rootfs {
+            RootFs::Busybox => None,
+            RootFs::Debian(r) => r,
+        },
         bzimage: opts.bzimage,
         work,
         tools,

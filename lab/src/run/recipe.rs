@@ -106,7 +106,7 @@ impl fmt::Display for Recipe {
                 rootfs,
             } => write!(
                 f,
-                "root-tree {} ({rootfs:?}, description {}) cdsl {} expect {} mode {} wait {} s \
+                "root-tree {} ({rootfs}, description {}) cdsl {} expect {} mode {} wait {} s \
                  beat {} checks [{}]",
                 path.display(),
                 cluster.display(),

@@ -29,6 +29,7 @@ impl LabPlan {
             self.kver.as_deref().unwrap_or("(newest)"),
             self.bzimage
         );
+        let _ = writeln!(s, "sysroot {}", self.sysroot);
         let _ = writeln!(s, "tools {}", self.tools.join(" "));
         let _ = writeln!(s, "victim {}", self.victim.as_deref().unwrap_or("-"));
         let _ = writeln!(

@@ -1,12 +1,14 @@
 //! What the lab's shared root is made of ([`RootFs`]): the fast busybox root with the agent
-//! as its init, or a real Debian 12 root (`mmdebstrap`, variant minbase plus systemd, udev,
-//! iproute2 and procps) in which the agent is a systemd unit. The Debian root is built once
+//! as its init, or a real Debian root of a release in [`crate::run::releases`] (`mmdebstrap`,
+//! variant minbase plus systemd, udev, iproute2 and procps) in which the agent is a systemd
+//! unit. The Debian root is built once
 //! per package list into the lab's cache, then prepared for a shared root with srbuild's own
 //! CDSL tools: `/etc/hostname`, `/etc/machine-id`, `/var/log` and `/var/tmp` become per
 //! node, and `/tmp` is a tmpfs (systemd's `tmp.mount`).
 
 use crate::error::{LabError, Result};
 use crate::run::artifacts::{run_tool, write_file};
+use crate::run::releases::Release;
 use crate::run::topology::LabNode;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,8 +18,15 @@ use std::process::Command;
 pub enum RootFs {
     /// busybox and the agent as `/sbin/init` (fast).
     Busybox,
-    /// Debian 12 with systemd; the agent runs as `lab-agent.service`.
-    Debian,
+    /// Debian with systemd; the agent runs as `lab-agent.service`. The release named
+    /// (`debian:13`), or `None`: `--distro`'s, else the default one.
+    Debian(Option<&'static Release>),
+}
+
+impl RootFs {
+    pub fn is_debian(self) -> bool {
+        matches!(self, RootFs::Debian(_))
+    }
 }
 
 impl std::str::FromStr for RootFs {
@@ -25,26 +34,29 @@ impl std::str::FromStr for RootFs {
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         match s {
             "busybox" => Ok(RootFs::Busybox),
-            "debian" => Ok(RootFs::Debian),
-            _ => Err(format!(
-                "unknown root filesystem '{s}'; use busybox or debian"
-            )),
+            "debian" => Ok(RootFs::Debian(None)),
+            _ => match s.strip_prefix("debian:") {
+                Some(n) => crate::run::releases::by_name(n).map(|r| RootFs::Debian(Some(r))),
+                None => Err(format!(
+                    "unknown root filesystem '{s}'; use busybox, debian or debian:RELEASE (12, 13)"
+                )),
+            },
         }
     }
 }
 
 impl std::fmt::Display for RootFs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            RootFs::Busybox => "busybox",
-            RootFs::Debian => "debian",
-        })
+        match self {
+            RootFs::Busybox => f.write_str("busybox"),
+            RootFs::Debian(None) => f.write_str("debian"),
+            RootFs::Debian(Some(r)) => write!(f, "debian:{}", r.number),
+        }
     }
 }
 
-/// The Debian suite, variant, packages, mirror and dpkg filters; the cache key is made of
-/// exactly these.
-pub const SUITE: &str = "bookworm";
+/// The Debian variant, packages, mirror and dpkg filters; the cache key is made of exactly
+/// these and the release's suite.
 pub const VARIANT: &str = "minbase";
 pub const PACKAGES: &[&str] = &["systemd-sysv", "udev", "iproute2", "procps"];
 pub const MIRROR: &str = "http://deb.debian.org/debian";
@@ -84,19 +96,22 @@ pub fn cache_dir() -> PathBuf {
     base.join("srbuild").join("lab")
 }
 
-/// FNV-1a: a stable name for the cache entry of one package list.
-fn key() -> String {
+/// FNV-1a: a stable name for the cache entry of one release's package list.
+fn key(suite: &str) -> String {
     let text = format!(
-        "{SUITE} {VARIANT} {} {MIRROR} {}",
+        "{suite} {VARIANT} {} {MIRROR} {}",
         PACKAGES.join(","),
         DPKG_FILTERS.join(" ")
     );
     let h = crate::run::cache::fnv1a(text.as_bytes());
-    format!("debian-{SUITE}-{VARIANT}-{h:016x}.tar")
+    format!("debian-{suite}-{VARIANT}-{h:016x}.tar")
 }
 
-/// The Debian root as a tarball in `cache`, built with mmdebstrap unless it is there.
-pub fn debian_tarball(cache: &Path) -> Result<PathBuf> {
+/// The Debian root of `release` as a tarball in `cache`, built with mmdebstrap unless it
+/// is there.
+pub fn debian_tarball(cache: &Path, release: &Release) -> Result<PathBuf> {
+    let suite = release.suite;
+    let key = || key(suite);
     let tar = cache.join(key());
     if tar.is_file() {
         println!("lab: Debian root from the cache: {}", tar.display());
@@ -112,7 +127,7 @@ pub fn debian_tarball(cache: &Path) -> Result<PathBuf> {
         std::process::id()
     ));
     println!(
-        "lab: building the Debian root with mmdebstrap ({SUITE}, {VARIANT} + {}) into {}",
+        "lab: building the Debian root with mmdebstrap ({suite}, {VARIANT} + {}) into {}",
         PACKAGES.join(" "),
         tar.display()
     );
@@ -122,7 +137,7 @@ pub fn debian_tarball(cache: &Path) -> Result<PathBuf> {
             .arg(format!("--variant={VARIANT}"))
             .arg(format!("--include={}", PACKAGES.join(",")))
             .args(DPKG_FILTERS.iter().map(|f| format!("--dpkgopt={f}")))
-            .arg(SUITE)
+            .arg(suite)
             .arg(&tmp)
             .arg(MIRROR),
         "mmdebstrap",
@@ -159,8 +174,9 @@ pub fn machine_id(id: u32) -> String {
     format!("5352{:028x}", u128::from(id) + 1)
 }
 
-/// Unpacks the Debian root into `tree` (replaced) and installs the agent as a unit.
-pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str) -> Result<()> {
+/// Unpacks the Debian root of `release` into `tree` (replaced) and installs the agent as
+/// a unit.
+pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str, release: &Release) -> Result<()> {
     if tree.exists() {
         std::fs::remove_dir_all(tree)
             .map_err(|e| LabError::io("cannot clear the root tree", tree, e))?;
@@ -188,7 +204,7 @@ pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str) -> Result<()> {
     // "D /tmp", emptied at boot) deleted the PrivateTmp directory another node had just
     // made, and that node's unit failed ("Failed to set up mount namespacing").
     // As `systemctl link` and `enable` would: the unit in /etc, then wanted.
-    let unit = tree.join("usr/share/systemd/tmp.mount");
+    let unit = tree.join(release.tmp_mount.trim_start_matches('/'));
     if !unit.is_file() {
         return Err(LabError::Invalid(format!(
             "the Debian root has no {}: delete the cached tarball {} to rebuild it",
@@ -199,7 +215,7 @@ pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str) -> Result<()> {
     let units = tree.join("etc/systemd/system");
     let local_fs = units.join("local-fs.target.wants");
     std::fs::create_dir_all(&local_fs).map_err(|e| LabError::io("cannot create", &local_fs, e))?;
-    std::os::unix::fs::symlink("/usr/share/systemd/tmp.mount", units.join("tmp.mount"))
+    std::os::unix::fs::symlink(release.tmp_mount, units.join("tmp.mount"))
         .and_then(|()| {
             std::os::unix::fs::symlink("/etc/systemd/system/tmp.mount", local_fs.join("tmp.mount"))
         })
@@ -271,16 +287,21 @@ mod tests {
 
     #[test]
     fn the_cache_key_names_the_suite_and_changes_with_the_packages() {
-        let k = key();
+        let k = key("bookworm");
         assert!(
             k.starts_with("debian-bookworm-minbase-") && k.ends_with(".tar"),
             "{k}"
         );
-        assert_eq!(k, key());
-        assert_eq!("debian".parse::<RootFs>(), Ok(RootFs::Debian));
+        assert_eq!(k, key("bookworm"));
+        assert!(key("trixie").starts_with("debian-trixie-minbase-"));
+        assert_eq!("debian".parse::<RootFs>(), Ok(RootFs::Debian(None)));
+        let r13 = "debian:13".parse::<RootFs>().unwrap();
+        assert_eq!(r13.to_string(), "debian:13");
+        assert!(r13.is_debian());
+        assert!("debian:9".parse::<RootFs>().unwrap_err().contains("'9'"));
         assert!("arch"
             .parse::<RootFs>()
             .unwrap_err()
-            .contains("busybox or debian"));
+            .contains("busybox, debian or debian:RELEASE"));
     }
 }

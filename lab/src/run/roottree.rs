@@ -29,6 +29,7 @@ pub struct AgentConfig {
 /// Assembles the test root tree in `tree` (which is replaced) for `clients`.
 pub fn root_tree(
     tree: &Path,
+    sysroot: &Path,
     kver: &str,
     cluster: &Path,
     clients: &[LabNode],
@@ -36,10 +37,12 @@ pub fn root_tree(
     rootfs: RootFs,
 ) -> Result<()> {
     match rootfs {
-        RootFs::Busybox => busybox_root(tree, kver)?,
-        RootFs::Debian => {
-            let tar = crate::run::rootfs::debian_tarball(&crate::run::rootfs::cache_dir())?;
-            crate::run::rootfs::unpack_debian(tree, &tar, AGENT)?;
+        RootFs::Busybox => busybox_root(tree, sysroot, kver)?,
+        RootFs::Debian(release) => {
+            let release = release.unwrap_or_else(crate::run::releases::default_release);
+            let tar =
+                crate::run::rootfs::debian_tarball(&crate::run::rootfs::cache_dir(), release)?;
+            crate::run::rootfs::unpack_debian(tree, &tar, AGENT, release)?;
         }
     }
     let w = |rel: &str, text: &str, mode: u32| write_file(tree, rel, text, mode);
@@ -87,7 +90,7 @@ pub fn root_tree(
             source,
         }
     })?;
-    if rootfs == RootFs::Debian {
+    if rootfs.is_debian() {
         // hostname, machine-id and /var/log per node, as a real site would prepare it.
         return crate::run::rootfs::make_hostdependent(tree, clients);
     }
@@ -112,14 +115,15 @@ pub fn root_tree(
     Ok(())
 }
 
-/// The fast root: busybox and its links from the host (the builder's resolver, written
+/// The fast root: busybox and its links from the sysroot (the builder's resolver, written
 /// straight into the tree), the agent as `/sbin/init`.
-fn busybox_root(tree: &Path, kver: &str) -> Result<()> {
+fn busybox_root(tree: &Path, sysroot: &Path, kver: &str) -> Result<()> {
     if tree.exists() {
         std::fs::remove_dir_all(tree)
             .map_err(|e| LabError::io("cannot clear the root tree", tree, e))?;
     }
     let mut opts = srbuild_builder::BuildOptions::new("lab-root");
+    opts.sysroot = sysroot.to_path_buf();
     opts.kver = Some(kver.to_string());
     opts.runtime = false;
     let planned =
