@@ -81,16 +81,20 @@ pub fn check_compression(c: Compression) -> Result<()> {
 }
 
 /// Writes `tree` as a root image at `output` (mode `mode`, default 0644: a root image is
-/// served over HTTP) and returns its manifest.
+/// served over HTTP) and returns its manifest. What `exclude` names (absolute paths of
+/// the root, such as `/usr` for a hybrid root that keeps it on NFS) is left out but its
+/// directory kept, empty, as a mount point.
 pub fn build_root_image(
     tree: &Path,
     output: &Path,
     compression: Compression,
     mode: Option<u32>,
+    exclude: &[String],
 ) -> Result<RootManifest> {
     check_compression(compression)?;
     let mtime = source_date_epoch()?;
-    let (entries, mut warnings) = tree_entries(tree)?;
+    let exclude = excluded_paths(tree, exclude)?;
+    let (entries, mut warnings) = tree_entries(tree, &exclude)?;
     let stats = srbuild_archive::write_image_with_mode(
         output,
         &entries,
@@ -118,9 +122,33 @@ pub fn build_root_image(
     })
 }
 
-/// Every member of `tree` (not the tree itself), in path order, links not followed.
-/// Sockets and FIFOs are refused: a root tree made for an image has none.
-fn tree_entries(tree: &Path) -> Result<(Vec<Entry>, Vec<String>)> {
+/// `--exclude` values as archive paths (`usr/local`): absolute, no `.`/`..`, not `/`.
+fn excluded_paths(tree: &Path, exclude: &[String]) -> Result<Vec<String>> {
+    exclude
+        .iter()
+        .map(|e| {
+            let rel = e.strip_prefix('/').unwrap_or("");
+            let plain = !rel.is_empty()
+                && !rel.ends_with('/')
+                && rel.split('/').all(|c| !c.is_empty() && c != "." && c != "..");
+            if plain {
+                Ok(rel.to_string())
+            } else {
+                Err(BuildError::RootTree {
+                    path: tree.to_path_buf(),
+                    message: format!(
+                        "--exclude {e:?}: give an absolute path of the root such as /usr, without . or .. parts or a trailing /"
+                    ),
+                })
+            }
+        })
+        .collect()
+}
+
+/// Every member of `tree` (not the tree itself), in path order, links not followed, less
+/// what is under an `exclude` path. Sockets and FIFOs are refused: a root tree made for
+/// an image has none.
+fn tree_entries(tree: &Path, exclude: &[String]) -> Result<(Vec<Entry>, Vec<String>)> {
     let bad = |path: &Path, message: String| BuildError::RootTree {
         path: path.to_path_buf(),
         message,
@@ -152,6 +180,13 @@ fn tree_entries(tree: &Path) -> Result<(Vec<Entry>, Vec<String>)> {
                 "a name that is not UTF-8 cannot go into the image; rename it".into(),
             ));
         };
+        // An excluded directory stays, as a mount point; what it holds does not go in.
+        if exclude.iter().any(|e| {
+            path.strip_prefix(e.as_str())
+                .is_some_and(|r| r.starts_with('/'))
+        }) {
+            continue;
+        }
         let meta = item
             .metadata()
             .map_err(|e| bad(item.path(), e.to_string()))?;
@@ -265,6 +300,7 @@ mod tests {
             &t.path().join("a.img"),
             Compression::Gzip,
             None,
+            &[],
         )
         .unwrap();
         // Touching the files changes mtimes; the image must not change.
@@ -274,6 +310,7 @@ mod tests {
             &t.path().join("b.img"),
             Compression::Gzip,
             None,
+            &[],
         )
         .unwrap();
         assert_eq!(
@@ -306,13 +343,42 @@ mod tests {
             &t.path().join("o"),
             Compression::Gzip,
             None,
+            &[],
         )
         .unwrap_err()
         .to_string();
         assert!(e.contains("not a directory"), "{e}");
-        let e = build_root_image(t.path(), &t.path().join("o"), Compression::Zstd, None)
+        let e = build_root_image(t.path(), &t.path().join("o"), Compression::Zstd, None, &[])
             .unwrap_err()
             .to_string();
         assert!(e.contains("busybox"), "{e}");
+        for bad in ["usr", "/", "/usr/", "/a/../b"] {
+            let e = build_root_image(
+                t.path(),
+                &t.path().join("o"),
+                Compression::Gzip,
+                None,
+                &[bad.into()],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains(&format!("--exclude {bad:?}")), "{e}");
+        }
+    }
+
+    #[test]
+    fn an_excluded_directory_stays_empty() {
+        let t = tempfile::tempdir().unwrap();
+        tree(&t.path().join("root"));
+        let m = build_root_image(
+            &t.path().join("root"),
+            &t.path().join("a.img"),
+            Compression::None,
+            None,
+            &["/bin".into()],
+        )
+        .unwrap();
+        let paths: Vec<_> = m.files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["bin", "etc"]);
     }
 }

@@ -23,6 +23,10 @@ pub struct RootImageArgs {
     /// File mode of the image, in octal [default: 0644, since it is served over HTTP]
     #[arg(long, value_name = "OCTAL", value_parser = crate::settings::parse_mode)]
     mode: Option<u32>,
+    /// Leave out what this directory of the root holds, keeping it as an empty mount point
+    /// (repeatable; for srbuild.rootmode=hybrid, such as --exclude /usr)
+    #[arg(long, value_name = "/PATH")]
+    exclude: Vec<String>,
     /// Print the manifest as JSON on stdout (every file with type, mode, size and SHA-256;
     /// the image's SHA-256); the summary line then goes to stderr
     #[arg(long)]
@@ -31,7 +35,7 @@ pub struct RootImageArgs {
 
 pub fn run(a: RootImageArgs) -> Result<()> {
     super::image::clean_up_on_signals();
-    let m = build_root_image(&a.tree, &a.output, a.compress, a.mode)?;
+    let m = build_root_image(&a.tree, &a.output, a.compress, a.mode, &a.exclude)?;
     for w in &m.warnings {
         eprintln!("srbuild: warning: {}", crate::one_line(w));
     }
