@@ -22,6 +22,8 @@ struct Cli {
 enum Command {
     /// Build an initramfs image for a profile
     Image(cmd::image::ImageArgs),
+    /// Make a root image for root=http:// from a directory tree (reproducible cpio)
+    Rootimage(cmd::rootimage::RootImageArgs),
     /// List the entries of an image (all compressions, multi-segment images)
     Ls(cmd::archive::LsArgs),
     /// Unpack an image into a directory, refusing entries that would land outside it
@@ -49,6 +51,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Image(a) => cmd::image::run(a),
+        Command::Rootimage(a) => cmd::rootimage::run(a),
         Command::Ls(a) => cmd::archive::ls(a),
         Command::Extract(a) => cmd::archive::extract(a),
         Command::Profiles(a) => cmd::image::profiles(a),

@@ -111,6 +111,8 @@ pub enum BuildError {
          the cluster stack's configuration); pass --cluster cluster.toml (see `srbuild cluster --help`)"
     )]
     NeedsCluster { profile: String, module: String },
+    #[error("root tree {}: {message}", path.display())]
+    RootTree { path: PathBuf, message: String },
     #[error(transparent)]
     Archive(#[from] srbuild_archive::ArchiveError),
 }

@@ -18,6 +18,7 @@ pub mod plan;
 pub mod provenance;
 pub mod rendering;
 pub mod resolve;
+pub mod rootimage;
 pub mod runtime;
 pub mod sysroot;
 mod sysroot_glob;

@@ -151,7 +151,7 @@ pub fn sha256_of(mut r: impl Read) -> std::io::Result<(String, u64)> {
     Ok((hex(&h.finalize()), total))
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -7,4 +7,5 @@ pub mod generate;
 pub mod image;
 pub mod kernel_hook;
 pub mod lab;
+pub mod rootimage;
 pub mod why;
