@@ -17,8 +17,10 @@ pub mod host_tools;
 pub mod hub;
 pub mod process;
 pub mod qemu;
+pub mod qmp;
 pub mod report;
 pub mod run;
+pub mod segments;
 pub mod terminal;
 pub mod timeout;
 

@@ -41,11 +41,28 @@ pub fn qemu_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("qemu-system-x86_64"))
 }
 
-/// One virtio-net NIC on the lab hub.
+/// One virtio-net NIC on a lab hub.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Nic {
     /// `52:54:00:xx:xx:xx` style MAC.
     pub mac: String,
+    /// The L2 segment it is plugged into ([`crate::segments`]; 0: the lab's first hub).
+    pub net: usize,
+}
+
+impl Nic {
+    /// A NIC on the first segment.
+    pub fn new(mac: &str) -> Nic {
+        Nic {
+            mac: mac.to_string(),
+            net: 0,
+        }
+    }
+}
+
+/// QEMU's id of NIC `i`'s netdev (QMP `set_link` takes it).
+pub fn netdev_id(i: usize) -> String {
+    format!("n{i}")
 }
 
 /// Disk image format.
@@ -291,19 +308,22 @@ pub fn args(spec: &VmSpec, accel: Accel, hub_dir: Option<&Path>) -> Result<Vec<S
         let hub = hub_dir.ok_or_else(|| {
             spec.invalid("has NICs but no hub directory was given; start a hub first")
         })?;
-        let remote = hub_socket(hub);
-        check_socket_path(&remote)?;
-        let remote = esc(spec.path_str("hub socket", &remote)?);
         for (i, nic) in spec.nics.iter().enumerate() {
-            let local = node_socket(hub, &spec.name, i);
+            // Each NIC on its segment's hub.
+            let seg = crate::segments::dir(hub, nic.net);
+            let remote = hub_socket(&seg);
+            check_socket_path(&remote)?;
+            let remote = esc(spec.path_str("hub socket", &remote)?);
+            let local = node_socket(&seg, &spec.name, i);
             check_socket_path(&local)?;
+            let id = netdev_id(i);
             let netdev = format!(
-                "dgram,id=n{i},local.type=unix,local.path={},remote.type=unix,remote.path={remote}",
+                "dgram,id={id},local.type=unix,local.path={},remote.type=unix,remote.path={remote}",
                 esc(spec.path_str("NIC socket", &local)?)
             );
             // No option ROM unless the node boots from the network (QEMU's iPXE then).
             let rom = if spec.netboot { "" } else { ",romfile=" };
-            let device = format!("virtio-net-pci,netdev=n{i},mac={}{rom}", nic.mac);
+            let device = format!("virtio-net-pci,netdev={id},mac={}{rom}", nic.mac);
             push(&["-netdev", &netdev, "-device", &device]);
         }
     }
@@ -620,7 +640,7 @@ mod tests {
         s.append = "root=nfs quiet".into();
         s.memory_mb = 768;
         s.cpus = 2;
-        s.nics.push(Nic { mac: mac_for(1, 0) });
+        s.nics.push(Nic::new(&mac_for(1, 0)));
         s.disks.push(Disk {
             path: "/lab/shared.img".into(),
             format: DiskFormat::Raw,
@@ -681,6 +701,25 @@ mod tests {
         );
         assert_eq!(after(&a, "-serial"), ["chardev:ser0"]);
         assert_eq!(after(&a, "-pidfile"), ["/lab/node1/qemu.pid"]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_nic_on_the_second_segment_talks_to_that_segments_hub() -> Result<()> {
+        let mut s = spec();
+        s.nics.push(Nic {
+            mac: "52:54:00:78:00:11".into(),
+            net: 1,
+        });
+        let a = args(&s, Accel::Tcg, Some(Path::new("/lab")))?;
+        assert_eq!(
+            after(&a, "-netdev")[1],
+            "dgram,id=n1,local.type=unix,local.path=/lab/net1/node1.eth1.sock,remote.type=unix,remote.path=/lab/net1/hub.sock"
+        );
+        assert_eq!(
+            after(&a, "-device")[1],
+            "virtio-net-pci,netdev=n1,mac=52:54:00:78:00:11,romfile="
+        );
         Ok(())
     }
 

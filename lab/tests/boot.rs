@@ -31,9 +31,7 @@ fn two_nodes_ping_through_hub() -> TestResult {
         spec.qemu = host.qemu.clone();
         spec.memory_mb = 256;
         spec.append = format!("panic=-1 lab.self={me} lab.peer={peer}");
-        spec.nics.push(Nic {
-            mac: mac_for(me, 0),
-        });
+        spec.nics.push(Nic::new(&mac_for(me, 0)));
         let vm = Vm::start(&spec, accel, Some(hub.dir()))?;
         vms.push(vm);
     }

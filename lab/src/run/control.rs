@@ -1,5 +1,5 @@
-//! A cluster left running by `lab up`: its network (a hub thread for `lab test`, a detached
-//! hub process for `lab up`), the state file naming its nodes, and `status`, `console` and
+//! A cluster left running by `lab up`: its networks (hub threads for `lab test`, detached
+//! hub processes for `lab up`; one per segment), the state file naming its nodes, and `status`, `console` and
 //! `down`.
 
 use crate::error::{LabError, Result};
@@ -21,55 +21,37 @@ pub fn net_dir(dir: &Path) -> PathBuf {
     std::env::temp_dir().join(format!("srbuild-lab-{h:016x}"))
 }
 
-/// The lab's L2 segment.
+/// The lab's L2 segments: the first hub's directory holds the others' ([`crate::segments`]).
 pub enum Net {
-    Thread(crate::hub::HubHandle, PathBuf),
-    Daemon(PathBuf),
+    Thread(Vec<crate::hub::HubHandle>, PathBuf),
+    Daemon(PathBuf, usize),
 }
 
 impl Net {
-    pub fn start(opts: &LabOptions) -> Result<Net> {
+    /// Starts `segments` hubs (at least one).
+    pub fn start(opts: &LabOptions, segments: usize) -> Result<Net> {
         let dir = net_dir(&opts.dir);
-        let _ = crate::hub::kill_from_pidfile(&dir);
-        std::fs::create_dir_all(&dir).map_err(|e| LabError::io("cannot create", &dir, e))?;
+        let dirs = crate::segments::dirs(&dir, segments);
+        for d in dirs.iter().rev() {
+            let _ = crate::hub::kill_from_pidfile(d);
+        }
         if !opts.detached {
-            return Ok(Net::Thread(crate::hub::spawn_thread(&dir)?, dir));
-        }
-        // A hub that outlives this process: `srbuild lab hub DIR`.
-        let exe = std::env::current_exe()
-            .map_err(|e| LabError::io("cannot find srbuild itself", "/proc/self/exe", e))?;
-        let log = srbuild_fsio::open_append(&dir.join("hub.log"), 0o644)
-            .and_then(|f| f.set_len(0).map(|()| f))
-            .map_err(|e| LabError::io("cannot create", dir.join("hub.log"), e))?;
-        use std::os::unix::process::CommandExt;
-        std::process::Command::new(exe)
-            .args(["lab", "hub"])
-            .arg(&dir)
-            .stdin(std::process::Stdio::null())
-            .stdout(
-                log.try_clone()
-                    .map_err(|e| LabError::io("hub log", &dir, e))?,
-            )
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| LabError::io("cannot start the hub for", &dir, e))?;
-        let sock = crate::hub::hub_socket(&dir);
-        for _ in 0..50 {
-            if sock.exists() {
-                return Ok(Net::Daemon(dir));
+            let mut hubs = Vec::new();
+            for d in &dirs {
+                std::fs::create_dir_all(d).map_err(|e| LabError::io("cannot create", d, e))?;
+                hubs.push(crate::hub::spawn_thread(d)?);
             }
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            return Ok(Net::Thread(hubs, dir));
         }
-        Err(LabError::Invalid(format!(
-            "the lab hub did not start; see {}",
-            dir.join("hub.log").display()
-        )))
+        let net = Net::Daemon(dir, dirs.len());
+        for d in &dirs {
+            start_daemon(d)?;
+        }
+        Ok(net)
     }
-
     pub fn dir(&self) -> &Path {
         match self {
-            Net::Thread(_, d) | Net::Daemon(d) => d,
+            Net::Thread(_, d) | Net::Daemon(d, _) => d,
         }
     }
 
@@ -87,11 +69,47 @@ impl Drop for Net {
             Net::Thread(_, d) => {
                 let _ = std::fs::remove_dir_all(d);
             }
-            Net::Daemon(d) => {
-                let _ = crate::hub::kill_from_pidfile(d);
+            Net::Daemon(d, n) => {
+                for s in crate::segments::dirs(d, *n).iter().rev() {
+                    let _ = crate::hub::kill_from_pidfile(s);
+                }
             }
         }
     }
+}
+
+/// A hub that outlives this process in `dir`: `srbuild lab hub DIR`.
+fn start_daemon(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| LabError::io("cannot create", dir, e))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| LabError::io("cannot find srbuild itself", "/proc/self/exe", e))?;
+    let log = srbuild_fsio::open_append(&dir.join("hub.log"), 0o644)
+        .and_then(|f| f.set_len(0).map(|()| f))
+        .map_err(|e| LabError::io("cannot create", dir.join("hub.log"), e))?;
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new(exe)
+        .args(["lab", "hub"])
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(
+            log.try_clone()
+                .map_err(|e| LabError::io("hub log", dir, e))?,
+        )
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| LabError::io("cannot start the hub for", dir, e))?;
+    let sock = crate::hub::hub_socket(dir);
+    for _ in 0..50 {
+        if sock.exists() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    Err(LabError::Invalid(format!(
+        "the lab hub did not start; see {}",
+        dir.join("hub.log").display()
+    )))
 }
 
 /// `<dir>/lab.state`: one line per node, `name address log`.
@@ -180,6 +198,12 @@ pub fn down(dir: &Path) -> Result<usize> {
             if crate::qemu::kill_from_pidfile(node_dir)? {
                 n += 1;
             }
+        }
+    }
+    // Every segment's hub: the first one's directory holds the others'.
+    for seg in (1..crate::segments::MAX_SEGMENTS).map(|k| crate::segments::dir(&net_dir(dir), k)) {
+        if seg.is_dir() {
+            crate::hub::kill_from_pidfile(&seg)?;
         }
     }
     crate::hub::kill_from_pidfile(&net_dir(dir))?;

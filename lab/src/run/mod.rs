@@ -8,6 +8,7 @@ pub mod cache;
 pub mod control;
 pub mod docs;
 pub mod kinds;
+pub mod linkcut;
 pub mod materialize;
 pub mod matrix;
 pub mod nodes;
@@ -94,7 +95,7 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
     let kind = kinds::choose(opts.root.as_deref(), opts.profile.as_deref())?;
     let mut plan = plan::plan(opts, kind)?;
     let host = materialize::prepare(&mut plan)?;
-    let hub = control::Net::start(opts)?;
+    let hub = control::Net::start(opts, plan.networks)?;
     let mut started = runner::run(&plan, &host, hub.dir())?;
     if let Some(victim) = &plan.victim {
         if started
@@ -108,6 +109,15 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
                 plan.kind.death_seen,
                 scaled(Duration::from_secs(180)),
             )?;
+        }
+    }
+    if let Some(cut) = &plan.cut {
+        if started
+            .clients
+            .iter()
+            .all(|c| c.verdict.as_ref().is_some_and(|v| v.0))
+        {
+            linkcut::cut_link(&mut started, cut, scaled(Duration::from_secs(90)))?;
         }
     }
     let results: Vec<NodeResult> = started.clients.iter().map(|c| c.result()).collect();

@@ -14,7 +14,7 @@ use crate::run::recipe::{FromServer, Recipe};
 use crate::run::rootfs::RootFs;
 use crate::run::roottree::AgentConfig;
 use crate::run::scenarios::Scenario;
-use crate::run::scenarios::{Boots, ServerPolicy, Victim};
+use crate::run::scenarios::{Boots, CutNodes, ServerPolicy, Victim};
 use crate::run::storage::{self, LayoutInput};
 use crate::run::topology::{self, LabNode, CLUSTER};
 use crate::run::LabOptions;
@@ -46,6 +46,19 @@ pub struct Phase {
     pub nodes: Vec<NodePlan>,
 }
 
+/// A link cut ([`crate::run::scenarios::LinkCut`]) with its nodes named.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedCut {
+    /// Whose NIC goes down.
+    pub nodes: Vec<String>,
+    /// The NIC (its index is its segment).
+    pub nic: usize,
+    /// How long it stays down.
+    pub down_for: Duration,
+    pub down_seen: &'static str,
+    pub up_seen: &'static str,
+}
+
 /// Everything a run makes and boots, in order.
 #[derive(Debug)]
 pub struct LabPlan {
@@ -69,6 +82,10 @@ pub struct LabPlan {
     pub phases: Vec<Phase>,
     /// The node killed once every client passed.
     pub victim: Option<String>,
+    /// L2 segments (hubs) the run starts.
+    pub networks: usize,
+    /// The link cut once every client passed.
+    pub cut: Option<PlannedCut>,
     /// Clients power themselves off after passing (a systemd root): each must reach the
     /// kernel's power-down line within this bound, without unmount failures.
     pub poweroff: Option<Duration>,
@@ -158,7 +175,8 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
             shared: kind.shared && !sc.in_ram(),
             wait_s: scaled(Duration::from_secs(120)).as_secs(),
             checks: agent_checks(kind, opts.scenario),
-            beat: sc.victim != Victim::None,
+            // The clients go on writing after they passed when something is done to them.
+            beat: sc.victim != Victim::None || sc.cut.is_some(),
         },
         rootfs,
     });
@@ -269,7 +287,8 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
             from_server: None,
         });
         let mut spec = role_spec(r, n, &initrd);
-        spec.nics.push(Nic { mac: n.mac.clone() });
+        spec.nics = nics(n, &n.mac, sc.networks);
+        spec.append = join_args(&spec.append, topology::segment_args(n, sc.networks));
         phases.push(Phase {
             name: "server",
             recipes: Vec::new(),
@@ -303,11 +322,14 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         } else {
             n.mac.clone()
         };
-        spec.nics.push(Nic { mac });
+        spec.nics = nics(n, &mac, sc.networks);
         let (disks, own) = layout.client_disks(&work, n);
         spec.disks = disks;
         recipes.extend(own);
-        spec.append = client_append(kind, opts, &kopts, n, server_ip);
+        spec.append = join_args(
+            &client_append(kind, opts, &kopts, n, server_ip),
+            topology::segment_args(n, sc.networks),
+        );
         spec.detached = opts.detached;
         spec.netboot = sc.netboot;
         clients.push(NodePlan {
@@ -323,7 +345,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         n.mac = "52:54:00:77:02:01".into();
         let mut spec = VmSpec::new(&n.name, &kernel, &client_initrd, &opts.dir.join(&n.name));
         spec.memory_mb = kind.client_memory_mb;
-        spec.nics.push(Nic { mac: n.mac.clone() });
+        spec.nics.push(Nic::new(&n.mac));
         spec.detached = opts.detached;
         spec.netboot = true;
         clients.push(NodePlan {
@@ -340,6 +362,16 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         Victim::Server => server.as_ref().map(|(_, n)| n.name.clone()),
         Victim::None => None,
     };
+    let cut = sc.cut.map(|c| PlannedCut {
+        nodes: match c.nodes {
+            CutNodes::Server => server.iter().map(|(_, n)| n.name.clone()).collect(),
+            CutNodes::Clients => booted.iter().map(|n| n.name.clone()).collect(),
+        },
+        nic: c.segment,
+        down_for: Duration::from_secs(c.secs),
+        down_seen: c.down_seen,
+        up_seen: c.up_seen,
+    });
     phases.push(Phase {
         name: "clients",
         recipes: client_recipes,
@@ -368,9 +400,30 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         recipes,
         phases,
         victim,
+        networks: sc.networks,
+        cut,
         // A systemd root powers off once it passed; the lab checks how it went down.
         poweroff: debian.then(|| scaled(Duration::from_secs(90))),
     })
+}
+
+/// Node `n`'s NICs: `first_mac` on the first segment, then one per further segment.
+fn nics(n: &LabNode, first_mac: &str, networks: usize) -> Vec<Nic> {
+    let mut v = vec![Nic::new(first_mac)];
+    for k in 1..networks {
+        let (mac, _) = topology::on_segment(n, k);
+        v.push(Nic { mac, net: k });
+    }
+    v
+}
+
+/// `args` after a command line.
+fn join_args(line: &str, args: Vec<String>) -> String {
+    std::iter::once(line.to_string())
+        .chain(args)
+        .filter(|a| !a.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The host commands `recipes` run.

@@ -39,6 +39,21 @@ impl LabPlan {
                 .map(|d| format!("{} s", d.as_secs()))
                 .unwrap_or_else(|| "-".into())
         );
+        // Shown only when there is one, so plans without them read as before.
+        if self.networks > 1 {
+            let _ = writeln!(s, "networks {}", self.networks);
+        }
+        if let Some(c) = &self.cut {
+            let _ = writeln!(
+                s,
+                "cut nic {} of {} for {} s, then restore; expect \"{}\" then \"{}\"",
+                c.nic,
+                c.nodes.join(" "),
+                c.down_for.as_secs(),
+                c.down_seen,
+                c.up_seen
+            );
+        }
         for r in &self.recipes {
             let _ = writeln!(s, "make {r}");
         }
@@ -74,7 +89,11 @@ impl LabPlan {
                     if v.netboot { " netboot" } else { "" }
                 );
                 for nic in &v.nics {
-                    let _ = writeln!(s, "    nic {}", nic.mac);
+                    match nic.net {
+                        0 => writeln!(s, "    nic {}", nic.mac),
+                        k => writeln!(s, "    nic {} segment {k}", nic.mac),
+                    }
+                    .unwrap_or_default();
                 }
                 for d in &v.disks {
                     let _ = writeln!(s, "    disk {}", disk(d));

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 pub struct Running {
     pub plan: NodePlan,
     pub vm: Vm,
-    watch: ConsoleWatcher,
+    pub(crate) watch: ConsoleWatcher,
     started: Instant,
     pub verdict: Option<Verdict>,
     pub took: Duration,

@@ -42,6 +42,29 @@ pub fn service(k: u32, name: &str, role: &'static str) -> LabNode {
     }
 }
 
+/// Node `n`'s MAC and address on L2 segment `k` ([`crate::segments`]; 0 is the lab's
+/// first, the described one): the same host part on subnet `10.(77+k).0`, and the MAC's
+/// fourth byte `0x77 + k`.
+pub fn on_segment(n: &LabNode, k: usize) -> (String, String) {
+    let host = n.ip.rsplit('.').next().unwrap_or("0");
+    let mac_tail = n.mac.get(12..).unwrap_or("00:00");
+    (
+        format!("52:54:00:{:02x}:{mac_tail}", 0x77 + k),
+        format!("10.{}.0.{host}", 77 + k),
+    )
+}
+
+/// Kernel arguments that address node `n` on segments `1..networks` (NIC `ethK` is on
+/// segment `K`): `ip=` in the kernel's syntax, which the image's network stage applies.
+pub fn segment_args(n: &LabNode, networks: usize) -> Vec<String> {
+    (1..networks)
+        .map(|k| {
+            let (_, ip) = on_segment(n, k);
+            format!("ip={ip}:::255.255.255.0::eth{k}:none")
+        })
+        .collect()
+}
+
 /// The address the ip-static scenario gives client `n` with `ip=` (not its described one).
 pub fn static_ip(n: &LabNode) -> String {
     format!("{SUBNET}.{}", 50 + n.id)
@@ -102,5 +125,20 @@ mod tests {
             .collect();
         assert_eq!(members, ["node1", "node2"]);
         assert_eq!(service(1, "seed", "seed").ip, "10.77.0.2");
+    }
+
+    #[test]
+    fn a_second_segment_keeps_the_host_part_on_its_own_subnet_and_macs() {
+        let n = client(2);
+        assert_eq!(
+            on_segment(&n, 1),
+            ("52:54:00:78:00:12".to_string(), "10.78.0.12".to_string())
+        );
+        assert_eq!(on_segment(&n, 0), (n.mac.clone(), n.ip.clone()));
+        assert_eq!(
+            segment_args(&service(0, "server", "s"), 2),
+            ["ip=10.78.0.1:::255.255.255.0::eth1:none"]
+        );
+        assert!(segment_args(&n, 1).is_empty());
     }
 }

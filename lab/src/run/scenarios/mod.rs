@@ -1,5 +1,5 @@
 //! Scenarios as data: one [`ScenarioSpec`] per [`Scenario`], grouped by family in
-//! `basic.rs`, `faults.rs`, `rootmode.rs` and `net.rs`. A descriptor says what the clients'
+//! `basic.rs`, `faults.rs`, `rootmode.rs`, `net.rs` and `paths.rs`. A descriptor says what the clients'
 //! kernel command line gets, what their consoles must show (`LAB-PASS` with an extra line,
 //! or a `FAILED stage=`), who is killed once every client passed, whether the server runs,
 //! which of the described nodes boot, whether they boot from the network, how many nodes
@@ -9,6 +9,7 @@
 mod basic;
 mod faults;
 mod net;
+mod paths;
 mod rootmode;
 
 pub use net::NETBOOT_DIR;
@@ -34,6 +35,7 @@ pub enum Scenario {
     RamTooSmall,
     HybridMissingPath,
     Pxe,
+    PathFails,
 }
 
 impl Scenario {
@@ -87,6 +89,7 @@ pub const SPECS: &[&ScenarioSpec] = &[
     &rootmode::RAM_TOO_SMALL,
     &rootmode::HYBRID_MISSING_PATH,
     &net::PXE,
+    &paths::PATH_FAILS,
 ];
 
 /// One scenario.
@@ -121,6 +124,34 @@ pub struct ScenarioSpec {
     pub wrong_root: bool,
     /// No client can become quorate: the cluster stack should give up soon.
     pub no_quorum: bool,
+    /// L2 segments (hubs): every node with a network gets one NIC on each, and an `ip=`
+    /// address on each segment after the first ([`crate::run::topology::on_segment`]).
+    pub networks: usize,
+    /// Once every client passed, a link is cut and later restored.
+    pub cut: Option<LinkCut>,
+}
+
+/// A link cut once every client passed: QMP `set_link` takes NIC `segment` of `nodes` down
+/// for `secs` seconds, then up again. The clients go on writing (the agent's `LAB-BEAT`
+/// lines) throughout; every client's console must show `down_seen` while the link is down
+/// and `up_seen` after it came back, then a write. The longest gap between writes is
+/// reported as the I/O stall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkCut {
+    pub nodes: CutNodes,
+    pub segment: usize,
+    pub secs: u64,
+    pub down_seen: &'static str,
+    pub up_seen: &'static str,
+}
+
+/// Whose link a [`LinkCut`] takes down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CutNodes {
+    /// The server role's (one cut that every client sees).
+    Server,
+    /// Every booted client's.
+    Clients,
 }
 
 /// How clients get their address.
@@ -232,6 +263,7 @@ pub fn spec(s: Scenario) -> &'static ScenarioSpec {
         Scenario::RamTooSmall => &rootmode::RAM_TOO_SMALL,
         Scenario::HybridMissingPath => &rootmode::HYBRID_MISSING_PATH,
         Scenario::Pxe => &net::PXE,
+        Scenario::PathFails => &paths::PATH_FAILS,
     }
 }
 
@@ -262,6 +294,8 @@ pub(crate) const BASE: ScenarioSpec = ScenarioSpec {
     unknown_macs: false,
     wrong_root: false,
     no_quorum: false,
+    networks: 1,
+    cut: None,
 };
 
 #[cfg(test)]
