@@ -19,6 +19,7 @@ use crate::compress::{compress_into, Compression};
 use crate::entry::Entry;
 use crate::error::ArchiveError;
 use crate::write::{write_cpio, CountingWriter};
+use sha2::{Digest, Sha256};
 
 /// Sizes reported after writing an image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -29,6 +30,9 @@ pub struct WriteStats {
     pub uncompressed_bytes: u64,
     /// Size of the image file.
     pub compressed_bytes: u64,
+    /// SHA-256 of the image file's bytes, hashed as they were written (never read back by
+    /// path, where another writer of the directory could have replaced the file).
+    pub sha256: [u8; 32],
 }
 
 /// Prefix of our temporary files: `.srbuild-tmp-<pid>-<random>`.
@@ -229,12 +233,17 @@ fn write_tmp(
     // From here on, dropping `tmp` on an error path deletes the temporary file.
     let out_err = |e| ArchiveError::output(output, e);
     let file: &File = tmp.file();
-    let mut counted = CountingWriter::new(BufWriter::with_capacity(256 * 1024, file));
+    let mut counted = CountingWriter::new(HashingWriter {
+        inner: BufWriter::with_capacity(256 * 1024, file),
+        hash: Sha256::new(),
+    });
     let uncompressed = compress_into(compression, &mut counted, |w| write_cpio(entries, mtime, w))
         .map_err(|e| at_output(output, e))?;
     counted.flush().map_err(out_err)?;
     let compressed = counted.count;
-    drop(counted.into_inner());
+    let HashingWriter { inner, hash } = counted.into_inner();
+    drop(inner);
+    let sha256: [u8; 32] = hash.finalize().into();
     // A replaced image keeps its mode, never through a link at the output's name, and
     // never with group or other write or a setuid, setgid or sticky bit, which an explicit
     // mode may not have either.
@@ -250,5 +259,24 @@ fn write_tmp(
         entries: entries.len(),
         uncompressed_bytes: uncompressed,
         compressed_bytes: compressed,
+        sha256,
     })
+}
+
+/// A writer that hashes every byte it passes on.
+struct HashingWriter<W> {
+    inner: W,
+    hash: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }

@@ -5,10 +5,11 @@
 //! size and SHA-256; the image's own SHA-256 for `srbuild.root_sha256=`).
 //!
 //! Owners are not kept: the archive writer stores uid/gid 0 (what an initramfs holds). A
-//! file owned by another user is counted in the manifest's warnings.
+//! file owned by another user is counted in the manifest's warnings, and its setuid or
+//! setgid bit (which would grant root) is dropped with a warning.
 
 use crate::error::{BuildError, Result};
-use crate::manifest::{hex, sha256_of};
+use crate::manifest::hex;
 use crate::options::source_date_epoch;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -103,8 +104,8 @@ pub fn build_root_image(
         Some(mode.unwrap_or(0o644)),
     )?;
     let files = entries.iter().map(record).collect();
-    let f = std::fs::File::open(output).map_err(|e| BuildError::read(output, e))?;
-    let (image_sha256, _) = sha256_of(f).map_err(|e| BuildError::read(output, e))?;
+    // The hash of the bytes written, not of whatever the output's name holds by now.
+    let image_sha256 = hex(&stats.sha256);
     warnings.sort();
     Ok(RootManifest {
         format: FORMAT,
@@ -163,6 +164,7 @@ fn tree_entries(tree: &Path, exclude: &[String]) -> Result<(Vec<Entry>, Vec<Stri
     let mut entries = Vec::new();
     let mut groups: HashMap<(u64, u64), u64> = HashMap::new();
     let mut other_owners = 0usize;
+    let mut dropped_bits: Vec<String> = Vec::new();
     let mut first_other = String::new();
     let walk = walkdir::WalkDir::new(tree)
         .min_depth(1)
@@ -197,7 +199,15 @@ fn tree_entries(tree: &Path, exclude: &[String]) -> Result<(Vec<Entry>, Vec<Stri
                 first_other = path.clone();
             }
         }
-        let mode = meta.mode() & 0o7777;
+        // Owners become root in the image, so a setuid bit of a file another user owns
+        // (or a setgid bit of another group) would grant root: such a bit is dropped.
+        let mut mode = meta.mode() & 0o7777;
+        let unsafe_bits =
+            (if meta.uid() != 0 { 0o4000 } else { 0 }) | (if meta.gid() != 0 { 0o2000 } else { 0 });
+        if ft.is_file() && mode & unsafe_bits != 0 {
+            mode &= !unsafe_bits;
+            dropped_bits.push(path.clone());
+        }
         let dev = |rdev: u64| (libc::major(rdev), libc::minor(rdev));
         let (kind, hardlink_group) = if ft.is_dir() {
             (EntryKind::Dir, None)
@@ -241,6 +251,12 @@ fn tree_entries(tree: &Path, exclude: &[String]) -> Result<(Vec<Entry>, Vec<Stri
     if other_owners > 0 {
         warnings.push(format!(
             "{other_owners} entries are owned by another user or group than root (first: {first_other}); the image stores every owner as 0"
+        ));
+    }
+    if let Some(first) = dropped_bits.first() {
+        warnings.push(format!(
+            "{} files lost a setuid or setgid bit, because their owner or group is not root and the image stores every owner as 0 (first: {first}); give them to root in the tree if they need the bit",
+            dropped_bits.len()
         ));
     }
     Ok((entries, warnings))
@@ -318,7 +334,8 @@ mod tests {
             std::fs::read(t.path().join("b.img")).unwrap()
         );
         assert_eq!(a.to_json(), b.to_json().replace("b.img", "a.img"));
-        assert_eq!(a.image_sha256.len(), 64);
+        let written = std::fs::read(t.path().join("a.img")).unwrap();
+        assert_eq!(a.image_sha256, hex(&Sha256::digest(&written)));
         let paths: Vec<_> = a.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["bin", "bin/a", "bin/b", "bin/c", "etc"]);
         let a_file = &a.files[1];
@@ -380,5 +397,36 @@ mod tests {
         .unwrap();
         let paths: Vec<_> = m.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["bin", "etc"]);
+    }
+
+    #[test]
+    fn a_setgid_bit_of_another_group_is_dropped_with_a_warning() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path().join("root");
+        tree(&root);
+        let f = root.join("bin/a");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o2755)).unwrap();
+        // Only root can give a file to another group; elsewhere the bit belongs to the
+        // tester's own group, which is kept unless that group is not root either.
+        let chowned = std::os::unix::fs::chown(&f, None, Some(1)).is_ok();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o2755)).unwrap();
+        let m =
+            build_root_image(&root, &t.path().join("a.img"), Compression::None, None, &[]).unwrap();
+        let gid = std::fs::metadata(&f).unwrap().gid();
+        let listed = srbuild_archive::list_image(&t.path().join("a.img")).unwrap();
+        let a = listed.iter().find(|e| e.path == "bin/a").unwrap();
+        if gid != 0 {
+            assert_eq!(a.mode & 0o7777, 0o755, "chowned={chowned}");
+            assert!(
+                m.warnings
+                    .iter()
+                    .any(|w| w.contains("setgid") && w.contains("bin/a")),
+                "{:?}",
+                m.warnings
+            );
+        } else {
+            assert_eq!(a.mode & 0o7777, 0o2755);
+        }
     }
 }

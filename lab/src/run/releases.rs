@@ -65,6 +65,9 @@ pub const SYSROOT_PACKAGES: &[&str] = &[
     "corosync",
     "dlm-controld",
     "dnsmasq-base",
+    "tgt",
+    "open-iscsi",
+    "multipath-tools",
 ];
 
 #[cfg(test)]
