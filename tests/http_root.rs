@@ -166,6 +166,8 @@ enum Answer {
     Redirect(String),
     /// Close without a word.
     Close,
+    /// These bytes, as they are (a hostile server).
+    Raw(Vec<u8>),
 }
 
 /// A server on loopback answering the connections in order with `answers` (the last one
@@ -204,6 +206,7 @@ fn serve(answers: Vec<Answer>) -> (u16, Arc<Mutex<Vec<String>>>) {
                         .as_bytes(),
                 ),
                 Answer::Close => Ok(()),
+                Answer::Raw(bytes) => c.write_all(&bytes),
             };
         }
     });
@@ -312,4 +315,45 @@ fn a_truncated_download_is_retried_and_a_wrong_hash_names_both() {
     assert_eq!(rc, 3, "{out}");
     assert!(out.contains("redirects to 'http://10.1.2.3/root.img': a redirect to another server or scheme is refused"), "{out}");
     assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn a_hostile_server_gets_a_failed_attempt_and_no_control_bytes_on_the_console() {
+    let (d, x) = hooks();
+    let tree = d.path().join("tree");
+    std::fs::create_dir_all(tree.join("sbin")).unwrap();
+    std::fs::write(tree.join("sbin/init"), b"#!/bin/sh\n").unwrap();
+    let img = d.path().join("root.img");
+    let o = run(&[
+        "rootimage",
+        tree.to_str().unwrap(),
+        "-o",
+        img.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let body = std::fs::read(&img).unwrap();
+    let hash = sha256(&body);
+    // 70 header lines, then an error whose status line carries an escape sequence, then
+    // the image: fetched on the third attempt, the escape never printed.
+    let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for n in 0..70 {
+        many.extend_from_slice(format!("X-Pad-{n}: x\r\n").as_bytes());
+    }
+    many.extend_from_slice(b"\r\n");
+    many.extend_from_slice(&body);
+    let (port, seen) = serve(vec![
+        Answer::Raw(many),
+        Answer::Raw(b"HTTP/1.1 500 \x1b[2Jgone\r\n\r\n".to_vec()),
+        Answer::Body {
+            body: body.clone(),
+            cut: 0,
+        },
+    ]);
+    let (rc, out) = fetch(d.path(), &x, port, &hash);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("header too long"), "{out}");
+    assert!(out.contains("HTTP/1.1 500 [2Jgone"), "{out}");
+    assert!(!out.contains('\x1b'), "{out:?}");
+    assert!(out.contains("after 3 attempts"), "{out}");
+    assert_eq!(seen.lock().unwrap().len(), 3);
 }
