@@ -6,6 +6,8 @@
 //! - [`sim`]: the running simulator and its cleanup;
 //! - [`ipmitool`]: the client side, as a fence agent calls it;
 //! - [`rmcp`]: the check the lab's BMC endpoint makes (no cipher suite 0);
+//! - [`gateway`]: the BMC endpoint on the lab hub (ARP, UDP 623 relay, per-BMC log), over
+//!   [`frame`]'s hand-written Ethernet/ARP/IPv4/UDP;
 //! - [`qemu_args`]: what a node's QEMU command line gains.
 //!
 //! Power control goes through QEMU's VM interface, not through `startcmd`: the lab keeps
@@ -13,6 +15,8 @@
 //! See `docs/fencing-design.md`.
 
 pub mod config;
+pub mod frame;
+pub mod gateway;
 pub mod ipmitool;
 pub mod rmcp;
 pub mod secret;
