@@ -81,6 +81,7 @@ pub const TOOLS: &[Tool] = &[
     t("gluster", "glusterfs-cli", "the glusterfs lab server"),
     t("cc", "gcc", "the lab (glusterfs mmap check helper)"),
     t("tgtd", "tgt", "the iSCSI lab target"),
+    t("ipmi_sim", "openipmi", "the lab's BMCs (fencing)"),
     t("tgtadm", "tgt", "the iSCSI lab target"),
     t(
         "iscsid",

@@ -113,6 +113,9 @@ pub struct VmSpec {
     /// `-append` (those come from the boot server), and the firmware's text on the serial
     /// console.
     pub netboot: bool,
+    /// The node's BMC (`ipmi_sim`'s VM socket on 127.0.0.1): a KCS interface wired to it
+    /// ([`crate::bmc::qemu_args`]). Chosen when the run starts, never in the plan.
+    pub bmc: Option<std::net::SocketAddrV4>,
 }
 
 impl VmSpec {
@@ -131,6 +134,7 @@ impl VmSpec {
             dir: dir.to_path_buf(),
             detached: false,
             netboot: false,
+            bmc: None,
         }
     }
 
@@ -343,6 +347,9 @@ pub fn args(spec: &VmSpec, accel: Accel, hub_dir: Option<&Path>) -> Result<Vec<S
             drive.push_str(",readonly=on");
         }
         push(&["-drive", &drive, "-device", &device]);
+    }
+    if let Some(vm) = spec.bmc {
+        a.extend(crate::bmc::qemu_args(vm));
     }
     Ok(a)
 }
@@ -701,6 +708,18 @@ mod tests {
         );
         assert_eq!(after(&a, "-serial"), ["chardev:ser0"]);
         assert_eq!(after(&a, "-pidfile"), ["/lab/node1/qemu.pid"]);
+        Ok(())
+    }
+
+    #[test]
+    fn a_node_with_a_bmc_gets_a_kcs_interface_wired_to_it() -> Result<()> {
+        let mut s = spec();
+        s.bmc = Some("127.0.0.1:40002".parse().unwrap());
+        let a = args(&s, Accel::Tcg, Some(Path::new("/lab")))?;
+        assert!(
+            after(&a, "-chardev").contains(&"socket,id=bmc0,host=127.0.0.1,port=40002,reconnect=1")
+        );
+        assert!(after(&a, "-device").contains(&"isa-ipmi-kcs,bmc=bmc0"));
         Ok(())
     }
 

@@ -1,10 +1,11 @@
-//! Finds the QEMU processes that one CI run started: those whose command line names a file
-//! under that run's lab directory. A QEMU that anything else on the machine runs is neither
-//! counted nor touched.
+//! Finds the QEMU and BMC (`ipmi_sim`) processes that one CI run started: those whose
+//! command line names a file under that run's lab directory. One that anything else on the
+//! machine runs is neither counted nor touched.
 
 use std::path::Path;
 
-/// The pids of live `qemu-system-*` processes whose arguments name a path under `dir`,
+/// The pids of live `qemu-system-*` and `ipmi_sim` processes whose arguments name a path
+/// under `dir`,
 /// either absolute or relative to `root` (then the process must run in `root`).
 pub fn qemus_under(root: &Path, dir: &Path) -> Vec<u32> {
     // /proc/PID/cwd is canonical; so must the root be (a symlinked checkout).
@@ -35,12 +36,12 @@ pub fn qemus_under(root: &Path, dir: &Path) -> Vec<u32> {
 }
 
 fn is_ours(args: &[String], cwd: Option<&Path>, root: &Path, rel: &Path, abs: &Path) -> bool {
-    let is_qemu = args
+    let is_ours_kind = args
         .first()
         .and_then(|a| Path::new(a).file_name())
         .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("qemu-system"));
-    if !is_qemu {
+        .is_some_and(|n| n.starts_with("qemu-system") || n == "ipmi_sim");
+    if !is_ours_kind {
         return false;
     }
     let (rel, abs) = (rel.to_string_lossy(), abs.to_string_lossy());
@@ -92,5 +93,15 @@ mod tests {
             "target/lab-ci2/a/qemu.pid",
         ]);
         assert!(!is_ours(&sib, Some(root), root, rel, &abs));
+        // A lab BMC, as `BmcSim::start` runs it from the checkout.
+        let bmc = v(&[
+            "ipmi_sim",
+            "-c",
+            "target/lab-ci/gfs2-node-dies/bmc-node1/lan.conf",
+            "-n",
+        ]);
+        assert!(is_ours(&bmc, Some(root), root, rel, &abs));
+        let foreign = v(&["ipmi_sim", "-c", "/etc/ipmi/lan.conf"]);
+        assert!(!is_ours(&foreign, Some(root), root, rel, &abs));
     }
 }

@@ -130,7 +130,7 @@ fn lab_scenarios(sh: &Shell, only: &[String]) -> Result<()> {
             Err(_) => failed.push(format!("{name} (logs {}/*/console.log)", dir.display())),
         }
     }
-    // Every exit path of `lab test` must have killed its QEMUs. Only the QEMUs of this run
+    // Every exit path of `lab test` must have killed its QEMUs and BMCs. Only those of this run
     // count (their command lines name files under target/lab-ci); others are left alone.
     let left: Vec<String> = leftovers::qemus_under(&root, out)
         .into_iter()
@@ -141,7 +141,7 @@ fn lab_scenarios(sh: &Shell, only: &[String]) -> Result<()> {
         passed += 1;
     } else {
         eprintln!(
-            "xtask: QEMU processes of this run left behind: pids {}",
+            "xtask: QEMU or ipmi_sim processes of this run left behind: pids {}",
             left.join(" ")
         );
         failed.push(format!("no-qemu-left-behind (pids {})", left.join(" ")));

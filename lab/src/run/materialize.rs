@@ -24,6 +24,8 @@ pub struct Host {
     /// What the VMs boot.
     pub boot: BootKernel,
     pub accel: Accel,
+    /// The run's BMC credentials by node (fresh per run; the plan's BMCs).
+    pub bmc_credentials: std::collections::BTreeMap<String, crate::bmc::Credentials>,
 }
 
 /// Checks the host's tools, chooses the kernel, points every VM at it, and makes every
@@ -65,6 +67,7 @@ pub fn prepare(plan: &mut LabPlan) -> Result<Host> {
         kernel,
         boot,
         accel,
+        bmc_credentials: crate::run::fencing::credentials(&plan.bmcs)?,
     };
     for r in &plan.recipes {
         make(r, &host)?;
@@ -95,13 +98,15 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
             path,
             authkey,
             nodes,
+            fences,
         } => {
             artifacts::authkey(authkey)?;
+            let fences = crate::run::fencing::write_password_files(fences, &host.bmc_credentials)?;
             let name = authkey
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or("authkey");
-            let text = crate::run::topology::cluster_toml(nodes, Some(name));
+            let text = crate::run::topology::cluster_toml(nodes, Some(name), &fences);
             srbuild_fsio::write_file(path, text.as_bytes(), 0o644, None)
                 .map_err(|e| LabError::io("cannot write", path, e))
         }

@@ -7,6 +7,7 @@ pub mod artifacts;
 pub mod cache;
 pub mod control;
 pub mod docs;
+pub mod fencing;
 pub mod kinds;
 pub mod linkcut;
 pub mod materialize;
@@ -96,6 +97,8 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
     let mut plan = plan::plan(opts, kind)?;
     let host = materialize::prepare(&mut plan)?;
     let hub = control::Net::start(opts, plan.networks)?;
+    // The BMCs live as long as this process: `lab up` leaves none behind.
+    let bmcs = fencing::start(&mut plan, &host.bmc_credentials, hub.dir())?;
     let mut started = runner::run(&plan, &host, hub.dir())?;
     if let Some(victim) = &plan.victim {
         if started
@@ -137,6 +140,7 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
         for mut r in started.services.into_iter().chain(started.clients) {
             let _ = r.vm.kill();
         }
+        drop(bmcs);
         drop(hub);
     }
     let junit = opts

@@ -8,6 +8,7 @@
 
 use crate::error::{LabError, Result};
 use crate::qemu::{Nic, VmSpec};
+use crate::run::fencing::{self, PlannedBmc};
 use crate::run::kinds::{Check, KindOpts, Role, RootKind, SharedFormat};
 use crate::run::nodes::{agent_checks, client_append, client_expect, role_append, Expect};
 use crate::run::recipe::{FromServer, Recipe};
@@ -89,6 +90,8 @@ pub struct LabPlan {
     /// Clients power themselves off after passing (a systemd root): each must reach the
     /// kernel's power-down line within this bound, without unmount failures.
     pub poweroff: Option<Duration>,
+    /// The members' BMCs (a kind with fencing), started with the run.
+    pub bmcs: Vec<PlannedBmc>,
 }
 
 /// Refuses, before anything is made, what `kind` cannot run as asked.
@@ -158,10 +161,12 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         .collect();
     in_description.extend(described.iter().cloned());
     let cluster = work.join("cluster.toml");
+    let bmcs = fencing::plan(kind, &opts.dir, &work, &described)?;
     recipes.push(Recipe::Cluster {
         path: cluster.clone(),
         authkey: work.join("authkey"),
         nodes: in_description,
+        fences: bmcs.clone(),
     });
 
     let tree = work.join("root");
@@ -380,7 +385,8 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         nodes: clients,
     });
     let mut tools: Vec<String> = Vec::new();
-    for t in tools_of(&recipes) {
+    let bmc_tool = (!bmcs.is_empty()).then(|| crate::bmc::sim::IPMI_SIM.to_string());
+    for t in tools_of(&recipes).into_iter().chain(bmc_tool) {
         if !tools.contains(&t) {
             tools.push(t);
         }
@@ -404,6 +410,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         cut,
         // A systemd root powers off once it passed; the lab checks how it went down.
         poweroff: debian.then(|| scaled(Duration::from_secs(90))),
+        bmcs,
     })
 }
 

@@ -3,6 +3,7 @@
 //! ([`crate::run::plan`]) lists them; [`crate::run::materialize`] makes them. Every path is
 //! under the run's directory, and the kernel is chosen only when they are made.
 
+use crate::run::fencing::PlannedBmc;
 use crate::run::kinds::{Formatter, SharedFormat};
 use crate::run::rootfs::RootFs;
 use crate::run::roottree::AgentConfig;
@@ -18,6 +19,8 @@ pub enum Recipe {
         path: PathBuf,
         authkey: PathBuf,
         nodes: Vec<LabNode>,
+        /// The members' BMCs: a fence device each, their password files next to `path`.
+        fences: Vec<PlannedBmc>,
     },
     /// The test root tree (replaced) with the agent told `agent`, and `clients`' CDSLs.
     RootTree {
@@ -84,9 +87,10 @@ impl fmt::Display for Recipe {
                 path,
                 authkey,
                 nodes,
+                fences,
             } => write!(
                 f,
-                "cluster {} (authkey {}) nodes {}",
+                "cluster {} (authkey {}) nodes {}{}",
                 path.display(),
                 authkey.display(),
                 nodes
@@ -96,7 +100,21 @@ impl fmt::Display for Recipe {
                         None => n.name.clone(),
                     })
                     .collect::<Vec<_>>()
-                    .join(",")
+                    .join(","),
+                if fences.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " fence {} cipher {} {}",
+                        crate::run::fencing::AGENT,
+                        crate::run::fencing::CIPHER,
+                        fences
+                            .iter()
+                            .map(|b| format!("{}@{}", b.node, b.address))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                }
             ),
             Recipe::RootTree {
                 path,

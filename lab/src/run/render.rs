@@ -98,6 +98,15 @@ impl LabPlan {
                 for d in &v.disks {
                     let _ = writeln!(s, "    disk {}", disk(d));
                 }
+                for b in self.bmcs.iter().filter(|b| b.node == n.node.name) {
+                    let _ = writeln!(
+                        s,
+                        "    bmc {} ipmi_sim {} password {}",
+                        b.address,
+                        b.dir.display(),
+                        b.password_file.display()
+                    );
+                }
                 let _ = writeln!(s, "    append {}", v.append);
                 let _ = writeln!(s, "    expect {}", expect(&n.expect));
             }

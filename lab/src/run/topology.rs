@@ -72,7 +72,14 @@ pub fn static_ip(n: &LabNode) -> String {
 
 /// The cluster description of a lab; with `authkey` (a file next to it), corosync runs
 /// with knet crypto (aes256, sha256), as a real site would.
-pub fn cluster_toml(nodes: &[LabNode], authkey: Option<&str>) -> String {
+///
+/// `fences` holds each member's `[node.fence]` section by node name
+/// ([`crate::run::fencing::fence_toml`]), written right after that node's table.
+pub fn cluster_toml(
+    nodes: &[LabNode],
+    authkey: Option<&str>,
+    fences: &std::collections::BTreeMap<String, String>,
+) -> String {
     let crypto = authkey
         .map(|k| {
             format!("crypto_cipher = \"aes256\"\ncrypto_hash = \"sha256\"\nauthkey = \"{k}\"\n")
@@ -96,6 +103,9 @@ pub fn cluster_toml(nodes: &[LabNode], authkey: Option<&str>) -> String {
                 .map(|r| format!("\nroles = [\"{r}\"]\nmember = false"))
                 .unwrap_or_default()
         );
+        if let Some(f) = fences.get(&n.name) {
+            let _ = writeln!(s, "{f}");
+        }
     }
     s
 }
@@ -107,7 +117,7 @@ mod tests {
     #[test]
     fn the_lab_description_is_valid_and_service_nodes_are_not_members() {
         let nodes = vec![service(0, "server", "nfs-server"), client(1), client(2)];
-        let text = cluster_toml(&nodes, Some("authkey"));
+        let text = cluster_toml(&nodes, Some("authkey"), &Default::default());
         let c =
             srbuild_cluster::Cluster::parse(&text, std::path::Path::new("/lab/lab.toml")).unwrap();
         assert_eq!(c.crypto.cipher, "aes256");
@@ -125,6 +135,35 @@ mod tests {
             .collect();
         assert_eq!(members, ["node1", "node2"]);
         assert_eq!(service(1, "seed", "seed").ip, "10.77.0.2");
+    }
+
+    #[test]
+    fn each_member_gets_its_fence_section_inside_its_own_node_table() {
+        let nodes = vec![service(0, "target", "iscsi-target"), client(1), client(2)];
+        let mut fences = std::collections::BTreeMap::new();
+        for n in &nodes[1..] {
+            let addr = crate::run::fencing::bmc_address(n).unwrap();
+            let pw = format!("bmc-{}.password", n.name);
+            let f = crate::run::fencing::fence_toml(&n.name, addr, "fUser123456", &pw).unwrap();
+            fences.insert(n.name.clone(), f);
+        }
+        let text = cluster_toml(&nodes, Some("authkey"), &fences);
+        let v: toml::Value = toml::from_str(&text).unwrap();
+        let node = v["node"].as_array().unwrap();
+        assert!(node[0].get("fence").is_none(), "a service node has no BMC");
+        for (n, ip) in [(&node[1], "10.77.0.201"), (&node[2], "10.77.0.202")] {
+            let f = &n["fence"];
+            assert_eq!(f["agent"].as_str(), Some("ipmilan"));
+            assert_eq!(f["address"].as_str(), Some(ip));
+            assert_eq!(f["port"].as_integer(), Some(623));
+            assert_eq!(f["cipher"].as_integer(), Some(3));
+            assert_eq!(f["user"].as_str(), Some("fUser123456"));
+        }
+        assert_eq!(
+            node[2]["fence"]["password_file"].as_str(),
+            Some("bmc-node2.password")
+        );
+        assert_eq!(node[2]["name"].as_str(), Some("node2"));
     }
 
     #[test]

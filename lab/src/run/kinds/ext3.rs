@@ -12,6 +12,7 @@ pub const KIND: RootKind = RootKind {
     client_memory_mb: 384,
     fstype: "ext3",
     shared: false,
+    fencing: false,
     storage: Storage::Overlay { fs: "ext3" },
     sizes: Sizes {
         disk_mb: 128,

@@ -1,6 +1,7 @@
 //! The GFS2 root: one raw disk shared by every node, formatted on the host with a journal
 //! per node, filled by a seed VM (lock_nolock), and mounted by every node with lock_dlm under
-//! corosync and dlm_controld, which the initramfs starts and which outlive `switch_root`.
+//! corosync and dlm_controld, which the initramfs starts and which outlive `switch_root`;
+//! dlm fences a member through its BMC (`fencing`).
 
 use super::{Check, Formatter, RootArgs, RootKind, SharedFormat, Sizes, Storage};
 use crate::error::Result;
@@ -19,6 +20,7 @@ pub const KIND: RootKind = RootKind {
     client_memory_mb: 512,
     fstype: "gfs2",
     shared: true,
+    fencing: true,
     storage: Storage::Shared(FORMATTER),
     sizes: Sizes {
         disk_mb: 384,
@@ -73,8 +75,6 @@ pub(super) fn root_args(a: &RootArgs) -> Vec<String> {
     vec![
         "root=/dev/vda".into(),
         "rootfstype=gfs2".into(),
-        // The lab has no fence devices; a real site keeps fencing on (see the README).
-        "srbuild.fencing=0".into(),
         format!("srbuild.quorum_timeout={}", quorum.as_secs()),
     ]
 }

@@ -15,6 +15,7 @@ pub const KIND: RootKind = RootKind {
     client_memory_mb: 512,
     fstype: "fuse.glusterfs",
     shared: true,
+    fencing: false,
     storage: Storage::ServerExport,
     sizes: Sizes {
         disk_mb: 256,

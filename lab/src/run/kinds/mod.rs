@@ -261,6 +261,10 @@ pub struct RootKind {
     pub fstype: &'static str,
     /// Every node mounts one root, so each must see the others' files.
     pub shared: bool,
+    /// Its members run dlm with fencing: each gets a BMC (`ipmi_sim`, reached through the
+    /// lab's BMC gateway) and a fence device in the cluster description
+    /// ([`crate::run::fencing`]).
+    pub fencing: bool,
     pub storage: Storage,
     /// Disk sizes for the busybox root.
     pub sizes: Sizes,

@@ -13,6 +13,7 @@ pub const KIND: RootKind = RootKind {
     client_memory_mb: 384,
     fstype: "nfs",
     shared: true,
+    fencing: false,
     storage: Storage::ServerExport,
     sizes: Sizes {
         disk_mb: 256,

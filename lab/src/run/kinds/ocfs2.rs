@@ -17,6 +17,7 @@ pub const KIND: RootKind = RootKind {
     client_memory_mb: 384,
     fstype: "ocfs2",
     shared: true,
+    fencing: false,
     storage: Storage::Shared(FORMATTER),
     sizes: Sizes {
         disk_mb: 256,
