@@ -31,6 +31,8 @@ pub const IPMI_PORT: u16 = 623;
 /// At most this many (client, BMC) relays are kept; the longest idle goes first.
 const MAX_RELAYS: usize = 64;
 const POLL_MS: i32 = 100;
+/// How many session times [`BmcStats`] keeps.
+pub const MAX_SESSION_TIMES: usize = 256;
 
 /// One BMC the gateway serves.
 #[derive(Debug, Clone)]
@@ -61,8 +63,8 @@ pub struct BmcStats {
     pub refused: u64,
     /// Datagrams and ARP requests dropped because the BMC was down.
     pub dropped_down: u64,
-    /// When the first accepted session began.
-    pub first_session: Option<SystemTime>,
+    /// When each accepted session began (the first [`MAX_SESSION_TIMES`]).
+    pub session_times: Vec<SystemTime>,
 }
 
 struct Bmc {
@@ -392,7 +394,9 @@ impl Relayer {
                 Some((0x15, Some(0))) => {
                     self.count(i, |s| {
                         s.sessions += 1;
-                        s.first_session.get_or_insert_with(SystemTime::now);
+                        if s.session_times.len() < MAX_SESSION_TIMES {
+                            s.session_times.push(SystemTime::now());
+                        }
                     });
                     self.log(i, client, "session accepted (RAKP 4: credentials right)");
                 }

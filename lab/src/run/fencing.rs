@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::bmc::config::{check_value, Secret, MAX_USER};
 use crate::bmc::gateway::{Gateway, GatewayBmc, IPMI_PORT};
@@ -18,6 +19,7 @@ use crate::bmc::{self, BmcConfig, BmcSim, Credentials};
 use crate::error::{LabError, Result};
 use crate::run::kinds::RootKind;
 use crate::run::plan::LabPlan;
+use crate::run::runner::Started;
 use crate::run::topology::{LabNode, SUBNET};
 
 /// The fence agent the description names (`fence_ipmilan`'s protocol).
@@ -213,6 +215,66 @@ pub fn start(
     }
     let gateway = Gateway::start(hub_dir, routes)?;
     Ok(Some(RunBmcs { gateway, sims }))
+}
+
+/// After `victim` was killed at `killed`: waits (at most `bound`) until the gateway saw a
+/// login accepted by the victim's BMC, as dlm's fence agent makes before `power off`, and
+/// adds the time from the death to it to every surviving client's verdict; a BMC nobody
+/// asked fails them (with fencing on, the survivors must not have recovered without it).
+/// A victim without a BMC (a service node) is left alone.
+pub fn fence_seen(
+    started: &mut Started,
+    victim: &str,
+    killed: SystemTime,
+    gateway: &Gateway,
+    bound: Duration,
+) -> Result<()> {
+    if gateway.stats(victim).is_err() {
+        return Ok(());
+    }
+    let start = Instant::now();
+    let first = loop {
+        let s = gateway.stats(victim)?;
+        if let Some(t) = s.session_times.iter().copied().find(|t| *t >= killed) {
+            break Some((t, s));
+        }
+        if start.elapsed() > bound {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let note = match &first {
+        Some((t, s)) => {
+            let after = t.duration_since(killed).unwrap_or_default().as_secs_f64();
+            println!(
+                "lab: fencing: {victim}'s BMC accepted a login {after:.1} s after its death \
+                 ({} session(s), {} refused, {} failed logins)",
+                s.sessions, s.refused, s.rejected
+            );
+            format!("; {victim}'s BMC was asked (fence login) {after:.1} s after its death")
+        }
+        None => {
+            println!(
+                "lab: fencing: nobody logged in to {victim}'s BMC within {} s",
+                bound.as_secs()
+            );
+            format!(
+                "; nobody logged in to {victim}'s BMC within {} s of its death (see its gateway.log)",
+                bound.as_secs()
+            )
+        }
+    };
+    for c in started
+        .clients
+        .iter_mut()
+        .filter(|c| c.plan.node.name != victim)
+    {
+        if let Some((passed, msg)) = c.verdict.as_mut() {
+            msg.push_str(&note);
+            *passed &= first.is_some();
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

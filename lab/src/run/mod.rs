@@ -106,12 +106,21 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
             .iter()
             .all(|c| c.verdict.as_ref().is_some_and(|v| v.0))
         {
-            runner::kill_one(
+            let killed = runner::kill_one(
                 &mut started,
                 victim,
                 plan.kind.death_seen,
                 scaled(Duration::from_secs(180)),
             )?;
+            if let (Some(at), Some(b)) = (killed, &bmcs) {
+                fencing::fence_seen(
+                    &mut started,
+                    victim,
+                    at,
+                    &b.gateway,
+                    scaled(Duration::from_secs(60)),
+                )?;
+            }
         }
     }
     if let Some(cut) = &plan.cut {

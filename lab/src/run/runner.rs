@@ -13,7 +13,7 @@ use crate::run::plan::{LabPlan, NodePlan};
 use crate::run::verdict::{self, RoleLine, Verdict};
 use crate::timeout::scaled;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// One started node.
 pub struct Running {
@@ -406,13 +406,14 @@ fn follow_console(
 /// Every surviving client must then show on its console that it noticed (`death_seen`, a
 /// kernel line; `None`: nothing to notice) and write to its root after that (an agent `LAB-BEAT`
 /// line; each beat first reads every node's beat file, which a dead node may have held).
-/// Each survivor's verdict gets both times, or fails after `bound`.
+/// Each survivor's verdict gets both times, or fails after `bound`. Returns when the victim
+/// was killed (`None`: no such node runs).
 pub fn kill_one(
     started: &mut Started,
     victim: &str,
     death_seen: Option<&str>,
     bound: Duration,
-) -> Result<()> {
+) -> Result<Option<SystemTime>> {
     let clients = &mut started.clients;
     for c in clients.iter_mut() {
         c.watch.poll_lines()?; // what was written before the kill does not count
@@ -422,9 +423,10 @@ pub fn kill_one(
         .chain(started.services.iter_mut())
         .find(|c| c.plan.node.name == victim)
     else {
-        return Ok(());
+        return Ok(None);
     };
     let _ = v.vm.kill();
+    let killed_at = SystemTime::now();
     if let Some(verdict) = v.verdict.as_mut() {
         verdict.1.push_str("; then killed (node-dies)");
     }
@@ -490,7 +492,7 @@ pub fn kill_one(
             }
         }
     }
-    Ok(())
+    Ok(Some(killed_at))
 }
 
 #[cfg(test)]
