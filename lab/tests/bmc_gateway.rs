@@ -5,7 +5,8 @@
 //! down (nothing answers). Then a real `ipmitool -I lanplus -C 3` logs in through the
 //! gateway: its datagrams are framed onto the hub by a node-side shim (what a guest's IP
 //! stack would do), and the gateway's log names the accepted and the rejected login.
-//! Missing tools fail the test, naming `cargo xtask deps`.
+//! Last, the same path powers off a tiny TCG QEMU wired to the BMC: the process exits.
+//! Missing tools fail the tests, naming `cargo xtask deps`.
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
 use std::os::unix::net::UnixDatagram;
@@ -294,5 +295,114 @@ fn the_gateway_answers_arp_relays_ipmi_and_drops_cipher_suite_0() -> TestResult 
         assert!(text.contains(want), "gateway.log lacks {want:?}:\n{text}");
     }
     assert!(!hub::node_socket(&net, "bmc-gateway", 0).exists());
+    Ok(())
+}
+
+/// A QEMU killed (whole process group) when dropped.
+struct Qemu(std::process::Child);
+
+impl Drop for Qemu {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's process group.
+        unsafe {
+            libc::kill(-(self.0.id() as i32), libc::SIGKILL);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// A fence as dlm's agent will make it, minus the guest: `ipmitool chassis power off`
+/// from a node's address, through the hub and the gateway, to the BMC of a tiny TCG QEMU
+/// (SeaBIOS, no kernel) wired to it as a run wires a member. The QEMU exits cleanly and
+/// the gateway's log shows the accepted login.
+#[test]
+fn a_power_off_through_the_gateway_ends_the_nodes_qemu() -> TestResult {
+    use std::os::unix::process::CommandExt;
+    if let Err(e) = bmc::require_tools(&["ipmi_sim", "ipmitool"]) {
+        panic!("{e}");
+    }
+    let tmp = tempfile::Builder::new().prefix("srbuild-gw").tempdir()?;
+    let net = tmp.path().join("net");
+    std::fs::create_dir_all(&net)?;
+    let _hub = hub::spawn_thread(&net)?;
+    let lan = SocketAddrV4::new(Ipv4Addr::LOCALHOST, bmc::unused_loopback_port(true)?);
+    let vm = SocketAddrV4::new(Ipv4Addr::LOCALHOST, bmc::unused_loopback_port(false)?);
+    let (config, creds) = bmc::generate("node2", lan, vm)?;
+    let sim = BmcSim::start(&tmp.path().join("bmc-node2"), &config)?;
+    let log = sim.files().dir.join("gateway.log");
+    let gw = Gateway::start(
+        &net,
+        vec![GatewayBmc {
+            node: "node2".into(),
+            address: BMC_IP,
+            lan,
+            log: log.clone(),
+        }],
+    )?;
+    let qemu_bin = srbuild_lab::qemu::qemu_binary();
+    let mut cmd = std::process::Command::new(&qemu_bin);
+    cmd.args(["-machine", "q35", "-accel", "tcg", "-m", "64"])
+        .args(["-nodefaults", "-display", "none"])
+        .args(bmc::qemu_args(vm))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(tmp.path().join("qemu.stderr"))?)
+        .process_group(0);
+    let mut qemu = Qemu(cmd.spawn().map_err(|e| {
+        format!(
+            "cannot run {} ({e}); run `cargo xtask deps` (package qemu-system-x86)",
+            qemu_bin.display()
+        )
+    })?);
+    let node = Node {
+        sock: UnixDatagram::bind(hub::node_socket(&net, "node1", 0))?,
+        hub: hub::hub_socket(&net),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (front, shim) = start_shim(node, stop.clone())?;
+    let limit = scaled(Duration::from_secs(20));
+    let pw = sim.files().password_file.clone();
+    // The BMC sees its QEMU once QEMU's chardev connected (it retries every second).
+    let start = Instant::now();
+    let mut on = false;
+    while !on && start.elapsed() < scaled(Duration::from_secs(15)) {
+        on = ipmitool::power_is_on(front, &creds.user, &pw, limit).unwrap_or(false);
+    }
+    let t0 = Instant::now();
+    let off = ipmitool::run_bounded(
+        ipmitool::command(front, &creds.user, &pw, &["chassis", "power", "off"]),
+        limit,
+    );
+    let mut status = None;
+    while status.is_none() && t0.elapsed() < scaled(Duration::from_secs(15)) {
+        status = qemu.0.try_wait()?;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let gone = t0.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    shim.join().map_err(|_| "shim thread panicked")?;
+    assert!(on, "the BMC never read its QEMU as on through the gateway");
+    let off = off?;
+    assert!(
+        off.status.success(),
+        "power off through the gateway: {off:?}"
+    );
+    let status = status.ok_or("QEMU still runs 15 s after the power off")?;
+    assert!(
+        status.success(),
+        "QEMU ended with {status}, not a power-off"
+    );
+    eprintln!(
+        "BMC gateway: power off through the hub returned in {} ms, QEMU gone after {} ms",
+        off.elapsed.as_millis(),
+        gone.as_millis()
+    );
+    assert!(gw.stats("node2")?.sessions >= 2);
+    drop(gw);
+    let text = read(&log);
+    assert!(
+        text.contains("client 10.77.0.11:40623 session accepted"),
+        "{text}"
+    );
     Ok(())
 }
