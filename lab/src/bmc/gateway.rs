@@ -108,7 +108,9 @@ impl Gateway {
             .map_err(|e| LabError::io("cannot set up", &path, e))?;
         let mut state = Vec::new();
         for b in bmcs {
+            // A run's log only: one left by an earlier run in the same directory is emptied.
             let mut log = srbuild_fsio::open_append(&b.log, 0o644)
+                .and_then(|f| f.set_len(0).map(|()| f))
                 .map_err(|e| LabError::io("cannot create", &b.log, e))?;
             let _ = writeln!(
                 log,
