@@ -13,6 +13,7 @@ pub const KIND: RootKind = RootKind {
     fstype: "ext3",
     shared: false,
     storage: Storage::Overlay { fs: "ext3" },
+    networks: 1,
     sizes: Sizes {
         disk_mb: 128,
         source_mb: 0,

@@ -20,6 +20,7 @@ pub const KIND: RootKind = RootKind {
     fstype: "gfs2",
     shared: true,
     storage: Storage::Shared(FORMATTER),
+    networks: 1,
     sizes: Sizes {
         disk_mb: 384,
         source_mb: 128,

@@ -16,6 +16,7 @@ pub const KIND: RootKind = RootKind {
     fstype: "fuse.glusterfs",
     shared: true,
     storage: Storage::ServerExport,
+    networks: 1,
     sizes: Sizes {
         disk_mb: 256,
         source_mb: 0,

@@ -14,6 +14,7 @@ pub const KIND: RootKind = RootKind {
     fstype: "nfs",
     shared: true,
     storage: Storage::ServerExport,
+    networks: 1,
     sizes: Sizes {
         disk_mb: 256,
         source_mb: 0,

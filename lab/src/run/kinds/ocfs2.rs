@@ -18,6 +18,7 @@ pub const KIND: RootKind = RootKind {
     fstype: "ocfs2",
     shared: true,
     storage: Storage::Shared(FORMATTER),
+    networks: 1,
     sizes: Sizes {
         disk_mb: 256,
         source_mb: 128,
