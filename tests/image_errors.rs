@@ -662,16 +662,28 @@ fn a_signal_during_a_build_leaves_no_temporary_file() {
     let img = d.path().join("x.img");
     for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
         // xz on the gfs2 image takes seconds: long enough to be caught writing.
-        let mut child = srbuild()
-            .args(["image", "--profile", "glusterfs", "--compress", "xz", "-o"])
+        let mut cmd = srbuild();
+        cmd.args(["image", "--profile", "glusterfs", "--compress", "xz", "-o"])
             .arg(&img)
             .args([
                 "--cluster",
                 common::sample_cluster(d.path()).to_str().unwrap(),
             ])
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+            .stderr(std::process::Stdio::null());
+        // The test may run where these signals are ignored (a background job ignores
+        // SIGINT, nohup SIGHUP) and srbuild rightly keeps an ignored signal ignored: the
+        // child starts with the default actions, as from a terminal.
+        // SAFETY: signal(2) is async-signal-safe, the only call between fork and exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(|| {
+                for s in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                    libc::signal(s, libc::SIG_DFL);
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
         let start = std::time::Instant::now();
         while tmp_files(d.path()).is_empty() && start.elapsed().as_secs() < 20 {
             std::thread::sleep(std::time::Duration::from_millis(5));

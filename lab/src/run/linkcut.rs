@@ -54,16 +54,27 @@ fn set_links(started: &Started, cut: &PlannedCut, up: bool) -> Result<()> {
 /// most `bound` after the restore.
 pub fn cut_link(started: &mut Started, cut: &PlannedCut, bound: Duration) -> Result<()> {
     let mut seen = vec![Seen::default(); started.clients.len()];
-    for (c, s) in started.clients.iter_mut().zip(seen.iter_mut()) {
-        if let Some(t) = c
-            .watch
-            .poll_lines()?
-            .iter()
-            .rev()
-            .find_map(|l| beat_time(l))
-        {
-            s.down_beats.push(t);
+    // Each client's last write before the cut starts its series: the lines the run read
+    // before are gone, so wait (a few seconds at most) for a fresh beat from every
+    // client, then cut at once. A stall that begins with the cut is then the gap between
+    // that beat and the next.
+    let fresh_until = Instant::now() + Duration::from_secs(10);
+    loop {
+        for (c, s) in started.clients.iter_mut().zip(seen.iter_mut()) {
+            if let Some(t) = c
+                .watch
+                .poll_lines()?
+                .iter()
+                .rev()
+                .find_map(|l| beat_time(l))
+            {
+                s.down_beats = vec![t];
+            }
         }
+        if seen.iter().all(|s| !s.down_beats.is_empty()) || Instant::now() > fresh_until {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
     set_links(started, cut, false)?;
     let t_cut = Instant::now();

@@ -62,6 +62,13 @@ pub const MATRIX: &[MatrixEntry] = &[
         Scenario::ServerDown,
         1,
     ),
+    // Two paths to the LUN (two networks), dm-multipath; one path cut and restored.
+    e(
+        "gfs2-multipath-path-fails",
+        "gfs2-multipath",
+        Scenario::PathFails,
+        2,
+    ),
     e("nfs-ram-root", "nfs", Scenario::RamRoot, 2),
     e("nfs-hybrid-root", "nfs", Scenario::HybridRoot, 2),
     e("glusterfs-ram-root", "glusterfs", Scenario::RamRoot, 2),

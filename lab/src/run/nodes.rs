@@ -50,6 +50,7 @@ pub fn client_append(
         wrong_root: spec.wrong_root,
         no_quorum: spec.no_quorum,
         server_ip,
+        networks: spec.networks.max(kind.networks),
         opts: kopts,
     }));
     match spec.address {

@@ -127,6 +127,8 @@ fn check(opts: &LabOptions, kind: &RootKind) -> Result<KindOpts> {
 pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
     let kopts = check(opts, kind)?;
     let sc = opts.scenario.spec();
+    // The kind may need more networks than the scenario asks for (two paths to storage).
+    let networks = sc.networks.max(kind.networks);
     let debian = opts.rootfs.is_debian();
     // The Debian root's release, as the recipe makes it.
     let rootfs = match opts.rootfs {
@@ -292,8 +294,8 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
             from_server: None,
         });
         let mut spec = role_spec(r, n, &initrd);
-        spec.nics = nics(n, &n.mac, sc.networks);
-        spec.append = join_args(&spec.append, topology::segment_args(n, sc.networks));
+        spec.nics = nics(n, &n.mac, networks);
+        spec.append = join_args(&spec.append, topology::segment_args(n, networks));
         phases.push(Phase {
             name: "server",
             recipes: Vec::new(),
@@ -327,13 +329,13 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         } else {
             n.mac.clone()
         };
-        spec.nics = nics(n, &mac, sc.networks);
+        spec.nics = nics(n, &mac, networks);
         let (disks, own) = layout.client_disks(&work, n);
         spec.disks = disks;
         recipes.extend(own);
         spec.append = join_args(
             &client_append(kind, opts, &kopts, n, server_ip),
-            topology::segment_args(n, sc.networks),
+            topology::segment_args(n, networks),
         );
         spec.detached = opts.detached;
         spec.netboot = sc.netboot;
@@ -406,7 +408,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         recipes,
         phases,
         victim,
-        networks: sc.networks,
+        networks,
         cut,
         // A systemd root powers off once it passed; the lab checks how it went down.
         poweroff: debian.then(|| scaled(Duration::from_secs(90))),

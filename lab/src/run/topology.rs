@@ -54,6 +54,16 @@ pub fn on_segment(n: &LabNode, k: usize) -> (String, String) {
     )
 }
 
+/// Address `ip` (on the first segment) moved to segment `k`: the same host part on subnet
+/// `10.(77+k).0`, as [`on_segment`] gives a node.
+pub fn ip_on_segment(ip: &str, k: usize) -> String {
+    if k == 0 {
+        return ip.to_string();
+    }
+    let host = ip.rsplit('.').next().unwrap_or("0");
+    format!("10.{}.0.{host}", 77 + k)
+}
+
 /// Kernel arguments that address node `n` on segments `1..networks` (NIC `ethK` is on
 /// segment `K`): `ip=` in the kernel's syntax, which the image's network stage applies.
 pub fn segment_args(n: &LabNode, networks: usize) -> Vec<String> {

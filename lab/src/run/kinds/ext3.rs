@@ -14,6 +14,7 @@ pub const KIND: RootKind = RootKind {
     shared: false,
     fencing: false,
     storage: Storage::Overlay { fs: "ext3" },
+    networks: 1,
     sizes: Sizes {
         disk_mb: 128,
         source_mb: 0,

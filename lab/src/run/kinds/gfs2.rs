@@ -22,6 +22,7 @@ pub const KIND: RootKind = RootKind {
     shared: true,
     fencing: true,
     storage: Storage::Shared(FORMATTER),
+    networks: 1,
     sizes: Sizes {
         disk_mb: 384,
         source_mb: 128,

@@ -9,6 +9,7 @@
 mod ext3;
 mod gfs2;
 mod gfs2_iscsi;
+mod gfs2_multipath;
 mod glusterfs;
 mod nfs;
 mod ocfs2;
@@ -26,6 +27,7 @@ pub const KINDS: &[&RootKind] = &[
     &ocfs2::KIND,
     &glusterfs::KIND,
     &gfs2_iscsi::KIND,
+    &gfs2_multipath::KIND,
     &ocfs2_iscsi::KIND,
 ];
 
@@ -154,7 +156,16 @@ pub const TARGET: Role = Role {
 /// the LUN's disk (the clients have no disk of their own, so it is `/dev/sda`) in place of
 /// `/dev/vda` in the raw-disk kind's `root=`.
 pub fn iscsi_root_args(a: &RootArgs, raw: fn(&RootArgs) -> Vec<String>) -> Vec<String> {
-    let mut args = vec![format!("netroot=iscsi:{}::::{TARGET_IQN}", a.server_ip)];
+    // One portal per network: the target listens on each, so a run on two networks gives
+    // every client two sessions to the one LUN, two paths for dm-multipath.
+    let mut args: Vec<String> = (0..a.networks.max(1))
+        .map(|k| {
+            format!(
+                "netroot=iscsi:{}::::{TARGET_IQN}",
+                crate::run::topology::ip_on_segment(a.server_ip, k)
+            )
+        })
+        .collect();
     args.extend(raw(a).into_iter().map(|s| {
         if s == "root=/dev/vda" {
             "root=/dev/sda".to_string()
@@ -174,6 +185,8 @@ pub struct RootArgs<'a> {
     pub no_quorum: bool,
     /// The server role's address, for kinds that have one.
     pub server_ip: &'a str,
+    /// L2 segments of the run: the server has an address on each.
+    pub networks: usize,
     /// The kind's options (`--opt key=value`), every one of them set.
     pub opts: &'a KindOpts,
 }
@@ -266,6 +279,9 @@ pub struct RootKind {
     /// ([`crate::run::fencing`]).
     pub fencing: bool,
     pub storage: Storage,
+    /// L2 segments the kind needs at least (a scenario may ask for more): with 2, every
+    /// node has a NIC on each, and the clients reach their storage through both.
+    pub networks: usize,
     /// Disk sizes for the busybox root.
     pub sizes: Sizes,
     /// Disk sizes for a Debian root (`--rootfs debian`), or `None`: not planned.

@@ -15,6 +15,7 @@ pub const KIND: RootKind = RootKind {
     shared: true,
     fencing: false,
     storage: Storage::ServerExport,
+    networks: 1,
     sizes: Sizes {
         disk_mb: 256,
         source_mb: 0,

@@ -19,6 +19,7 @@ pub const KIND: RootKind = RootKind {
     shared: true,
     fencing: false,
     storage: Storage::Shared(FORMATTER),
+    networks: 1,
     sizes: Sizes {
         disk_mb: 256,
         source_mb: 128,
