@@ -206,16 +206,21 @@ if [ -f /lab/beat ]; then
 	# The node-dies scenario: go on writing to the shared root, one line per write.
 	(
 		n=0
+		mkdir -p /lab/beats.d
 		while :; do
 			n=$((n + 1))
 			# Read every node's beat file (a dead node held its own exclusively, so this
-			# waits for the cluster to recover it), then write ours and a shared one.
+			# waits for the cluster to recover it), then write ours and a shared one, and
+			# make a new file: a new inode needs new cluster locks, so on gfs2 and ocfs2 a
+			# beat waits for any recovery in progress (until the dead node was fenced).
 			cat /lab/seen/*.beat >/dev/null 2>&1
-			if ! echo "$n" >"/lab/seen/$SRBUILD_NODE.beat" || ! echo "$SRBUILD_NODE $n" >>/lab/beats; then
+			if ! echo "$n" >"/lab/seen/$SRBUILD_NODE.beat" || ! echo "$SRBUILD_NODE $n" >>/lab/beats ||
+				! echo "$n $(cut -d' ' -f1 /proc/uptime)" >"/lab/beats.d/$SRBUILD_NODE.$n"; then
 				echo "lab-agent: write $n to the shared root failed"
 				sleep 1
 				continue
 			fi
+			rm -f "/lab/beats.d/$SRBUILD_NODE.$((n - 1))"
 			sync
 			echo "LAB-BEAT node=$SRBUILD_NODE n=$n t=$(cut -d' ' -f1 /proc/uptime)"
 			sleep 1

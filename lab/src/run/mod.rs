@@ -3,6 +3,7 @@
 //! ([`materialize`]), boot and follow it ([`runner`]), and report (JUnit, timeline, logs). `test` tears
 //! everything down; `up` leaves the cluster running for `status`, `console` and `down`.
 
+pub mod afterdeath;
 pub mod artifacts;
 pub mod cache;
 pub mod control;
@@ -27,7 +28,7 @@ pub mod sysroots;
 pub mod topology;
 pub mod verdict;
 
-use crate::error::Result;
+use crate::error::{LabError, Result};
 use crate::report::{self, NodeResult};
 use crate::timeout::scaled;
 use scenarios::Scenario;
@@ -106,19 +107,35 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
             .iter()
             .all(|c| c.verdict.as_ref().is_some_and(|v| v.0))
         {
-            let killed = runner::kill_one(
-                &mut started,
-                victim,
-                plan.kind.death_seen,
-                scaled(Duration::from_secs(180)),
-            )?;
-            if let (Some(at), Some(b)) = (killed, &bmcs) {
-                fencing::fence_seen(
+            let gateway = bmcs.as_ref().map(|b| &b.gateway);
+            if gateway.is_some() || plan.isolate {
+                // A kind that fences: the victim must go down (fenced) before anyone
+                // recovers its journal.
+                if let (Some(_), Some(g)) = (plan.bmc_down, gateway) {
+                    g.set_down(victim, true)?;
+                }
+                if let Some((died, t0)) = runner::stop_victim(&mut started, victim, plan.isolate)? {
+                    afterdeath::watch(
+                        &mut started,
+                        &afterdeath::Watch {
+                            victim,
+                            died,
+                            t0,
+                            what: if plan.isolate { "cut-off" } else { "death" },
+                            gateway,
+                            bmc_down: plan.bmc_down,
+                            recovery_seen: plan.kind.recovery_seen,
+                            bound: scaled(Duration::from_secs(180))
+                                + plan.bmc_down.unwrap_or_default(),
+                        },
+                    )?;
+                }
+            } else {
+                runner::kill_one(
                     &mut started,
                     victim,
-                    at,
-                    &b.gateway,
-                    scaled(Duration::from_secs(60)),
+                    plan.kind.death_seen,
+                    scaled(Duration::from_secs(180)),
                 )?;
             }
         }
@@ -132,7 +149,7 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
             linkcut::cut_link(&mut started, cut, scaled(Duration::from_secs(90)))?;
         }
     }
-    let results: Vec<NodeResult> = started.clients.iter().map(|c| c.result()).collect();
+    let mut results: Vec<NodeResult> = started.clients.iter().map(|c| c.result()).collect();
     if opts.detached {
         let mut state = control::State::default();
         for r in started.services.into_iter().chain(started.clients) {
@@ -151,6 +168,9 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
         }
         drop(bmcs);
         drop(hub);
+        if let Some(check) = &plan.fsck {
+            fsck_shared(check, &mut results)?;
+        }
     }
     let junit = opts
         .junit
@@ -167,6 +187,44 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
         timeline,
         wall: start.elapsed(),
     })
+}
+
+/// The host's read-only check of the shared disk, once every VM is gone: clean, or every
+/// node's verdict fails with the tool's last lines (its whole output is in the run dir).
+fn fsck_shared(check: &plan::DiskCheck, results: &mut [NodeResult]) -> Result<()> {
+    let out = std::process::Command::new(check.argv[0])
+        .args(&check.argv[1..])
+        .arg(&check.disk)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| LabError::Invalid(format!("{}: cannot run: {e}", check.argv[0])))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = check.disk.with_extension("fsck.log");
+    srbuild_fsio::write_file(&log, text.as_bytes(), 0o644, None)
+        .map_err(|e| LabError::Invalid(format!("{}: {e}", log.display())))?;
+    let what = format!("{} {}", check.argv.join(" "), check.disk.display());
+    let note = if out.status.success() {
+        println!("lab: {what}: clean");
+        format!("; {} clean", check.argv.join(" "))
+    } else {
+        let tail: Vec<&str> = text.lines().rev().take(3).collect();
+        println!("lab: {what}: NOT clean ({}); see {}", out.status, log.display());
+        format!(
+            "; {} NOT clean ({}): {}",
+            check.argv.join(" "),
+            out.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+        )
+    };
+    for r in results.iter_mut() {
+        r.passed &= out.status.success();
+        r.message.push_str(&note);
+    }
+    Ok(())
 }
 
 /// The summary table printed after a run.

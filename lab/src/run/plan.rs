@@ -9,7 +9,7 @@
 use crate::error::{LabError, Result};
 use crate::qemu::{Nic, VmSpec};
 use crate::run::fencing::{self, PlannedBmc};
-use crate::run::kinds::{Check, KindOpts, Role, RootKind, SharedFormat};
+use crate::run::kinds::{Check, KindOpts, Role, RootKind, SharedFormat, Storage};
 use crate::run::nodes::{agent_checks, client_append, client_expect, role_append, Expect};
 use crate::run::recipe::{FromServer, Recipe};
 use crate::run::rootfs::RootFs;
@@ -81,8 +81,14 @@ pub struct LabPlan {
     /// Made before anything boots, in order.
     pub recipes: Vec<Recipe>,
     pub phases: Vec<Phase>,
-    /// The node killed once every client passed.
+    /// The node killed (or, with `isolate`, cut off) once every client passed.
     pub victim: Option<String>,
+    /// The victim is cut off from the others (its first NIC's link down) instead of killed.
+    pub isolate: bool,
+    /// The victim's BMC is unreachable this long from its death.
+    pub bmc_down: Option<Duration>,
+    /// The host's read-only check of the shared disk once every VM is gone.
+    pub fsck: Option<DiskCheck>,
     /// L2 segments (hubs) the run starts.
     pub networks: usize,
     /// The link cut once every client passed.
@@ -92,6 +98,13 @@ pub struct LabPlan {
     pub poweroff: Option<Duration>,
     /// The members' BMCs (a kind with fencing), started with the run.
     pub bmcs: Vec<PlannedBmc>,
+}
+
+/// A read-only check of a disk on the host: `argv` then the disk's path; clean = exit 0.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskCheck {
+    pub argv: &'static [&'static str],
+    pub disk: PathBuf,
 }
 
 /// Refuses, before anything is made, what `kind` cannot run as asked.
@@ -365,7 +378,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         });
     }
     let victim = match sc.victim {
-        Victim::Client => booted.last().map(|n| n.name.clone()),
+        Victim::Client | Victim::Isolated => booted.last().map(|n| n.name.clone()),
         Victim::Server => server.as_ref().map(|(_, n)| n.name.clone()),
         Victim::None => None,
     };
@@ -386,9 +399,19 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         blocking: false,
         nodes: clients,
     });
+    let fsck = match (sc.fsck, kind.storage, layout.shared()) {
+        (true, Storage::Shared(f) | Storage::Target(f), Some(disk)) if !f.check.is_empty() => {
+            Some(DiskCheck {
+                argv: f.check,
+                disk: disk.to_path_buf(),
+            })
+        }
+        _ => None,
+    };
     let mut tools: Vec<String> = Vec::new();
     let bmc_tool = (!bmcs.is_empty()).then(|| crate::bmc::sim::IPMI_SIM.to_string());
-    for t in tools_of(&recipes).into_iter().chain(bmc_tool) {
+    let fsck_tool = fsck.as_ref().map(|c| c.argv[0].to_string());
+    for t in tools_of(&recipes).into_iter().chain(bmc_tool).chain(fsck_tool) {
         if !tools.contains(&t) {
             tools.push(t);
         }
@@ -408,6 +431,9 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         recipes,
         phases,
         victim,
+        isolate: sc.victim == Victim::Isolated,
+        bmc_down: (sc.bmc_down > 0).then(|| Duration::from_secs(sc.bmc_down)),
+        fsck,
         networks,
         cut,
         // A systemd root powers off once it passed; the lab checks how it went down.

@@ -43,6 +43,15 @@ impl LabPlan {
         if self.networks > 1 {
             let _ = writeln!(s, "networks {}", self.networks);
         }
+        if self.isolate {
+            let _ = writeln!(s, "isolate the victim (its first NIC's link down)");
+        }
+        if let Some(d) = self.bmc_down {
+            let _ = writeln!(s, "bmc-down the victim's BMC for {} s from its death", d.as_secs());
+        }
+        if let Some(c) = &self.fsck {
+            let _ = writeln!(s, "fsck {} {}", c.argv.join(" "), c.disk.display());
+        }
         if let Some(c) = &self.cut {
             let _ = writeln!(
                 s,

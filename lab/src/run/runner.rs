@@ -402,6 +402,42 @@ fn follow_console(
     Ok(())
 }
 
+/// A fencing kind's victim: after what the consoles said so far is read (it does not count),
+/// its QEMU is killed or, with `isolate`, its link on the first network taken down through
+/// QMP while it keeps running. Returns that moment on both clocks (`None`: no such node).
+pub fn stop_victim(
+    started: &mut Started,
+    victim: &str,
+    isolate: bool,
+) -> Result<Option<(SystemTime, Instant)>> {
+    for c in started.clients.iter_mut() {
+        c.watch.poll_lines()?;
+    }
+    let Some(v) = started
+        .clients
+        .iter_mut()
+        .chain(started.services.iter_mut())
+        .find(|c| c.plan.node.name == victim)
+    else {
+        return Ok(None);
+    };
+    let note = if isolate {
+        let sock = v.plan.spec.dir.join(crate::qemu::QMP_SOCK);
+        crate::qmp::set_link(&sock, &crate::qemu::netdev_id(0), false)?;
+        println!("lab: partition: {victim} cut off from the others; it must be fenced");
+        "; then cut off from the others (partition)"
+    } else {
+        let _ = v.vm.kill();
+        println!("lab: node-dies: killed {victim}; the survivors must fence it, then go on");
+        "; then killed (node-dies)"
+    };
+    let at = (SystemTime::now(), Instant::now());
+    if let Some(verdict) = v.verdict.as_mut() {
+        verdict.1.push_str(note);
+    }
+    Ok(Some(at))
+}
+
 /// The node-dies and ram-root scenarios: kill `victim`'s QEMU (a client, or the server).
 /// Every surviving client must then show on its console that it noticed (`death_seen`, a
 /// kernel line; `None`: nothing to notice) and write to its root after that (an agent `LAB-BEAT`

@@ -99,6 +99,11 @@ pub fn layout(storage: Storage, i: LayoutInput) -> Layout {
 }
 
 impl Layout {
+    /// The shared disk, for layouts that have one.
+    pub fn shared(&self) -> Option<&Path> {
+        self.shared.as_deref()
+    }
+
     /// The disks a role attaches, in its order; one the layout lacks is left out.
     pub fn role_disks(&self, wants: &[RoleDisk]) -> Vec<Disk> {
         wants

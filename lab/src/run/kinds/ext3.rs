@@ -25,6 +25,7 @@ pub const KIND: RootKind = RootKind {
     checks: &[],
     scenarios: &[Scenario::Normal, Scenario::UnknownNode],
     death_seen: None,
+    recovery_seen: None,
     client_input: None,
     options: &[],
     root_args,

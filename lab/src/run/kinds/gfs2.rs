@@ -46,6 +46,7 @@ pub const KIND: RootKind = RootKind {
         Scenario::LoneNode,
     ],
     death_seen: Some("dlm: closing connection to node"),
+    recovery_seen: Some("Looking at journal"),
     client_input: None,
     options: &[],
     root_args,
@@ -56,6 +57,7 @@ pub(super) const FORMATTER: Formatter = Formatter {
     tool: "mkfs.gfs2",
     slots_word: "journals",
     run: format,
+    check: &["fsck.gfs2", "-n"],
 };
 
 fn format(disk: &Path, f: &SharedFormat) -> Result<()> {

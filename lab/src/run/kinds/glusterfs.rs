@@ -48,6 +48,7 @@ pub const KIND: RootKind = RootKind {
         Scenario::HybridRoot,
     ],
     death_seen: None,
+    recovery_seen: None,
     // The client volfile the server prints, for the image's client xlators.
     client_input: Some(ServerOutput {
         begin: "LAB-VOLFILE-BEGIN",

@@ -56,6 +56,9 @@ pub struct Formatter {
     /// What the format calls the per-node slots it needs, plural ("journals").
     pub slots_word: &'static str,
     pub run: fn(&Path, &SharedFormat) -> Result<()>,
+    /// The host's read-only check of the disk (`fsck.gfs2 -n`), run on it once every VM
+    /// is gone after a scenario that killed or fenced a node; the disk's path goes last.
+    pub check: &'static [&'static str],
 }
 
 impl std::fmt::Debug for Formatter {
@@ -296,6 +299,9 @@ pub struct RootKind {
     /// A kernel console line (a fragment of it) by which a survivor shows that it noticed a
     /// dead node; a write must follow it. `None`: any write after the death will do.
     pub death_seen: Option<&'static str>,
+    /// A kernel console line (a fragment of it) by which a survivor shows that it began
+    /// recovering a dead node's journal; with fencing, it must come after the fence.
+    pub recovery_seen: Option<&'static str>,
     /// The clients' image is built from what the server prints, once it is ready.
     pub client_input: Option<ServerOutput>,
     pub options: &'static [KindOption],

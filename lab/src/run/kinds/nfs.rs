@@ -57,6 +57,7 @@ pub const KIND: RootKind = RootKind {
         Scenario::Pxe,
     ],
     death_seen: None,
+    recovery_seen: None,
     client_input: None,
     options: &[KindOption {
         key: "version",

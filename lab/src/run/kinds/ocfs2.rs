@@ -34,6 +34,7 @@ pub const KIND: RootKind = RootKind {
     checks: &[Check::O2cb(crate::run::topology::CLUSTER)],
     scenarios: &[Scenario::Normal, Scenario::UnknownNode, Scenario::NodeDies],
     death_seen: Some("o2dlm has evicted node"),
+    recovery_seen: Some("Begin replay journal"),
     client_input: None,
     options: &[],
     root_args,
@@ -44,6 +45,7 @@ pub(super) const FORMATTER: Formatter = Formatter {
     tool: "mkfs.ocfs2",
     slots_word: "node slots",
     run: format,
+    check: &["fsck.ocfs2", "-n"],
 };
 
 fn format(disk: &Path, f: &SharedFormat) -> Result<()> {

@@ -18,6 +18,7 @@ pub const NODE_DIES: ScenarioSpec = ScenarioSpec {
     doc: "Once every node passed, one node's QEMU is killed; the survivors must notice and go on writing to the shared root.",
     victim: Victim::Client,
     min_nodes: Some((2, "one dies, the others go on")),
+    fsck: true,
     ..BASE
 };
 

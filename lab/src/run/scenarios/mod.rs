@@ -1,5 +1,5 @@
 //! Scenarios as data: one [`ScenarioSpec`] per [`Scenario`], grouped by family in
-//! `basic.rs`, `faults.rs`, `rootmode.rs`, `net.rs` and `paths.rs`. A descriptor says what the clients'
+//! `basic.rs`, `faults.rs`, `rootmode.rs`, `net.rs`, `paths.rs` and `fencing.rs`. A descriptor says what the clients'
 //! kernel command line gets, what their consoles must show (`LAB-PASS` with an extra line,
 //! or a `FAILED stage=`), who is killed once every client passed, whether the server runs,
 //! which of the described nodes boot, whether they boot from the network, how many nodes
@@ -8,6 +8,7 @@
 
 mod basic;
 mod faults;
+mod fencing;
 mod net;
 mod paths;
 mod rootmode;
@@ -36,6 +37,8 @@ pub enum Scenario {
     HybridMissingPath,
     Pxe,
     PathFails,
+    Partition,
+    FenceDeviceDown,
 }
 
 impl Scenario {
@@ -90,6 +93,8 @@ pub const SPECS: &[&ScenarioSpec] = &[
     &rootmode::HYBRID_MISSING_PATH,
     &net::PXE,
     &paths::PATH_FAILS,
+    &fencing::PARTITION,
+    &fencing::FENCE_DEVICE_DOWN,
 ];
 
 /// One scenario.
@@ -129,6 +134,12 @@ pub struct ScenarioSpec {
     pub networks: usize,
     /// Once every client passed, a link is cut and later restored.
     pub cut: Option<LinkCut>,
+    /// The victim's BMC is unreachable (the lab's gateway drops its traffic) from the
+    /// victim's death for this many seconds: nobody can fence it meanwhile.
+    pub bmc_down: u64,
+    /// Once every VM is gone, the host checks the shared disk read-only (the layout's
+    /// [`crate::run::kinds::Formatter::check`]); it must be clean.
+    pub fsck: bool,
 }
 
 /// A link cut once every client passed: QMP `set_link` takes NIC `segment` of `nodes` down
@@ -185,6 +196,9 @@ pub enum Victim {
     None,
     /// The last booted client.
     Client,
+    /// The last booted client is cut off from the others (QMP `set_link` takes its NIC on
+    /// the first network down) and keeps running: the cluster must fence it.
+    Isolated,
     /// The server role.
     Server,
 }
@@ -264,6 +278,8 @@ pub fn spec(s: Scenario) -> &'static ScenarioSpec {
         Scenario::HybridMissingPath => &rootmode::HYBRID_MISSING_PATH,
         Scenario::Pxe => &net::PXE,
         Scenario::PathFails => &paths::PATH_FAILS,
+        Scenario::Partition => &fencing::PARTITION,
+        Scenario::FenceDeviceDown => &fencing::FENCE_DEVICE_DOWN,
     }
 }
 
@@ -296,6 +312,8 @@ pub(crate) const BASE: ScenarioSpec = ScenarioSpec {
     no_quorum: false,
     networks: 1,
     cut: None,
+    bmc_down: 0,
+    fsck: false,
 };
 
 #[cfg(test)]
