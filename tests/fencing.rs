@@ -237,4 +237,29 @@ fn the_gfs2_image_carries_the_agent_ipmitool_and_the_passwords_as_secrets() {
         "{hook}"
     );
     assert!(!hook.contains("pw-n"), "a password reached the hook");
+    // The block that writes dlm.conf, run by busybox sh as the node runs it.
+    let start = hook
+        .find("\t{\n\t\tprintf 'enable_fencing=1")
+        .expect("dlm.conf block");
+    let end = hook[start..]
+        .find("\t} >\"$SR_SVC/etc/dlm/dlm.conf\"\n")
+        .unwrap()
+        + start;
+    let svc = d.path().join("svc");
+    std::fs::create_dir_all(svc.join("etc/dlm")).unwrap();
+    let block = format!("{}\t}} >\"$SR_SVC/etc/dlm/dlm.conf\"\n", &hook[start..end]);
+    let o = std::process::Command::new("/bin/busybox")
+        .args(["sh", "-euc", &block])
+        .env("SR_SVC", &svc)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(svc.join("etc/dlm/dlm.conf")).unwrap(),
+        "enable_fencing=1\n\n\
+         device bmc-n1 /usr/sbin/fence_srbuild_ipmi ip=10.9.0.201 ipport=623 cipher=3 username=admin password_file=/etc/srbuild/fence/n1.password\n\
+         connect bmc-n1 node=1\n\n\
+         device bmc-n2 /usr/sbin/fence_srbuild_ipmi ip=10.9.0.202 ipport=623 cipher=3 username=admin password_file=/etc/srbuild/fence/n2.password\n\
+         connect bmc-n2 node=2\n"
+    );
 }

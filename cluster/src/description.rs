@@ -658,10 +658,19 @@ impl Cluster {
             }
             let fence = rn.fence.as_ref().and_then(|f| {
                 let text = ck.text;
+                let contains = |ip: &IpAddr| networks.iter().any(|n| n.cidr.contains(ip));
+                let nets = crate::fence::Networks {
+                    contains: &contains,
+                    shown: networks
+                        .iter()
+                        .map(|n| format!("{} {}", n.name, n.cidr))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
                 let dev = crate::fence::check(
                     f.get_ref(),
                     &nname,
-                    &networks,
+                    &nets,
                     source,
                     |o| line_col(text, o),
                     |span, m| ck.at(span, m),

@@ -3,7 +3,6 @@
 //! its password file ([`FenceDevice::read_password`]), which refuses a file that anyone but
 //! its owner could read or write. dlm fences a member through it (see `docs/fencing.md`).
 
-use crate::description::Network;
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
@@ -71,13 +70,20 @@ pub fn valid_user(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// The description's networks as `check` sees them: whether an address lies inside one,
+/// and how to name them in a message (`lan 10.77.0.0/24, ...`).
+pub(crate) struct Networks<'a> {
+    pub contains: &'a dyn Fn(&IpAddr) -> bool,
+    pub shown: String,
+}
+
 /// Checks `[node.fence]` of node `node`. `at(span, message)` records one problem;
 /// `line_col` turns a span's start into the line and column stored for the password file.
 /// Returns the device when every key is usable.
 pub(crate) fn check(
     raw: &RawFence,
     node: &str,
-    networks: &[Network],
+    networks: &Networks,
     source: &Path,
     line_col: impl Fn(usize) -> (usize, usize),
     mut at: impl FnMut(Range<usize>, String),
@@ -112,21 +118,17 @@ pub(crate) fn check(
             None
         }
         Ok(a) => {
-            if !networks.iter().any(|n| n.cidr.contains(&IpAddr::V4(a))) {
-                let nets: Vec<String> = networks
-                    .iter()
-                    .map(|n| format!("{} {}", n.name, n.cidr))
-                    .collect();
+            if !(networks.contains)(&IpAddr::V4(a)) {
                 bad(
                     raw.address.span(),
                     "address",
                     format!(
                         "{a} is outside every network of the description ({}); fix the \
                          address or declare the BMCs' [[network]]",
-                        if nets.is_empty() {
-                            "none declared".to_string()
+                        if networks.shown.is_empty() {
+                            "none declared"
                         } else {
-                            nets.join(", ")
+                            &networks.shown
                         }
                     ),
                 );
