@@ -244,7 +244,7 @@ fn fencing_is_checked_at_stage_cmdline_and_off_warns() {
             "{cmdline}: {out}"
         );
         let warning =
-            "srbuild: WARNING: dlm fencing is OFF (srbuild.fencing=0 on the kernel command line)";
+            "srbuild: WARNING: dlm fencing is OFF (srbuild.fencing=0 on the kernel command line or in the image's defaults)";
         assert_eq!(out.contains(warning), warns, "{cmdline}: {out}");
     }
     for value in ["2", "yes", "", "1;reboot", "-1"] {
