@@ -545,6 +545,48 @@ mod tests {
     }
 
     #[test]
+    fn fencing_dlm_and_scripts_are_read_and_a_script_path_is_checked() {
+        let (_d, mut lib) = lib_with(&[
+            (
+                "profiles/off.toml",
+                "modules = [\"m-d\"]\nfencing = false\n",
+            ),
+            ("profiles/on.toml", "inherits = \"off\"\nfencing = true\n"),
+            ("profiles/plain.toml", "inherits = \"off\"\n"),
+            (
+                "modules/m-d/module.toml",
+                "dlm = true\n[scripts]\n\"/usr/sbin/agent\" = \"agent.sh\"\n",
+            ),
+            ("modules/m-d/agent.sh", "#!/bin/sh\nexit 0\n"),
+            (
+                "modules/m-bad/module.toml",
+                "[scripts]\n\"usr/../etc/x\" = \"agent.sh\"\n",
+            ),
+            ("modules/m-bad/agent.sh", "#!/bin/sh\n"),
+            ("profiles/bad.toml", "modules = [\"m-bad\"]\n"),
+        ]);
+        let p = load_profile(&mut lib, "off").unwrap();
+        assert_eq!(p.dlm, vec!["m-d"]);
+        assert!(p
+            .fencing_off_by
+            .as_deref()
+            .is_some_and(|f| f.ends_with("off.toml")));
+        assert_eq!(p.scripts.len(), 1);
+        assert_eq!(p.scripts[0].path, "usr/sbin/agent");
+        assert_eq!(p.scripts[0].file.text, "#!/bin/sh\nexit 0\n");
+        assert_eq!(load_profile(&mut lib, "on").unwrap().fencing_off_by, None);
+        assert!(load_profile(&mut lib, "plain")
+            .unwrap()
+            .fencing_off_by
+            .is_some());
+        let err = load_profile(&mut lib, "bad").unwrap_err().to_string();
+        assert!(
+            err.contains("[scripts]") && err.contains("absolute image path"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn dependency_cycle_is_reported_with_its_path() {
         let (_d, mut lib) = lib_with(&[
             ("profiles/p.toml", "modules = [\"cyc-a\"]\n"),
