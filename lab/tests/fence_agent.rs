@@ -184,6 +184,7 @@ fn the_fence_agent_powers_a_qemu_off_through_its_bmc_and_reports_a_wrong_passwor
     // Input outside the expected characters is refused before ipmitool runs.
     for (line, key) in [
         ("ip=127.0.0.1;reboot", "ip"),
+        ("ip=127.0.0.01", "ip"),
         ("ipport=623 -P x", "ipport"),
         ("username=$(id)", "username"),
         ("password_file=../../etc/shadow", "password_file"),

@@ -57,7 +57,7 @@ fa_number() {
 	[ "${#1}" -le 5 ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
 }
 
-# fa_ipv4 VALUE: four dot-separated numbers 0..255.
+# fa_ipv4 VALUE: four dot-separated numbers 0..255, without leading zeros.
 fa_ipv4() {
 	case "$1" in '' | *[!0-9.]* | .* | *. | *..*) return 1 ;; esac
 	fa_rest=$1 fa_n=0
@@ -65,6 +65,7 @@ fa_ipv4() {
 		fa_part=${fa_rest%%.*}
 		case "$fa_rest" in *.*) fa_rest=${fa_rest#*.} ;; *) fa_rest= ;; esac
 		fa_n=$((fa_n + 1))
+		case "$fa_part" in 0?*) return 1 ;; esac # no leading zero (read as octal by some)
 		fa_number "$fa_part" 0 255 && [ "${#fa_part}" -le 3 ] || return 1
 	done
 	[ "$fa_n" -eq 4 ]
