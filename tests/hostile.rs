@@ -298,6 +298,23 @@ fn hostile_cluster_descriptions_are_refused_by_every_command() {
         ("crypto-without-key.toml", "authkey"),
         ("huge-id.toml", "huge-id.toml:6:"),
         ("unknown-key.toml", "unknown field `shell`"),
+        (
+            "fence-user-injection.toml",
+            "node 'n1': fence.user: \"admin$(reboot)\"",
+        ),
+        (
+            "fence-cipher-0.toml",
+            "fence-cipher-0.toml:18:10: node 'n1': fence.cipher",
+        ),
+        (
+            "fence-address-newline.toml",
+            "fence.address: \"10.0.0.201\\nreboot\"",
+        ),
+        (
+            "fence-shared-bmc.toml",
+            "also the fence device of node 'n1'",
+        ),
+        ("fence-agent-unknown.toml", "known agents: ipmilan"),
     ];
     let empty = s.path("profiles/empty.toml");
     let (k, i) = (s.path("profiles/empty.toml"), s.path("profiles/empty.toml"));

@@ -22,6 +22,9 @@ fn expect(profile: &str) -> &'static [&'static str] {
             "kernel/fs/gfs2/gfs2.ko",
             "kernel/fs/dlm/dlm.ko",
             "kronosnet/crypto_nss.so",
+            "usr/bin/ipmitool",
+            "usr/sbin/fence_srbuild_ipmi",
+            "etc/srbuild/fence/n1.password",
         ],
         "ocfs2" => &[
             "usr/sbin/mount.ocfs2",

@@ -218,6 +218,48 @@ fn root_mode_arguments_fail_at_stage_cmdline_with_a_value_that_looks_like_an_opt
 }
 
 #[test]
+fn fencing_is_checked_at_stage_cmdline_and_off_warns() {
+    let (_d, x) = extracted("gfs2");
+    let cwd = globby();
+    let text = std::fs::read_to_string(x.join("usr/lib/srbuild/hooks/cmdline/20-cluster-stack.sh"))
+        .unwrap()
+        .replace("/proc/cmdline", "\"$CMDLINE\"");
+    std::fs::write(cwd.path().join("hook.sh"), text).unwrap();
+    let switch = x.join("usr/lib/srbuild/hooks/switch/95-cluster-stack.sh");
+    let script = format!(
+        "sr_cmdline_parse \"$CMDLINE\"\n. ./hook.sh\necho \"fencing=$SR_FENCING\"\n. {}\n",
+        switch.display()
+    );
+    // The image's members all have fence devices: on unless the command line says 0.
+    for (cmdline, want, warns) in [
+        ("quiet", "1", false),
+        ("srbuild.fencing=1", "1", false),
+        ("srbuild.fencing=0", "0", true),
+        ("srbuild.fencing=0 *", "0", true),
+    ] {
+        let (rc, out, err) = run_sh(&x, cwd.path(), cmdline, &script);
+        assert_eq!(rc, 0, "{cmdline}: {out}{err}");
+        assert!(
+            out.contains(&format!("fencing={want}\n")),
+            "{cmdline}: {out}"
+        );
+        let warning =
+            "srbuild: WARNING: dlm fencing is OFF (srbuild.fencing=0 on the kernel command line or in the image's defaults)";
+        assert_eq!(out.contains(warning), warns, "{cmdline}: {out}");
+    }
+    for value in ["2", "yes", "", "1;reboot", "-1"] {
+        let (rc, out, err) = run_sh(&x, cwd.path(), &format!("srbuild.fencing={value}"), &script);
+        assert_eq!(rc, 3, "{value:?}: {out}{err}");
+        assert!(
+            out.contains(&format!(
+                "srbuild: FAILED stage=cmdline: srbuild.fencing={value}: use 0 (off) or 1 (on)"
+            )),
+            "{value:?}: {out}"
+        );
+    }
+}
+
+#[test]
 fn hook_files_are_named_by_their_priority() {
     let (_d, x) = extracted("gfs2");
     let hooks = x.join("usr/lib/srbuild/hooks");
@@ -228,6 +270,7 @@ fn hook_files_are_named_by_their_priority() {
         "mount-root/50-block-root.sh",
         "mount-root/90-root-mode.sh",
         "switch/90-systemd-root.sh",
+        "switch/95-cluster-stack.sh",
     ] {
         assert!(hooks.join(f).is_file(), "no hook {f}");
     }

@@ -29,7 +29,7 @@ pub use output::{
     write_image_with_mode, WriteStats, DEFAULT_MODE,
 };
 pub use read::{list_bytes, MAX_DECOMPRESSED};
-pub use secret::{secret_kind, secrets_in_image, SECRET_PATHS};
+pub use secret::{secret_kind, secrets_in_image, SECRET_DIRS, SECRET_PATHS};
 pub use visit::{for_each_entry, for_each_entry_with_body, list_image, HardlinkKey, VisitedEntry};
 pub use write::write_cpio;
 

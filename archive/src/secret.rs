@@ -12,6 +12,13 @@ use std::path::Path;
 /// The corosync authkey, which `srbuild image --cluster` puts in images of corosync profiles.
 pub const COROSYNC_AUTHKEY: &str = "etc/srbuild/corosync-authkey";
 
+/// The directory of the fence devices' passwords (`NODE.password`), which `srbuild image
+/// --cluster` puts in images of profiles that run dlm: every file under it is a secret.
+pub const FENCE_PASSWORD_DIR: &str = "etc/srbuild/fence";
+
+/// Directories every file under which (at any depth) holds a secret, with what each is.
+pub const SECRET_DIRS: &[(&str, &str)] = &[(FENCE_PASSWORD_DIR, "a fence device's password")];
+
 /// Every path that holds a secret (normalised: no leading `/` or `./`), with what it is.
 pub const SECRET_PATHS: &[(&str, &str)] = &[
     (COROSYNC_AUTHKEY, "the corosync authkey"),
@@ -40,6 +47,12 @@ pub fn secret_kind(name: &str) -> Option<&'static str> {
     SECRET_PATHS
         .iter()
         .find(|(p, _)| *p == norm)
+        .or_else(|| {
+            SECRET_DIRS.iter().find(|(d, _)| {
+                norm.strip_prefix(d)
+                    .is_some_and(|rest| rest.starts_with('/') && rest.len() > 1)
+            })
+        })
         .map(|(_, what)| *what)
 }
 
@@ -90,6 +103,26 @@ mod tests {
             "",
         ] {
             assert_eq!(secret_kind(n), None, "{n}");
+            assert!(!is_secret(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn every_file_under_the_fence_password_directory_is_a_secret() {
+        for n in [
+            "etc/srbuild/fence/node1.password",
+            "/etc//srbuild/fence/./node2.password",
+            "etc/srbuild/x/../fence/a",
+            "etc/srbuild/fence/sub/deeper",
+        ] {
+            assert_eq!(secret_kind(n), Some("a fence device's password"), "{n}");
+        }
+        for n in [
+            "etc/srbuild/fence",
+            "etc/srbuild/fence/",
+            "etc/srbuild/fencex/a",
+            "etc/srbuild/fence.password",
+        ] {
             assert!(!is_secret(n), "{n}");
         }
     }

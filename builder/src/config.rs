@@ -38,6 +38,9 @@ struct ProfileFile {
     kernel_modules: Vec<String>,
     #[serde(default)]
     kernel_args: Vec<String>,
+    /// `fencing = false`: dlm runs without fencing, by the profile's explicit choice (every
+    /// node warns on its console). A profile inheriting it may say `fencing = true`.
+    fencing: Option<bool>,
 }
 
 /// `modules/<name>/module.toml` as written.
@@ -74,6 +77,22 @@ struct ModuleFile {
     /// The module runs corosync: the cluster's crypto authkey goes into the image.
     #[serde(default)]
     corosync_authkey: bool,
+    /// The module runs dlm_controld: while fencing is on, every member needs a fence device.
+    #[serde(default)]
+    dlm: bool,
+    /// `"/IMAGE/PATH" = "FILE"`: a file of the module's directory installed as a program
+    /// (mode 0755), such as a fence agent.
+    #[serde(default)]
+    scripts: BTreeMap<String, String>,
+}
+
+/// A program shipped in a module's directory (`[scripts]`), with its image path.
+#[derive(Debug, Clone)]
+pub struct Script {
+    /// The image path, without a leading `/`.
+    pub path: String,
+    pub file: TextFile,
+    pub by: String,
 }
 
 /// One thing to put in the image, with who asked for it (for error messages).
@@ -161,6 +180,13 @@ pub struct Profile {
     pub needs_cluster: Vec<String>,
     /// A module runs corosync (`corosync_authkey = true`): the authkey goes in.
     pub corosync_authkey: bool,
+    /// Modules that run dlm_controld (`dlm = true`).
+    pub dlm: Vec<String>,
+    /// The profile file that turned fencing off (`fencing = false`), if one did and no
+    /// later one turned it on again.
+    pub fencing_off_by: Option<String>,
+    /// Programs from the modules' directories (`[scripts]`).
+    pub scripts: Vec<Script>,
 }
 
 use srbuild_cluster::description::line_col;
@@ -323,6 +349,11 @@ fn resolve_profile(library: &Library, name: String, file: TextFile) -> Result<Pr
             .kernel_modules
             .extend(items(&p.kernel_modules, &file.name, false));
         profile.kernel_args.extend(p.kernel_args.iter().cloned());
+        match p.fencing {
+            Some(false) => profile.fencing_off_by = Some(file.name.clone()),
+            Some(true) => profile.fencing_off_by = None,
+            None => {}
+        }
     }
 
     // Modules: depth-first, dependencies first, cycles reported with their path.
@@ -372,6 +403,28 @@ fn apply_modules(profile: &mut Profile, order: Vec<(String, TextFile, ModuleFile
             profile.needs_cluster.push(mname.clone());
         }
         profile.corosync_authkey |= m.corosync_authkey;
+        if m.dlm {
+            profile.dlm.push(mname.clone());
+        }
+        for (path, src) in &m.scripts {
+            let at = path.trim_start_matches('/');
+            if !path.starts_with('/')
+                || at.is_empty()
+                || at.split('/').any(|c| c.is_empty() || c == "." || c == "..")
+            {
+                return Err(BuildError::Config {
+                    location: file.name.clone(),
+                    message: format!(
+                        "[scripts] {path:?}: write the program's absolute image path, such as \"/usr/sbin/NAME\""
+                    ),
+                });
+            }
+            profile.scripts.push(Script {
+                path: at.to_string(),
+                file: file.origin.sibling(src, &file.name)?,
+                by: by.clone(),
+            });
+        }
         for (stage, spec) in &m.hooks {
             if !STAGES.contains(&stage.as_str()) {
                 return Err(BuildError::Config {
@@ -489,6 +542,48 @@ mod tests {
         let err = load_profile(&mut lib, "p").unwrap_err().to_string();
         assert!(err.contains("unknown module 'nope'"), "{err}");
         assert!(err.contains("p.toml:1:"), "{err}");
+    }
+
+    #[test]
+    fn fencing_dlm_and_scripts_are_read_and_a_script_path_is_checked() {
+        let (_d, mut lib) = lib_with(&[
+            (
+                "profiles/off.toml",
+                "modules = [\"m-d\"]\nfencing = false\n",
+            ),
+            ("profiles/on.toml", "inherits = \"off\"\nfencing = true\n"),
+            ("profiles/plain.toml", "inherits = \"off\"\n"),
+            (
+                "modules/m-d/module.toml",
+                "dlm = true\n[scripts]\n\"/usr/sbin/agent\" = \"agent.sh\"\n",
+            ),
+            ("modules/m-d/agent.sh", "#!/bin/sh\nexit 0\n"),
+            (
+                "modules/m-bad/module.toml",
+                "[scripts]\n\"usr/../etc/x\" = \"agent.sh\"\n",
+            ),
+            ("modules/m-bad/agent.sh", "#!/bin/sh\n"),
+            ("profiles/bad.toml", "modules = [\"m-bad\"]\n"),
+        ]);
+        let p = load_profile(&mut lib, "off").unwrap();
+        assert_eq!(p.dlm, vec!["m-d"]);
+        assert!(p
+            .fencing_off_by
+            .as_deref()
+            .is_some_and(|f| f.ends_with("off.toml")));
+        assert_eq!(p.scripts.len(), 1);
+        assert_eq!(p.scripts[0].path, "usr/sbin/agent");
+        assert_eq!(p.scripts[0].file.text, "#!/bin/sh\nexit 0\n");
+        assert_eq!(load_profile(&mut lib, "on").unwrap().fencing_off_by, None);
+        assert!(load_profile(&mut lib, "plain")
+            .unwrap()
+            .fencing_off_by
+            .is_some());
+        let err = load_profile(&mut lib, "bad").unwrap_err().to_string();
+        assert!(
+            err.contains("[scripts]") && err.contains("absolute image path"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -36,6 +36,26 @@ pub struct ClusterContext {
     pub crypto_hash: String,
     /// An authkey goes into the image (`etc/srbuild/corosync-authkey`).
     pub authkey: bool,
+    /// dlm fencing is on unless the kernel command line says `srbuild.fencing=0`: the
+    /// image's default (`crate::fencing`).
+    pub fencing: bool,
+    /// Every member has a fence device in the image (`MemberContext::fence`).
+    pub fence_every_member: bool,
+}
+
+/// A member's fence device as `dlm.conf` names it (`crate::fencing` fills it in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FenceContext {
+    /// dlm's device name, `bmc-NODE`.
+    pub device: String,
+    /// The agent program in the image.
+    pub agent: String,
+    pub ip: String,
+    pub port: u16,
+    pub cipher: u8,
+    pub user: String,
+    /// The password file in the image (absolute).
+    pub password_file: String,
 }
 
 /// One cluster-stack member.
@@ -49,6 +69,8 @@ pub struct MemberContext {
     /// The primary address with prefix (`10.77.0.11/24`).
     pub cidr: String,
     pub roles: Vec<String>,
+    /// The member's fence device, when the image carries one.
+    pub fence: Option<FenceContext>,
 }
 
 impl ClusterContext {
@@ -75,6 +97,7 @@ impl ClusterContext {
                 address: a.addr.to_string(),
                 cidr: a.to_string(),
                 roles: n.roles.clone(),
+                fence: None,
             });
         }
         Ok(ClusterContext {
@@ -90,6 +113,8 @@ impl ClusterContext {
             crypto_cipher: c.crypto.cipher.clone(),
             crypto_hash: c.crypto.hash.clone(),
             authkey: c.crypto.authkey.is_some(),
+            fencing: true,
+            fence_every_member: false,
         })
     }
 }

@@ -23,6 +23,21 @@ pub const MODULES_BUSES: &str = "etc/srbuild/modules.buses";
 pub const CLUSTER_TOML: &str = "etc/srbuild/cluster.toml";
 /// The corosync authkey: a secret, never hashed or shown.
 pub const AUTHKEY: &str = srbuild_archive::secret::COROSYNC_AUTHKEY;
+/// The fence devices' passwords, `NODE.password` each: secrets, never hashed or shown.
+pub const FENCE_DIR: &str = srbuild_archive::secret::FENCE_PASSWORD_DIR;
+
+/// The image path of member `node`'s fence password (under [`FENCE_DIR`]).
+pub fn fence_password_path(node: &str) -> String {
+    format!("{FENCE_DIR}/{node}.password")
+}
+
+/// Writes member `node`'s fence password ([`fence_password_path`]), mode 0400: the bytes
+/// `srbuild_cluster::Cluster::fence_password` read, without a newline. The cluster-stack
+/// hook copies it into the service chroot, where the fence agent reads it (`ipmitool -f`).
+pub fn write_fence_password(plan: &mut Plan, node: &str, password: Vec<u8>) -> Result<()> {
+    let by = format!("--cluster (fence password of node {node})");
+    plan.insert_bytes(&fence_password_path(node), password, 0o400, &by)
+}
 
 /// Writes [`NODES`]: one line per node of `c`, `name id mac[,mac] address/prefix gateway`,
 /// `-` for a missing address or gateway. `/init` finds its line by name or MAC.

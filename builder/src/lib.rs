@@ -7,6 +7,7 @@ pub mod config;
 pub mod context;
 pub mod contract;
 pub mod error;
+pub mod fencing;
 pub mod init_lib;
 pub mod kernel;
 pub mod library;

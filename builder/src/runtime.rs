@@ -1,6 +1,6 @@
 //! The boot runtime of an image: kernel modules, the cluster description and what is made
 //! from it, the hooks and `/init`, and the boot contract's defaults (`cmdline.default`,
-//! `profile`).
+//! `profile`), and the programs modules ship in their directories (`[scripts]`).
 
 use crate::config::{Profile, STAGES};
 use crate::context::{ClusterContext, TemplateContext};
@@ -44,6 +44,9 @@ pub fn add_runtime(
         );
         plan.insert_bytes(&at, text.into_bytes(), 0o644, &hook.template.name)?;
     }
+    for s in &profile.scripts {
+        plan.insert_bytes(&s.path, s.file.text.clone().into_bytes(), 0o755, &s.by)?;
+    }
     let init = render(&hb, INIT_TEMPLATE_NAME, INIT_TEMPLATE, &ctx)?;
     plan.insert_bytes("init", init.into_bytes(), 0o755, "srbuild")?;
     crate::init_lib::add_init_lib(plan)?;
@@ -71,7 +74,7 @@ fn add_cluster(
         return Ok(None);
     };
     let c = srbuild_cluster::Cluster::load(path).map_err(BuildError::Cluster)?;
-    let ctx = ClusterContext::new(&c)?;
+    let mut ctx = ClusterContext::new(&c)?;
     if let (Some(m), 0) = (profile.needs_cluster.first(), ctx.node_count) {
         return Err(BuildError::Config {
             location: path.display().to_string(),
@@ -87,5 +90,6 @@ fn add_cluster(
         contract::write_authkey(plan, key)?;
     }
     contract::write_nodes(plan, &c)?;
+    crate::fencing::add_fencing(profile, opts, &c, &mut ctx, plan)?;
     Ok(Some(ctx))
 }

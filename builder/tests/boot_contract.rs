@@ -310,6 +310,24 @@ fn the_profile_record_and_the_cluster_description_read_back() {
 }
 
 #[test]
+fn a_fence_password_is_a_private_file_named_after_its_node() {
+    let mut plan = Plan::default();
+    contract::write_fence_password(&mut plan, "node2", b"Pa55word".to_vec()).unwrap();
+    let at = contract::fence_password_path("node2");
+    assert_eq!(at, format!("{}/node2.password", contract::FENCE_DIR));
+    let (bytes, mode) = written(&plan, &at);
+    assert_eq!((bytes.as_slice(), mode), (&b"Pa55word"[..], 0o400));
+    assert!(
+        srbuild_archive::secret::is_secret(&at),
+        "{at} is not a secret"
+    );
+    // The hook copies the file as it is; ipmitool -f reads its first line.
+    let d = tempfile::tempdir().unwrap();
+    let f = to_file(&plan, &at, d.path());
+    assert_eq!(run_sh(&[], "head -n 1 \"$F\"", &[("F", &f)]), "Pa55word");
+}
+
+#[test]
 fn the_shell_spells_only_contract_paths_under_etc_srbuild() {
     let known = [
         contract::NODES,
@@ -319,6 +337,7 @@ fn the_shell_spells_only_contract_paths_under_etc_srbuild() {
         contract::MODULES_BUSES,
         contract::CLUSTER_TOML,
         contract::AUTHKEY,
+        contract::FENCE_DIR,
     ];
     let mut seen = BTreeSet::new();
     for (path, text) in shell_sources() {

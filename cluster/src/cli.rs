@@ -219,6 +219,18 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
                 }
             ));
             lines.push(format!("roles:       {}", or_dash(&n.roles)));
+            // The password file's path, never its content.
+            lines.push(match &n.fence {
+                Some(f) => format!(
+                    "fence:       {} {} user {} cipher {} password_file {}",
+                    f.agent,
+                    f.endpoint(),
+                    f.user,
+                    f.cipher,
+                    f.password_file.display()
+                ),
+                None => "fence:       -".into(),
+            });
             let domains: Vec<String> = c
                 .failover_domains
                 .iter()

@@ -1,8 +1,9 @@
 //! The cluster description `cluster.toml`: its types ([`Cluster`], [`Network`],
 //! [`Node`], [`FailoverDomain`], [`Cidr`]), loading, and validation with
-//! line-accurate diagnostics.
+//! line-accurate diagnostics. A node's fence device is `fence.rs`.
 
 use crate::error::{ClusterError, Diagnostic};
+use crate::fence::{FenceDevice, RawFence};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -119,6 +120,8 @@ pub struct Node {
     /// `corosync.conf` and the o2cb `cluster.conf`. A service node that serves the cluster
     /// (a file server, a seed) says `member = false`.
     pub member: bool,
+    /// The BMC that powers the node off when dlm fences it (`[node.fence]`).
+    pub fence: Option<FenceDevice>,
 }
 
 impl Node {
@@ -222,6 +225,7 @@ struct RawNode {
     #[serde(default)]
     roles: Vec<String>,
     member: Option<bool>,
+    fence: Option<Spanned<RawFence>>,
 }
 
 #[derive(Deserialize)]
@@ -533,6 +537,7 @@ impl Cluster {
         let mut ids: HashMap<i64, String> = HashMap::new();
         let mut macs: HashMap<String, String> = HashMap::new();
         let mut ips: HashMap<IpAddr, String> = HashMap::new();
+        let mut bmcs: HashMap<(Ipv4Addr, u16), String> = HashMap::new();
         for (index, rn) in raw.node.iter().enumerate() {
             let rn = rn.get_ref();
             let nname = rn.name.get_ref().clone();
@@ -651,6 +656,40 @@ impl Cluster {
                     Err(e) => ck.at(a.span(), format!("malformed address: {e}")),
                 }
             }
+            let fence = rn.fence.as_ref().and_then(|f| {
+                let text = ck.text;
+                let contains = |ip: &IpAddr| networks.iter().any(|n| n.cidr.contains(ip));
+                let nets = crate::fence::Networks {
+                    contains: &contains,
+                    shown: networks
+                        .iter()
+                        .map(|n| format!("{} {}", n.name, n.cidr))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                let dev = crate::fence::check(
+                    f.get_ref(),
+                    &nname,
+                    &nets,
+                    source,
+                    |o| line_col(text, o),
+                    |span, m| ck.at(span, m),
+                )?;
+                let key = (dev.address, dev.port);
+                if let Some(other) = bmcs.get(&key) {
+                    ck.at(
+                        f.get_ref().address_span(),
+                        format!(
+                            "node '{nname}': fence.address {} is also the fence device of node \
+                             '{other}'; each node needs its own BMC (a BMC powers off one machine)",
+                            dev.endpoint()
+                        ),
+                    );
+                    return None;
+                }
+                bmcs.insert(key, nname.clone());
+                Some(dev)
+            });
             nodes.push(Node {
                 name: nname,
                 id: u32::try_from(id).unwrap_or(0),
@@ -659,6 +698,7 @@ impl Cluster {
                 kernel_args: rn.kernel_args.clone(),
                 roles: rn.roles.clone(),
                 member: rn.member.unwrap_or(true),
+                fence,
             });
         }
 
@@ -719,6 +759,22 @@ impl Cluster {
     /// The network whose CIDR contains `addr`.
     pub fn network_of(&self, addr: &Cidr) -> Option<&Network> {
         self.networks.iter().find(|n| n.cidr.contains(&addr.addr))
+    }
+
+    /// The password of `node`'s fence device ([`FenceDevice::read_password`]), `None`
+    /// without one; an unusable file is an error at the `password_file` key.
+    pub fn fence_password(&self, node: &Node) -> Result<Option<Vec<u8>>, ClusterError> {
+        let Some(f) = &node.fence else {
+            return Ok(None);
+        };
+        f.read_password().map(Some).map_err(|message| {
+            ClusterError::Invalid(vec![Diagnostic {
+                file: self.source.clone(),
+                line: f.password_file_at.0,
+                column: f.password_file_at.1,
+                message: format!("node '{}': fence.password_file: {message}", node.name),
+            }])
+        })
     }
 
     /// The node or an error listing the known node names.

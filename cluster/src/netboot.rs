@@ -159,8 +159,8 @@ fn mkdir(path: &Path) -> Result<(), ClusterError> {
     crate::fsutil::real_dir(path)
 }
 
-/// Refuses an initrd that holds a secret (`srbuild_archive::SECRET_PATHS`: the corosync
-/// authkey) unless `allow`: netboot serves it world-readable to the boot network. Returns
+/// Refuses an initrd that holds a secret (`srbuild_archive::SECRET_PATHS` and
+/// `SECRET_DIRS`: the corosync authkey, the fence passwords) unless `allow`: netboot serves it world-readable to the boot network. Returns
 /// a note for the command's output (empty when there is nothing to say): the secrets
 /// published with `allow`. An image that cannot be read to look is refused too, unless
 /// `allow`.

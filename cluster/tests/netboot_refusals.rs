@@ -89,6 +89,24 @@ fn an_initrd_holding_the_authkey_is_refused_unless_allowed() {
 }
 
 #[test]
+fn an_initrd_holding_a_fence_password_is_refused_unless_allowed() {
+    let s = Setup::new();
+    image_with(
+        &s.d.path().join("initrd"),
+        "etc/srbuild/fence/node1.password",
+    );
+    let out = s.p("tftp");
+    let e = s.netboot(&out, "initrd", &[]).unwrap_err().to_string();
+    assert!(
+        e.contains("etc/srbuild/fence/node1.password")
+            && e.contains("fence device's password")
+            && e.contains("--allow-secrets"),
+        "{e}"
+    );
+    assert!(!Path::new(&out).exists(), "refused before writing anything");
+}
+
+#[test]
 fn a_comma_in_the_tftp_root_or_the_output_directory_is_refused() {
     let s = Setup::new();
     common::write_initramfs(&s.d.path().join("initrd"), "init", b"I");

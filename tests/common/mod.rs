@@ -39,17 +39,28 @@ pub fn kver() -> String {
     v.pop().unwrap()
 }
 
-/// A 2-member cluster description (plus an NFS server) in `dir`.
+/// A 2-member cluster description (plus an NFS server) in `dir`, each member with a fence
+/// device and its password file (mode 0400) beside it.
 pub fn sample_cluster(dir: &Path) -> PathBuf {
     let p = dir.join("sample-cluster.toml");
     std::fs::write(
         &p,
         "[cluster]\nname = \"t\"\n\n[[network]]\nname = \"n\"\ncidr = \"10.9.0.0/24\"\n\n\
          [[node]]\nname = \"srv\"\nid = 100\nmacs = [\"52:54:00:09:00:64\"]\naddresses = [\"10.9.0.100/24\"]\nroles = [\"nfs-server\"]\nmember = false\n\n\
-         [[node]]\nname = \"n1\"\nid = 1\nmacs = [\"52:54:00:09:00:01\"]\naddresses = [\"10.9.0.1/24\"]\n\n\
-         [[node]]\nname = \"n2\"\nid = 2\nmacs = [\"52:54:00:09:00:02\"]\naddresses = [\"10.9.0.2/24\"]\n",
+         [[node]]\nname = \"n1\"\nid = 1\nmacs = [\"52:54:00:09:00:01\"]\naddresses = [\"10.9.0.1/24\"]\n\
+         [node.fence]\nagent = \"ipmilan\"\naddress = \"10.9.0.201\"\nuser = \"admin\"\npassword_file = \"bmc-n1.password\"\n\n\
+         [[node]]\nname = \"n2\"\nid = 2\nmacs = [\"52:54:00:09:00:02\"]\naddresses = [\"10.9.0.2/24\"]\n\
+         [node.fence]\nagent = \"ipmilan\"\naddress = \"10.9.0.202\"\nuser = \"admin\"\npassword_file = \"bmc-n2.password\"\n",
     )
     .unwrap();
+    // The members' BMC passwords, private as the builder demands.
+    for n in ["n1", "n2"] {
+        use std::os::unix::fs::PermissionsExt;
+        let pw = dir.join(format!("bmc-{n}.password"));
+        let _ = std::fs::remove_file(&pw);
+        std::fs::write(&pw, format!("pw-{n}\n")).unwrap();
+        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o400)).unwrap();
+    }
     p
 }
 
