@@ -226,5 +226,8 @@ if [ -f /lab/beat ]; then
 			sleep 1
 		done
 	) &
+	# The lab stops the writes (and makes the root read-only: clean journals) before it
+	# checks the shared disk; see runner::quiesce.
+	echo "$!" >/dev/lab-beat.pid
 fi
 hold

@@ -149,6 +149,9 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
             linkcut::cut_link(&mut started, cut, scaled(Duration::from_secs(90)))?;
         }
     }
+    if plan.fsck.is_some() && !opts.detached {
+        runner::quiesce(&mut started, scaled(Duration::from_secs(30)))?;
+    }
     let mut results: Vec<NodeResult> = started.clients.iter().map(|c| c.result()).collect();
     if opts.detached {
         let mut state = control::State::default();

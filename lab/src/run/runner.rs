@@ -402,6 +402,80 @@ fn follow_console(
     Ok(())
 }
 
+/// The line the lab types on a running client's console before the host checks the shared
+/// disk: the agent's writes stop and the root is remounted read-only (gfs2 and ocfs2 then
+/// leave clean journals), so the check sees what a clean unmount leaves.
+const QUIESCE: &str = "kill $(cat /dev/lab-beat.pid) 2>/dev/null; sync; mount -o remount,ro / && echo LAB-QUIESCED ok || echo LAB-QUIESCED failed\n";
+
+/// Types [`QUIESCE`] on every running client's console and waits (up to `bound`) for each
+/// to answer; a client that answers `failed`, or not at all, fails its verdict.
+pub fn quiesce(started: &mut Started, bound: Duration) -> Result<()> {
+    use std::io::Write;
+    let mut asked = Vec::new();
+    // Each connection stays open until the answers are in: QEMU reads a socket console only
+    // as fast as the UART takes it, and drops what it had not read when the peer hangs up.
+    let mut conns = Vec::new();
+    for (i, c) in started.clients.iter_mut().enumerate() {
+        if !c.vm.is_running() {
+            continue;
+        }
+        c.watch.poll_lines()?;
+        let sock = c.plan.spec.dir.join(crate::qemu::CONSOLE_SOCK);
+        match std::os::unix::net::UnixStream::connect(&sock).and_then(|mut s| {
+            s.write_all(QUIESCE.as_bytes())?;
+            Ok(s)
+        }) {
+            Ok(s) => {
+                conns.push(s);
+                asked.push(i);
+            }
+            Err(e) => {
+                if let Some(v) = c.verdict.as_mut() {
+                    v.0 = false;
+                    v.1.push_str(&format!("; cannot type on its console ({e})"));
+                }
+            }
+        }
+    }
+    let start = Instant::now();
+    let mut answered = vec![None; started.clients.len()];
+    while start.elapsed() < bound && asked.iter().any(|&i| answered[i].is_none()) {
+        for &i in &asked {
+            if answered[i].is_some() {
+                continue;
+            }
+            for line in started.clients[i].watch.poll_lines()? {
+                if let Some(rest) = line.trim_start().strip_prefix("LAB-QUIESCED ") {
+                    answered[i] = Some(rest.trim() == "ok");
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(conns);
+    for &i in &asked {
+        let c = &mut started.clients[i];
+        let Some(v) = c.verdict.as_mut() else {
+            continue;
+        };
+        match answered[i] {
+            Some(true) => v.1.push_str("; root read-only for the check"),
+            Some(false) => {
+                v.0 = false;
+                v.1.push_str("; could not make its root read-only for the check");
+            }
+            None => {
+                v.0 = false;
+                v.1.push_str(&format!(
+                    "; did not quiesce its root within {} s",
+                    bound.as_secs()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A fencing kind's victim: after what the consoles said so far is read (it does not count),
 /// its QEMU is killed or, with `isolate`, its link on the first network taken down through
 /// QMP while it keeps running. Returns that moment on both clocks (`None`: no such node).

@@ -44,6 +44,8 @@ pub const KIND: RootKind = RootKind {
         Scenario::UnknownNode,
         Scenario::NodeDies,
         Scenario::LoneNode,
+        Scenario::Partition,
+        Scenario::FenceDeviceDown,
     ],
     death_seen: Some("dlm: closing connection to node"),
     recovery_seen: Some("Looking at journal"),

@@ -32,7 +32,12 @@ pub const KIND: RootKind = RootKind {
     seed: Some(super::SEED),
     server: None,
     checks: &[Check::O2cb(crate::run::topology::CLUSTER)],
-    scenarios: &[Scenario::Normal, Scenario::UnknownNode, Scenario::NodeDies],
+    scenarios: &[
+        Scenario::Normal,
+        Scenario::UnknownNode,
+        Scenario::NodeDies,
+        Scenario::Partition,
+    ],
     death_seen: Some("o2dlm has evicted node"),
     recovery_seen: Some("Begin replay journal"),
     client_input: None,
