@@ -82,7 +82,8 @@ fn a_fencing_run_wires_every_member_to_a_live_bmc_and_leaves_none_behind() -> Te
     std::fs::create_dir_all(&net)?;
     let _hub = hub::spawn_thread(&net)?;
 
-    let run = fencing::start(&mut p, &creds, &net)?.ok_or("no BMCs started")?;
+    let run = fencing::start(&p.bmcs, &creds, &net)?.ok_or("no BMCs started")?;
+    p.wire_bmcs(&run.wiring);
     let pids: Vec<i32> = run.sims.iter().map(|s| s.pid()).collect();
     let limit = scaled(Duration::from_secs(20));
     for (b, sim) in p.bmcs.iter().zip(&run.sims) {

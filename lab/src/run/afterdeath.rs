@@ -149,8 +149,7 @@ fn observe(c: &mut Running, s: &mut Survivor, w: &Watch, so: &SoFar, now: Durati
 
 fn done(started: &Started, w: &Watch, s: &Seen) -> bool {
     let bmc_ok = w.gateway.is_none() || s.fenced.is_some();
-    let recovered =
-        w.recovery_seen.is_none() || s.survivors.iter().any(|x| x.recovery.is_some());
+    let recovered = w.recovery_seen.is_none() || s.survivors.iter().any(|x| x.recovery.is_some());
     let all_wrote = started
         .clients
         .iter()
@@ -192,21 +191,40 @@ fn judge(started: &mut Started, w: &Watch, s: &Seen) {
         (None, _) => {}
     }
     match s.down {
-        Some(d) => common.push_str(&format!("; {} down {} after its {}", w.victim, secs(d), w.what)),
+        Some(d) => common.push_str(&format!(
+            "; {} down {} after its {}",
+            w.victim,
+            secs(d),
+            w.what
+        )),
         None => fail(
             &mut ok,
             &mut common,
-            format!("; {} still running {} after its {}", w.victim, secs(w.bound), w.what),
+            format!(
+                "; {} still running {} after its {}",
+                w.victim,
+                secs(w.bound),
+                w.what
+            ),
         ),
     }
-    let safe = if w.gateway.is_some() { s.fenced } else { s.down };
+    let safe = if w.gateway.is_some() {
+        s.fenced
+    } else {
+        s.down
+    };
     match (recovery, safe) {
         // A line seen up to one poll late may have been printed just before the victim
         // was seen down; with BMCs the fence's time is exact and no slack is given.
         (Some(r), Some(f)) if r + slack(w) >= f => common.push_str(&format!(
-            "; journal recovery began {} after its {}, after the fence",
+            "; journal recovery began {} after its {}, after {}",
             secs(r),
-            w.what
+            w.what,
+            if w.gateway.is_some() {
+                "the fence".to_string()
+            } else {
+                format!("{} went down", w.victim)
+            }
         )),
         (Some(r), _) => fail(
             &mut ok,
@@ -234,7 +252,10 @@ fn judge(started: &mut Started, w: &Watch, s: &Seen) {
             Some(x) if x < r => fail(
                 &mut ok,
                 &mut common,
-                format!("; recovery began while its BMC was unreachable ({} s)", d.as_secs()),
+                format!(
+                    "; recovery began while its BMC was unreachable ({} s)",
+                    d.as_secs()
+                ),
             ),
             _ => common.push_str(&format!(
                 "; no recovery while its BMC was unreachable ({} s)",
@@ -272,11 +293,7 @@ fn judge(started: &mut Started, w: &Watch, s: &Seen) {
             ));
         }
     }
-    println!(
-        "lab: fencing: {}{}",
-        w.victim,
-        common.trim_start_matches(';')
-    );
+    println!("lab: fencing:{}", common.trim_start_matches(';'));
 }
 
 fn slack(w: &Watch) -> Duration {

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
 
 use crate::bmc::config::{check_value, Secret, MAX_USER};
 use crate::bmc::gateway::{Gateway, GatewayBmc, IPMI_PORT};
@@ -18,8 +17,6 @@ use crate::bmc::secret::{random_hex, write_secret};
 use crate::bmc::{self, BmcConfig, BmcSim, Credentials};
 use crate::error::{LabError, Result};
 use crate::run::kinds::RootKind;
-use crate::run::plan::LabPlan;
-use crate::run::runner::Started;
 use crate::run::topology::{LabNode, SUBNET};
 
 /// The fence agent the description names (`fence_ipmilan`'s protocol).
@@ -162,23 +159,26 @@ pub fn write_password_files(
 pub struct RunBmcs {
     pub gateway: Gateway,
     pub sims: Vec<BmcSim>,
+    /// Each member's end of its BMC's chardev (`VmSpec.bmc`), by node name.
+    pub wiring: Vec<(String, SocketAddrV4)>,
 }
 
-/// Starts the plan's BMCs (with `creds`, the ones the description names), wires each
-/// member's QEMU to its BMC, and joins the gateway to the hub in `hub_dir`. `None` when the
-/// plan has no BMCs.
+/// Starts the planned BMCs (with `creds`, the ones the description names) and joins the
+/// gateway to the hub in `hub_dir`; [`RunBmcs::wiring`] says where each member's QEMU
+/// connects. `None` when there are no BMCs.
 pub fn start(
-    plan: &mut LabPlan,
+    bmcs: &[PlannedBmc],
     creds: &BTreeMap<String, Credentials>,
     hub_dir: &Path,
 ) -> Result<Option<RunBmcs>> {
-    if plan.bmcs.is_empty() {
+    if bmcs.is_empty() {
         return Ok(None);
     }
     bmc::require_tools(&[bmc::sim::IPMI_SIM])?;
     let mut sims = Vec::new();
     let mut routes = Vec::new();
-    for b in &plan.bmcs {
+    let mut wiring = Vec::new();
+    for b in bmcs {
         let c = creds_of(creds, b)?;
         let config = BmcConfig {
             node: b.node.clone(),
@@ -190,14 +190,7 @@ pub fn start(
         };
         config.validate()?;
         let sim = BmcSim::start(&b.dir, &config)?;
-        for n in plan
-            .phases
-            .iter_mut()
-            .flat_map(|p| p.nodes.iter_mut())
-            .filter(|n| n.node.name == b.node)
-        {
-            n.spec.bmc = Some(config.vm);
-        }
+        wiring.push((b.node.clone(), config.vm));
         routes.push(GatewayBmc {
             node: b.node.clone(),
             address: b.address,
@@ -214,67 +207,11 @@ pub fn start(
         sims.push(sim);
     }
     let gateway = Gateway::start(hub_dir, routes)?;
-    Ok(Some(RunBmcs { gateway, sims }))
-}
-
-/// After `victim` was killed at `killed`: waits (at most `bound`) until the gateway saw a
-/// login accepted by the victim's BMC, as dlm's fence agent makes before `power off`, and
-/// adds the time from the death to it to every surviving client's verdict; a BMC nobody
-/// asked fails them (with fencing on, the survivors must not have recovered without it).
-/// A victim without a BMC (a service node) is left alone.
-pub fn fence_seen(
-    started: &mut Started,
-    victim: &str,
-    killed: SystemTime,
-    gateway: &Gateway,
-    bound: Duration,
-) -> Result<()> {
-    if gateway.stats(victim).is_err() {
-        return Ok(());
-    }
-    let start = Instant::now();
-    let first = loop {
-        let s = gateway.stats(victim)?;
-        if let Some(t) = s.session_times.iter().copied().find(|t| *t >= killed) {
-            break Some((t, s));
-        }
-        if start.elapsed() > bound {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    let note = match &first {
-        Some((t, s)) => {
-            let after = t.duration_since(killed).unwrap_or_default().as_secs_f64();
-            println!(
-                "lab: fencing: {victim}'s BMC accepted a login {after:.1} s after its death \
-                 ({} session(s), {} refused, {} failed logins)",
-                s.sessions, s.refused, s.rejected
-            );
-            format!("; {victim}'s BMC was asked (fence login) {after:.1} s after its death")
-        }
-        None => {
-            println!(
-                "lab: fencing: nobody logged in to {victim}'s BMC within {} s",
-                bound.as_secs()
-            );
-            format!(
-                "; nobody logged in to {victim}'s BMC within {} s of its death (see its gateway.log)",
-                bound.as_secs()
-            )
-        }
-    };
-    for c in started
-        .clients
-        .iter_mut()
-        .filter(|c| c.plan.node.name != victim)
-    {
-        if let Some((passed, msg)) = c.verdict.as_mut() {
-            msg.push_str(&note);
-            *passed &= first.is_some();
-        }
-    }
-    Ok(())
+    Ok(Some(RunBmcs {
+        gateway,
+        sims,
+        wiring,
+    }))
 }
 
 #[cfg(test)]

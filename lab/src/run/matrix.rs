@@ -69,6 +69,15 @@ pub const MATRIX: &[MatrixEntry] = &[
         Scenario::PathFails,
         2,
     ),
+    // Fencing: a member cut off while running, a member dying while its BMC is unreachable.
+    e("gfs2-partition", "gfs2", Scenario::Partition, 3),
+    e(
+        "gfs2-fence-device-down",
+        "gfs2",
+        Scenario::FenceDeviceDown,
+        2,
+    ),
+    e("ocfs2-partition", "ocfs2", Scenario::Partition, 2),
     e("nfs-ram-root", "nfs", Scenario::RamRoot, 2),
     e("nfs-hybrid-root", "nfs", Scenario::HybridRoot, 2),
     e("glusterfs-ram-root", "glusterfs", Scenario::RamRoot, 2),

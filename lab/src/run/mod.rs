@@ -99,7 +99,10 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
     let host = materialize::prepare(&mut plan)?;
     let hub = control::Net::start(opts, plan.networks)?;
     // The BMCs live as long as this process: `lab up` leaves none behind.
-    let bmcs = fencing::start(&mut plan, &host.bmc_credentials, hub.dir())?;
+    let bmcs = fencing::start(&plan.bmcs, &host.bmc_credentials, hub.dir())?;
+    if let Some(b) = &bmcs {
+        plan.wire_bmcs(&b.wiring);
+    }
     let mut started = runner::run(&plan, &host, hub.dir())?;
     if let Some(victim) = &plan.victim {
         if started
@@ -215,7 +218,11 @@ fn fsck_shared(check: &plan::DiskCheck, results: &mut [NodeResult]) -> Result<()
         format!("; {} clean", check.argv.join(" "))
     } else {
         let tail: Vec<&str> = text.lines().rev().take(3).collect();
-        println!("lab: {what}: NOT clean ({}); see {}", out.status, log.display());
+        println!(
+            "lab: {what}: NOT clean ({}); see {}",
+            out.status,
+            log.display()
+        );
         format!(
             "; {} NOT clean ({}): {}",
             check.argv.join(" "),

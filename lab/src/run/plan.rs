@@ -100,6 +100,22 @@ pub struct LabPlan {
     pub bmcs: Vec<PlannedBmc>,
 }
 
+impl LabPlan {
+    /// Points each named member's QEMU at its BMC's chardev end (`VmSpec.bmc`).
+    pub fn wire_bmcs(&mut self, wiring: &[(String, std::net::SocketAddrV4)]) {
+        for (node, vm) in wiring {
+            for n in self
+                .phases
+                .iter_mut()
+                .flat_map(|p| p.nodes.iter_mut())
+                .filter(|n| &n.node.name == node)
+            {
+                n.spec.bmc = Some(*vm);
+            }
+        }
+    }
+}
+
 /// A read-only check of a disk on the host: `argv` then the disk's path; clean = exit 0.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiskCheck {
@@ -411,7 +427,11 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
     let mut tools: Vec<String> = Vec::new();
     let bmc_tool = (!bmcs.is_empty()).then(|| crate::bmc::sim::IPMI_SIM.to_string());
     let fsck_tool = fsck.as_ref().map(|c| c.argv[0].to_string());
-    for t in tools_of(&recipes).into_iter().chain(bmc_tool).chain(fsck_tool) {
+    for t in tools_of(&recipes)
+        .into_iter()
+        .chain(bmc_tool)
+        .chain(fsck_tool)
+    {
         if !tools.contains(&t) {
             tools.push(t);
         }

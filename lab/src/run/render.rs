@@ -47,7 +47,11 @@ impl LabPlan {
             let _ = writeln!(s, "isolate the victim (its first NIC's link down)");
         }
         if let Some(d) = self.bmc_down {
-            let _ = writeln!(s, "bmc-down the victim's BMC for {} s from its death", d.as_secs());
+            let _ = writeln!(
+                s,
+                "bmc-down the victim's BMC for {} s from its death",
+                d.as_secs()
+            );
         }
         if let Some(c) = &self.fsck {
             let _ = writeln!(s, "fsck {} {}", c.argv.join(" "), c.disk.display());
