@@ -156,6 +156,21 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
         runner::quiesce(&mut started, scaled(Duration::from_secs(30)))?;
     }
     let mut results: Vec<NodeResult> = started.clients.iter().map(|c| c.result()).collect();
+    if let (Some(_), Some(b)) = (plan.poweroff, &bmcs) {
+        // Known gap (docs/fencing.md): a member whose root is gfs2 cannot leave the
+        // lockspace before it powers off, so the others fence it, harmlessly once it is off.
+        // Reported, not failed, so that the figure is seen on every run.
+        for r in results.iter_mut() {
+            if let Ok(s) = b.gateway.stats(&r.name) {
+                if s.sessions > 0 {
+                    r.message.push_str(&format!(
+                        "; fenced after its power-off ({} login(s) to its BMC): the leave was not clean",
+                        s.sessions
+                    ));
+                }
+            }
+        }
+    }
     if opts.detached {
         let mut state = control::State::default();
         for r in started.services.into_iter().chain(started.clients) {
