@@ -117,10 +117,14 @@ impl LabPlan {
 }
 
 /// A read-only check of a disk on the host: `argv` then the disk's path; clean = exit 0.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct DiskCheck {
     pub argv: &'static [&'static str],
     pub disk: PathBuf,
+    /// See [`crate::run::kinds::Formatter::leaks_only`].
+    pub leaks_only: Option<fn(&str) -> Option<usize>>,
+    /// See [`crate::run::kinds::Formatter::settle`].
+    pub settle: &'static str,
 }
 
 /// Refuses, before anything is made, what `kind` cannot run as asked.
@@ -420,6 +424,8 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
             Some(DiskCheck {
                 argv: f.check,
                 disk: disk.to_path_buf(),
+                leaks_only: f.leaks_only,
+                settle: f.settle,
             })
         }
         _ => None,

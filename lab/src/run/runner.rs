@@ -403,13 +403,20 @@ fn follow_console(
 }
 
 /// The line the lab types on a running client's console before the host checks the shared
-/// disk: the agent's writes stop and the root is remounted read-only (gfs2 and ocfs2 then
+/// disk: the agent's writes stop, the kind's `settle` code runs (what an unmount would do
+/// that a remount does not), and the root is remounted read-only (gfs2 and ocfs2 then
 /// leave clean journals), so the check sees what a clean unmount leaves.
-const QUIESCE: &str = "kill $(cat /dev/lab-beat.pid) 2>/dev/null; sync; mount -o remount,ro / && echo LAB-QUIESCED ok || echo LAB-QUIESCED failed\n";
+fn quiesce_line(settle: &str) -> String {
+    format!(
+        "kill $(cat /dev/lab-beat.pid) 2>/dev/null; sync; {settle}{}mount -o remount,ro / && echo LAB-QUIESCED ok || echo LAB-QUIESCED failed\n",
+        if settle.is_empty() { "" } else { "; " }
+    )
+}
 
-/// Types [`QUIESCE`] on every running client's console and waits (up to `bound`) for each
+/// Types [`quiesce_line`] on every running client's console and waits (up to `bound`) for each
 /// to answer; a client that answers `failed`, or not at all, fails its verdict.
-pub fn quiesce(started: &mut Started, bound: Duration) -> Result<()> {
+pub fn quiesce(started: &mut Started, settle: &str, bound: Duration) -> Result<()> {
+    let line = quiesce_line(settle);
     use std::io::Write;
     let mut asked = Vec::new();
     // Each connection stays open until the answers are in: QEMU reads a socket console only
@@ -422,7 +429,7 @@ pub fn quiesce(started: &mut Started, bound: Duration) -> Result<()> {
         c.watch.poll_lines()?;
         let sock = c.plan.spec.dir.join(crate::qemu::CONSOLE_SOCK);
         match std::os::unix::net::UnixStream::connect(&sock).and_then(|mut s| {
-            s.write_all(QUIESCE.as_bytes())?;
+            s.write_all(line.as_bytes())?;
             Ok(s)
         }) {
             Ok(s) => {

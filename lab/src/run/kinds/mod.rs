@@ -59,6 +59,13 @@ pub struct Formatter {
     /// The host's read-only check of the disk (`fsck.gfs2 -n`), run on it once every VM
     /// is gone after a scenario that killed or fenced a node; the disk's path goes last.
     pub check: &'static [&'static str],
+    /// When the check is not clean: `Some(n)` if its whole report is `n` leaked inode blocks
+    /// (allocated, never written: a create that a fenced node never finished) and the counts
+    /// that follow from them, `None` for anything else.
+    pub leaks_only: Option<fn(&str) -> Option<usize>>,
+    /// Shell code each running node runs before it remounts its root read-only for the
+    /// check: what an unmount would do that a remount does not ("" for nothing).
+    pub settle: &'static str,
 }
 
 impl std::fmt::Debug for Formatter {

@@ -51,6 +51,8 @@ pub(super) const FORMATTER: Formatter = Formatter {
     slots_word: "node slots",
     run: format,
     check: &["fsck.ocfs2", "-n"],
+    leaks_only: None,
+    settle: "",
 };
 
 fn format(disk: &Path, f: &SharedFormat) -> Result<()> {
