@@ -63,7 +63,7 @@ pub struct BmcStats {
     pub refused: u64,
     /// Datagrams and ARP requests dropped because the BMC was down.
     pub dropped_down: u64,
-    /// When each accepted session began (the first [`MAX_SESSION_TIMES`]).
+    /// When each accepted session began (the last [`MAX_SESSION_TIMES`]).
     pub session_times: Vec<SystemTime>,
 }
 
@@ -396,9 +396,11 @@ impl Relayer {
                 Some((0x15, Some(0))) => {
                     self.count(i, |s| {
                         s.sessions += 1;
-                        if s.session_times.len() < MAX_SESSION_TIMES {
-                            s.session_times.push(SystemTime::now());
+                        // The most recent ones: a fence comes late in a run.
+                        if s.session_times.len() >= MAX_SESSION_TIMES {
+                            s.session_times.remove(0);
                         }
+                        s.session_times.push(SystemTime::now());
                     });
                     self.log(i, client, "session accepted (RAKP 4: credentials right)");
                 }

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// How often the consoles, the victim and the gateway are looked at.
 const POLL: Duration = Duration::from_millis(200);
-/// A survivor notices a death (corosync's token, under TCG) well within this; a write seen
-/// later while the victim's BMC is still unreachable is a write that did not wait for it.
-const NOTICE: Duration = Duration::from_secs(20);
+/// A write a survivor began before it noticed the death may end just after; one that ends
+/// later than this after the survivor noticed, while the victim is not yet fenced, did not
+/// wait for the fence.
+const GRACE: Duration = Duration::from_secs(3);
 
 /// What to watch.
 pub struct Watch<'a> {
@@ -35,6 +36,8 @@ pub struct Watch<'a> {
     pub bmc_down: Option<Duration>,
     /// A console line by which a survivor shows it began recovering a journal.
     pub recovery_seen: Option<&'static str>,
+    /// A console line by which a survivor shows it noticed the death.
+    pub death_seen: Option<&'static str>,
     pub bound: Duration,
 }
 
@@ -42,9 +45,12 @@ pub struct Watch<'a> {
 #[derive(Debug, Default, Clone)]
 struct Survivor {
     recovery: Option<Duration>,
+    /// When it printed the kind's `death_seen` line.
+    noticed: Option<Duration>,
     /// The first write after the victim was fenced (or down, without BMCs).
     wrote: Option<Duration>,
-    /// Writes seen while the victim's BMC was unreachable, past [`NOTICE`].
+    /// Writes seen after it noticed the death (and [`GRACE`]) while the victim was not yet
+    /// fenced, in a run where its BMC was unreachable.
     writes_while_unfenced: usize,
 }
 
@@ -108,24 +114,51 @@ pub fn watch(started: &mut Started, w: &Watch) -> Result<()> {
 struct SoFar {
     fenced: Option<Duration>,
     down: Option<Duration>,
-    restored: Option<Duration>,
 }
 
 fn seen_so_far(s: &Seen) -> SoFar {
     SoFar {
         fenced: s.fenced,
         down: s.down,
-        restored: s.restored,
     }
 }
 
-/// The moment after which a survivor's write counts as "wrote again": the fence with BMCs,
-/// else the victim seen down.
+/// The moment after which a survivor's write counts as "wrote again": the victim seen down,
+/// and with BMCs also fenced through its BMC.
 fn safe_from(w: &Watch, s: &SoFar) -> Option<Duration> {
-    if w.gateway.is_some() {
-        s.fenced
-    } else {
-        s.down
+    match (w.gateway.is_some(), s.fenced, s.down) {
+        (true, Some(f), Some(d)) => Some(f.max(d)),
+        (false, _, Some(d)) => Some(d),
+        _ => None,
+    }
+}
+
+/// Whether journal recovery first seen at `recovery` came after the fence: at or after the
+/// first login to the victim's BMC after its death (`fenced`, exact; with BMCs), and no
+/// earlier than the victim was seen down (`down`, seen up to one poll late, as is
+/// `recovery`). `Err` says what was wrong.
+fn recovery_after_fence(
+    recovery: Duration,
+    bmcs: bool,
+    fenced: Option<Duration>,
+    down: Option<Duration>,
+) -> std::result::Result<(), String> {
+    if bmcs {
+        match fenced {
+            Some(f) if recovery >= f => {}
+            Some(f) => {
+                return Err(format!(
+                    "began {} before anyone logged in to its BMC",
+                    secs(f - recovery)
+                ))
+            }
+            None => return Err("began with no login to its BMC at all".into()),
+        }
+    }
+    match down {
+        Some(d) if recovery + POLL >= d => Ok(()),
+        Some(d) => Err(format!("began {} before it was down", secs(d - recovery))),
+        None => Err("began while it was still running".into()),
     }
 }
 
@@ -134,13 +167,18 @@ fn observe(c: &mut Running, s: &mut Survivor, w: &Watch, so: &SoFar, now: Durati
         if s.recovery.is_none() && w.recovery_seen.is_some_and(|r| line.contains(r)) {
             s.recovery = Some(now);
         }
+        if s.noticed.is_none() && w.death_seen.is_some_and(|d| line.contains(d)) {
+            s.noticed = Some(now);
+        }
         if verdict::beat(&line).is_none() {
             continue;
         }
         if s.wrote.is_none() && safe_from(w, so).is_some() {
             s.wrote = Some(now);
         }
-        if w.bmc_down.is_some() && so.restored.is_none() && now > NOTICE {
+        let grace = crate::timeout::scaled(GRACE);
+        if w.bmc_down.is_some() && so.fenced.is_none() && s.noticed.is_some_and(|n| now > n + grace)
+        {
             s.writes_while_unfenced += 1;
         }
     }
@@ -174,7 +212,7 @@ fn judge(started: &mut Started, w: &Watch, s: &Seen) {
     };
     match (w.gateway, s.fenced) {
         (Some(_), Some(f)) => common.push_str(&format!(
-            "; {} fenced through its BMC {} after its {}",
+            "; {}'s BMC asked (first login) {} after its {}",
             w.victim,
             secs(f),
             w.what
@@ -208,35 +246,33 @@ fn judge(started: &mut Started, w: &Watch, s: &Seen) {
             ),
         ),
     }
-    let safe = if w.gateway.is_some() {
-        s.fenced
-    } else {
-        s.down
-    };
-    match (recovery, safe) {
-        // A line seen up to one poll late may have been printed just before the victim
-        // was seen down; with BMCs the fence's time is exact and no slack is given.
-        (Some(r), Some(f)) if r + slack(w) >= f => common.push_str(&format!(
+    let verdict = recovery.map(|r| {
+        (
+            r,
+            recovery_after_fence(r, w.gateway.is_some(), s.fenced, s.down),
+        )
+    });
+    match verdict {
+        Some((r, Ok(()))) => common.push_str(&format!(
             "; journal recovery began {} after its {}, after {}",
             secs(r),
             w.what,
             if w.gateway.is_some() {
-                "the fence".to_string()
+                format!("{} was down and its BMC asked", w.victim)
             } else {
                 format!("{} went down", w.victim)
             }
         )),
-        (Some(r), _) => fail(
+        Some((r, Err(why))) => fail(
             &mut ok,
             &mut common,
             format!(
-                "; journal recovery began {} after its {}, BEFORE {} was fenced",
+                "; journal recovery began {} after its {}: UNSAFE, it {why}",
                 secs(r),
-                w.what,
-                w.victim
+                w.what
             ),
         ),
-        (None, _) if w.recovery_seen.is_some() => fail(
+        None if w.recovery_seen.is_some() => fail(
             &mut ok,
             &mut common,
             format!(
@@ -245,7 +281,7 @@ fn judge(started: &mut Started, w: &Watch, s: &Seen) {
                 secs(w.bound)
             ),
         ),
-        (None, _) => {}
+        None => {}
     }
     if let (Some(d), Some(r)) = (w.bmc_down, s.restored) {
         match recovery {
@@ -286,36 +322,47 @@ fn judge(started: &mut Started, w: &Watch, s: &Seen) {
         if x.writes_while_unfenced > 0 {
             *passed = false;
             msg.push_str(&format!(
-                "; {} writes while {} was not fenced (past {} s)",
-                x.writes_while_unfenced,
-                w.victim,
-                NOTICE.as_secs()
+                "; {} writes after it noticed the death while {} was not fenced",
+                x.writes_while_unfenced, w.victim
             ));
         }
     }
     println!("lab: fencing:{}", common.trim_start_matches(';'));
 }
 
-fn slack(w: &Watch) -> Duration {
-    if w.gateway.is_some() {
-        Duration::ZERO
-    } else {
-        POLL
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn d(s: u64) -> Option<Duration> {
+        Some(Duration::from_secs(s))
+    }
+
     #[test]
-    fn the_fence_is_the_safe_point_with_bmcs_and_the_victim_down_without() {
+    fn recovery_counts_as_safe_only_after_the_login_and_the_power_off() {
+        let at = Duration::from_secs;
+        // With BMCs: after the login and after the victim was down.
+        assert!(recovery_after_fence(at(30), true, d(25), d(26)).is_ok());
+        // Between the status login and the power-off: unsafe.
+        let e = recovery_after_fence(at(26), true, d(25), d(28)).unwrap_err();
+        assert!(e.contains("before it was down"), "{e}");
+        // Before any login: unsafe, whatever the victim did.
+        let e = recovery_after_fence(at(20), true, d(25), d(0)).unwrap_err();
+        assert!(e.contains("before anyone logged in"), "{e}");
+        assert!(recovery_after_fence(at(20), true, None, d(0)).is_err());
+        // Without BMCs (o2cb fences itself): one poll of slack for the down time.
+        assert!(recovery_after_fence(at(40) - POLL, false, None, d(40)).is_ok());
+        assert!(recovery_after_fence(at(39), false, None, d(40)).is_err());
+        assert!(recovery_after_fence(at(39), false, None, None).is_err());
+    }
+
+    #[test]
+    fn writes_count_as_again_once_fenced_and_down() {
         let so = SoFar {
-            fenced: Some(Duration::from_secs(9)),
-            down: Some(Duration::from_secs(10)),
-            restored: None,
+            fenced: d(9),
+            down: d(10),
         };
-        let base = Watch {
+        let mut w = Watch {
             victim: "node3",
             died: SystemTime::now(),
             t0: Instant::now(),
@@ -323,9 +370,13 @@ mod tests {
             gateway: None,
             bmc_down: None,
             recovery_seen: None,
+            death_seen: None,
             bound: Duration::from_secs(1),
         };
-        assert_eq!(safe_from(&base, &so), Some(Duration::from_secs(10)));
-        assert_eq!(slack(&base), POLL);
+        assert_eq!(safe_from(&w, &so), d(10));
+        let not_down = SoFar { down: None, ..so };
+        assert_eq!(safe_from(&w, &not_down), None);
+        w.bmc_down = Some(Duration::from_secs(40));
+        assert_eq!(safe_from(&w, &not_down), None);
     }
 }

@@ -27,6 +27,8 @@ pub fn longest_gap(ts: &[f64]) -> f64 {
 /// What one client showed around the cut.
 #[derive(Debug, Default, Clone)]
 struct Seen {
+    /// A write was seen just before the cut (the first of `down_beats`).
+    baseline: bool,
     /// Its last write before the cut, and its writes while the link was down.
     down_beats: Vec<f64>,
     /// Its writes after the link came back (the last one while down first).
@@ -69,6 +71,7 @@ pub fn cut_link(started: &mut Started, cut: &PlannedCut, bound: Duration) -> Res
                 .find_map(|l| beat_time(l))
             {
                 s.down_beats = vec![t];
+                s.baseline = true;
             }
         }
         if seen.iter().all(|s| !s.down_beats.is_empty()) || Instant::now() > fresh_until {
@@ -165,6 +168,10 @@ fn judge(cut: &PlannedCut, s: &Seen, bound: Duration) -> (String, bool) {
             ));
         }
     }
+    if !s.baseline {
+        ok = false;
+        line.push_str(", no write seen just before the cut (the stall cannot be measured)");
+    }
     if s.down_beats.len() < 2 || s.up_beats.len() < 2 {
         ok = false;
         line.push_str(", stopped writing to the shared root");
@@ -197,6 +204,7 @@ mod tests {
     #[test]
     fn a_client_passes_only_with_the_path_failed_reinstated_and_writes_throughout() {
         let good = Seen {
+            baseline: true,
             down_beats: vec![10.0, 11.0, 15.5, 16.5],
             up_beats: vec![16.5, 17.5, 18.6],
             down_at: Some(Duration::from_millis(4200)),
@@ -212,6 +220,15 @@ mod tests {
         let (line, ok) = judge(&cut(), &never_failed, Duration::from_secs(60));
         assert!(
             !ok && line.contains("never printed \"Failing path\""),
+            "{line}"
+        );
+        let no_baseline = Seen {
+            baseline: false,
+            ..good.clone()
+        };
+        let (line, ok) = judge(&cut(), &no_baseline, Duration::from_secs(60));
+        assert!(
+            !ok && line.contains("no write seen just before the cut"),
             "{line}"
         );
         let stuck = Seen {

@@ -128,6 +128,7 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
                             gateway,
                             bmc_down: plan.bmc_down,
                             recovery_seen: plan.kind.recovery_seen,
+                            death_seen: plan.kind.death_seen,
                             bound: scaled(Duration::from_secs(180))
                                 + plan.bmc_down.unwrap_or_default(),
                         },

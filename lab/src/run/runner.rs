@@ -405,10 +405,11 @@ fn follow_console(
 /// The line the lab types on a running client's console before the host checks the shared
 /// disk: the agent's writes stop, the kind's `settle` code runs (what an unmount would do
 /// that a remount does not), and the root is remounted read-only (gfs2 and ocfs2 then
-/// leave clean journals), so the check sees what a clean unmount leaves.
+/// leave clean journals), so the check sees what a clean unmount leaves. The answer's
+/// marker is never in the typed text, so the console's echo of it cannot pass for it.
 fn quiesce_line(settle: &str) -> String {
     format!(
-        "kill $(cat /dev/lab-beat.pid) 2>/dev/null; sync; {settle}{}mount -o remount,ro / && echo LAB-QUIESCED ok || echo LAB-QUIESCED failed\n",
+        "kill $(cat /dev/lab-beat.pid) 2>/dev/null; sync; {settle}{}mount -o remount,ro / && printf 'LAB-%s ok\\n' QUIESCED || printf 'LAB-%s failed\\n' QUIESCED\n",
         if settle.is_empty() { "" } else { "; " }
     )
 }
