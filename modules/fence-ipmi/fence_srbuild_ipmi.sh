@@ -51,9 +51,10 @@ fa_refuse() {
 	exit 1
 }
 
-# fa_number VALUE MIN MAX: decimal digits (at most 5) within MIN..MAX.
+# fa_number VALUE MIN MAX: decimal digits (at most 5, no leading zero: ipmitool reads 0623
+# as octal) within MIN..MAX.
 fa_number() {
-	case "$1" in '' | *[!0-9]*) return 1 ;; esac
+	case "$1" in '' | *[!0-9]* | 0?*) return 1 ;; esac
 	[ "${#1}" -le 5 ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
 }
 
@@ -109,6 +110,18 @@ while IFS= read -r fa_l || [ -n "$fa_l" ]; do
 		*[!A-Za-z0-9._/-]* | *..* | *//*) fa_refuse password_file "$fa_val" "a path of A-Z a-z 0-9 . _ - /, without .." ;;
 		esac
 		[ "${#fa_val}" -le 255 ] || fa_refuse password_file "$fa_val" "at most 255 characters"
+		# Only a secret file: a regular file, not a link, owned by root and readable by
+		# root alone (never, say, /etc/shadow handed to a BMC as a key).
+		if [ -L "$fa_val" ] || [ ! -f "$fa_val" ]; then
+			fa_refuse password_file "$fa_val" "not a regular file"
+		fi
+		fa_ls=$(ls -ln "$fa_val" 2>/dev/null)
+		case "$fa_ls" in -???------" "*) ;; *) fa_refuse password_file "$fa_val" "readable by others: mode 0600 or 0400" ;; esac
+		set -f
+		# shellcheck disable=SC2086 # the fields of ls's line, split on purpose
+		set -- $fa_ls
+		set +f
+		[ "$3" = 0 ] || fa_refuse password_file "$fa_val" "not owned by root"
 		fa_pwfile=$fa_val
 		;;
 	password | passwd)
@@ -181,7 +194,8 @@ fa_status() {
 }
 
 fa_secs() {
-	read -r fa_up _ </proc/uptime
+	fa_up=0
+	read -r fa_up _ </proc/uptime 2>/dev/null
 	printf '%s\n' "${fa_up%.*}"
 }
 
@@ -196,12 +210,15 @@ fa_set() {
 		return 1
 	fi
 	fa_deadline=$(($(fa_secs) + ${SR_FENCE_WAIT:-10}))
+	fa_polls=0
 	while :; do
+		fa_polls=$((fa_polls + 1))
 		if fa_status && [ "$fa_power" = "$1" ]; then
 			fa_log "powered $1"
 			return 0
 		fi
-		if [ "$(fa_secs)" -ge "$fa_deadline" ]; then
+		# Bounded by the clock, and by the number of polls should /proc/uptime be unreadable.
+		if [ "$(fa_secs)" -ge "$fa_deadline" ] || [ "$fa_polls" -gt "${SR_FENCE_WAIT:-10}" ]; then
 			fa_log "failed: still not $1 after ${SR_FENCE_WAIT:-10} s: $(fa_clean "$fa_out")"
 			return 1
 		fi
