@@ -280,7 +280,23 @@ pub const SHUTDOWN_FAILURES: &[&str] = &[
     "Failed to finalize",
     "still around after SIGKILL",
     "Timed out",
+    // modules/exitrd/shutdown.sh
+    "cannot unmount the root",
+    "dlm lockspaces still there",
+    "still running after",
 ];
+
+/// The exitrd's line once the root is unmounted (`srbuild exitrd: [T] root (TYPE) unmounted`):
+/// without it, the node powered off with its root mounted, and a cluster member was not
+/// seen to leave cleanly.
+pub const EXITRD_UNMOUNTED: &str = ") unmounted";
+
+/// Whether `tail` has the exitrd's unmount line ([`EXITRD_UNMOUNTED`]).
+fn root_unmounted(tail: &str) -> bool {
+    tail.lines().any(|l| {
+        l.contains("srbuild exitrd:") && l.contains("root (") && l.contains(EXITRD_UNMOUNTED)
+    })
+}
 
 /// A passed client of a systemd root powers itself off: it must reach the kernel's
 /// power-down line within `bound`, and nothing in its shutdown may say the root was not
@@ -313,6 +329,13 @@ fn check_poweroff(c: &mut Running, t0: Instant, bound: Duration) -> Result<()> {
         (
             false,
             format!("passed, but its shutdown said: {}", bad.join(" | ")),
+        )
+    } else if !root_unmounted(tail) {
+        (
+            false,
+            "passed, but powered off without the exitrd unmounting its root (no \
+             'srbuild exitrd: ... root (TYPE) unmounted' line)"
+                .to_string(),
         )
     } else {
         let took = shutdown_secs(tail)
@@ -627,5 +650,24 @@ mod tests {
         assert!(SHUTDOWN_FAILURES
             .iter()
             .any(|f| "[FAILED] Failed unmounting .cdsl.local.mount".contains(f)));
+    }
+
+    #[test]
+    fn the_exitrd_unmount_line_is_required_and_its_failures_are_failures() {
+        assert!(root_unmounted(
+            "srbuild exitrd: [91.20] poweroff: taking the root down\n\
+             srbuild exitrd: [91.85] root (gfs2) unmounted\n"
+        ));
+        assert!(!root_unmounted(
+            "srbuild exitrd: [91.85] cannot unmount the root (gfs2): busy held by: x(12)\n"
+        ));
+        assert!(!root_unmounted("[  92.0] reboot: Power down\n"));
+        for line in [
+            "srbuild exitrd: [91.85] cannot unmount the root (gfs2): busy held by: x(12)",
+            "srbuild exitrd: [92.00] corosync still running after 15 s: killed",
+            "srbuild exitrd: [92.00] dlm lockspaces still there: root",
+        ] {
+            assert!(SHUTDOWN_FAILURES.iter().any(|f| line.contains(f)), "{line}");
+        }
     }
 }

@@ -1,0 +1,121 @@
+#!/bin/busybox sh
+# srbuild's exitrd: the last program of a systemd root's shutdown. systemd-shutdown, once it
+# has killed every process but the root storage daemons ('@' in argv[0]) and remounted the
+# root read-only, pivots into /run/initramfs (made at switch_root by modules/exitrd/exitrd.sh.hbs, busybox
+# and this file), puts the old root at /oldroot and runs this as PID 1 with its verb
+# (poweroff, reboot, halt or kexec) as $1.
+#
+# Here nothing runs from the old root, so it can be unmounted. For a cluster root that is
+# what makes the leave orderly: unmounting gfs2 releases the node's dlm lockspace, and then
+# dlm_controld and corosync can leave their process groups cleanly. A member that powers
+# off with the root still mounted is a failed member to the others, and they fence it
+# (with a reboot, the fence would power the rebooting node off). Every step is bounded:
+# whatever happens, the node ends in the verb, never in a hang; PID 1 never exits.
+PATH=/bin
+export PATH
+
+verb=${1:-poweroff}
+
+say() {
+	read -r up _ </proc/uptime 2>/dev/null || up='?'
+	echo "srbuild exitrd: [$up] $*" >/dev/console 2>/dev/null || echo "srbuild exitrd: $*"
+}
+
+# finish: the verb itself, without any init left to ask.
+finish() {
+	sync
+	case "$verb" in
+	reboot) reboot -f ;;
+	halt) halt -f ;;
+	kexec)
+		say "kexec is not supported here: rebooting"
+		reboot -f
+		;;
+	*) poweroff -f ;;
+	esac
+	# Only if the system call failed: PID 1 must not exit.
+	while :; do sleep 3600; done
+}
+
+# wait_gone PID SECONDS: whether process PID ended within SECONDS (polled every 0.2 s).
+wait_gone() {
+	n=$(($2 * 5))
+	while [ -d "/proc/$1" ] && [ "$n" -gt 0 ]; do
+		sleep 0.2
+		n=$((n - 1))
+	done
+	[ ! -d "/proc/$1" ]
+}
+
+# holders: the processes whose root, working directory or an open file is under /oldroot.
+holders() {
+	for p in /proc/[0-9]*; do
+		for l in "$p/root" "$p/cwd" "$p"/fd/*; do
+			case "$(readlink "$l" 2>/dev/null)" in
+			/oldroot | /oldroot/*)
+				printf '%s(%s) ' "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-40)" "${p#/proc/}"
+				break
+				;;
+			esac
+		done
+	done
+}
+
+# daemon_pid NAME: the process whose argv[0] is @NAME (a root storage daemon), if any.
+daemon_pid() {
+	for p in /proc/[0-9]*; do
+		a=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null | head -n 1)
+		[ "$a" = "@$1" ] && {
+			echo "${p#/proc/}"
+			return 0
+		}
+	done
+	return 1
+}
+
+# stop_daemon NAME SECONDS: SIGTERM to @NAME, SIGKILL if it is still there after SECONDS.
+stop_daemon() {
+	pid=$(daemon_pid "$1") || return 0
+	kill -TERM "$pid" 2>/dev/null
+	if wait_gone "$pid" "$2"; then
+		say "$1 stopped"
+	else
+		say "$1 still running after $2 s: killed"
+		kill -KILL "$pid" 2>/dev/null
+	fi
+}
+
+say "$verb: taking the root down"
+# Everything mounted below the old root first, the deepest first (the CDSL bind mount, the
+# old /run, /proc, /sys and /dev); lazily where a normal unmount is refused.
+awk '$2 ~ "^/oldroot/" { print $2 }' /proc/mounts | sort -r >/mounts.below
+while IFS= read -r m; do
+	umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+done </mounts.below
+# The root: a shared root may need the network and its daemons for a while (gfs2 writes
+# its journal and leaves the lockspace; NFS flushes), so in the background, bounded.
+fstype=$(awk '$2 == "/oldroot" { t = $3 } END { print t }' /proc/mounts)
+umount /oldroot 2>/umount.err &
+upid=$!
+if wait_gone "$upid" 60 && ! awk '$2 == "/oldroot" { f = 1 } END { exit !f }' /proc/mounts; then
+	say "root ($fstype) unmounted"
+else
+	say "cannot unmount the root ($fstype): $(cat /umount.err 2>/dev/null) held by: $(holders)"
+fi
+# A dlm lockspace left behind (an unmount that did not finish) keeps dlm_controld from
+# leaving; wait for the kernel's lockspaces to go, bounded.
+lockspaces() { find /sys/kernel/dlm -mindepth 1 -maxdepth 1 2>/dev/null | tr '\n' ' '; }
+n=100
+while [ -n "$(lockspaces)" ] && [ "$n" -gt 0 ]; do
+	sleep 0.2
+	n=$((n - 1))
+done
+[ -z "$(lockspaces)" ] || say "dlm lockspaces still there: $(lockspaces)"
+# Then the cluster stack, in the order it was started backwards: dlm_controld leaves its
+# groups, corosync announces the leave to the others (SIGTERM is corosync's clean
+# shutdown), so nobody takes this node for a failed one.
+stop_daemon dlm_controld 15
+stop_daemon corosync 15
+# The storage daemons (iscsid, multipathd) serve nothing now; the power-off ends them.
+say "$verb"
+finish
