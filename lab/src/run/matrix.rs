@@ -106,11 +106,21 @@ pub const MATRIX: &[MatrixEntry] = &[
         rootfs: crate::run::rootfs::RootFs::Debian(None),
         distro: None,
     },
-    // The same on the shared disks: systemd must leave the cluster stack's mounts alone,
-    // and the last node down recovers the other's journal before it powers off.
+    // The same on the shared disks: systemd leaves the cluster stack's mounts alone, and
+    // each node leaves the cluster through the exitrd (root unmounted, dlm_controld and
+    // corosync stopped): with fencing on, nobody may be fenced.
     MatrixEntry {
         name: "gfs2-debian-2-nodes",
         kind: "gfs2",
+        scenario: Scenario::Normal,
+        nodes: 2,
+        rootfs: crate::run::rootfs::RootFs::Debian(None),
+        distro: None,
+    },
+    // And over iSCSI: the session serves the root until the exitrd has unmounted it.
+    MatrixEntry {
+        name: "gfs2-iscsi-debian-2-nodes",
+        kind: "gfs2-iscsi",
         scenario: Scenario::Normal,
         nodes: 2,
         rootfs: crate::run::rootfs::RootFs::Debian(None),
