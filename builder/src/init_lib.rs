@@ -17,6 +17,7 @@ pub const INIT_LIB: &[(&str, &str)] = &[
     ("net.sh", include_str!("../templates/lib/net.sh")),
     ("identity.sh", include_str!("../templates/lib/identity.sh")),
     ("iscsi.sh", include_str!("../templates/lib/iscsi.sh")),
+    ("lvm.sh", include_str!("../templates/lib/lvm.sh")),
 ];
 
 /// Puts the library into `plan` (mode 0644: sourced, never run).

@@ -93,6 +93,12 @@ pub const TOOLS: &[Tool] = &[
         "open-iscsi",
         "the gfs2-iscsi and ocfs2-iscsi profiles",
     ),
+    t("lvm", "lvm2", "the gfs2-lvm profile and its seed"),
+    t(
+        "lvmlockd",
+        "lvm2-lockd",
+        "the gfs2-lvm profile and its seed",
+    ),
     t("dracut", "dracut-core", "the benchmarks (peer)"),
     t(
         "mkinitramfs",

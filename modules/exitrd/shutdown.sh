@@ -102,6 +102,22 @@ if wait_gone "$upid" 60 && ! awk '$2 == "/oldroot" { f = 1 } END { exit !f }' /p
 else
 	say "cannot unmount the root ($fstype): $(cat /umount.err 2>/dev/null) held by: $(holders)"
 fi
+# Shared LVM volume groups (lvmlockd): their logical volumes deactivated and their dlm
+# lockspaces left (lvm_VG, then lvm_global with the last), so dlm_controld can leave. The
+# service chroot's /proc, /sys and /dev went with systemd's unmounts: mounted again for lvm.
+if daemon_pid lvmlockd >/dev/null; then
+	svc=/run/srbuild/svc
+	mount -t proc proc "$svc/proc" 2>/dev/null
+	mount -t sysfs sysfs "$svc/sys" 2>/dev/null
+	mount -t devtmpfs devtmpfs "$svc/dev" 2>/dev/null
+	svc_lvm() { PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$svc" lvm "$@"; }
+	if svc_lvm vgchange -an >/lvm.out 2>&1 && svc_lvm vgchange --lock-stop >>/lvm.out 2>&1; then
+		say "lvm: shared volume groups deactivated and stopped"
+	else
+		say "lvm: cannot deactivate or stop the shared volume groups: $(tail -n 2 /lvm.out | tr '\n' ' ')"
+	fi
+	stop_daemon lvmlockd 15
+fi
 # A dlm lockspace left behind (an unmount that did not finish) keeps dlm_controld from
 # leaving; wait for the kernel's lockspaces to go, bounded.
 lockspaces() { find /sys/kernel/dlm -mindepth 1 -maxdepth 1 2>/dev/null | tr '\n' ' '; }

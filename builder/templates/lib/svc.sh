@@ -20,3 +20,18 @@ sr_svc_prepare() {
 	mount --rbind /dev "$SR_SVC/dev"
 }
 sr_svc() { chroot /run/srbuild/svc "$@"; }
+
+# devtmpfs has no misc/ folder; libdlm (dlm_controld, and lvmlockd for every lockspace it
+# opens: /dev/misc/dlm_NAME) looks there, and without udev nobody makes its nodes there.
+# sr_misc_dev: /dev/misc as a link to /dev (or, where a misc/ directory is already there,
+# links in it to the cluster's control devices).
+sr_misc_dev() {
+	if [ ! -e /dev/misc ]; then
+		ln -s . /dev/misc
+	elif [ ! -L /dev/misc ]; then
+		for sr_n in dlm-control dlm-monitor dlm_plock; do
+			[ -e "/dev/$sr_n" ] && ln -sf "../$sr_n" "/dev/misc/$sr_n"
+		done
+	fi
+	return 0
+}

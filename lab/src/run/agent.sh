@@ -115,6 +115,26 @@ while read -r check arg; do
 			fail "no iSCSI session to $arg after switch_root: $(echo "$q" | tr '\n' ' ')"
 		echo "lab-agent: iscsi session: $(echo "$q" | grep -F " $arg " | head -n 1)"
 		;;
+	lvshared)
+		# lvshared VG/LV: the LV is active here, lvmlockd holds its lock in mode sh
+		# (lvchange -asy; -ay would be ex and lock the other nodes out), and its VG is
+		# shared through lvmlockd with dlm.
+		q=$(chroot "$svc" lvm lvs --noheadings -o lv_uuid,lv_active "$arg" 2>&1)
+		uuid=$(echo "$q" | awk '{ print $1 }')
+		echo "$q" | grep -qw active || fail "logical volume $arg is not active after switch_root: $(echo "$q" | tr -s ' \n' ' ')"
+		# lvmlockctl --info: "LS dlm lvm_VG" for the VG's lockspace, "LK LV MODE UUID" per LV lock.
+		info=$(chroot "$svc" lvmlockctl --info 2>&1)
+		echo "$info" | grep -qx "LS dlm lvm_${arg%%/*}" ||
+			fail "lvmlockd has no dlm lockspace lvm_${arg%%/*} after switch_root: $(echo "$info" | grep '^LS' | tr '\n' ' ')"
+		lock=$(echo "$info" | grep -E "^LK LV [a-z]+ $uuid\$" | head -n 1)
+		case "$lock" in
+		"LK LV sh "*) ;;
+		*) fail "logical volume $arg ($uuid) is not locked shared by lvmlockd after switch_root: ${lock:-no lock} ($(echo "$info" | grep '^LK LV' | tr '\n' ' '))" ;;
+		esac
+		q=$(chroot "$svc" lvm vgs --noheadings -o vg_lock_type "${arg%%/*}" 2>&1 | tr -d ' ')
+		[ "$q" = dlm ] || fail "volume group ${arg%%/*} has lock type '$q', not dlm"
+		echo "lab-agent: $arg active, lvmlockd: $lock in lockspace lvm_${arg%%/*}; volume group lock type dlm"
+		;;
 	o2cb)
 		hb=""
 		for f in /sys/kernel/config/cluster/"$arg"/heartbeat/*; do

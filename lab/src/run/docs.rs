@@ -11,8 +11,8 @@ fn storage(k: &RootKind) -> String {
     match k.storage {
         Storage::ServerExport => "served by the server node".into(),
         Storage::Overlay { .. } => "an overlay per node".into(),
-        Storage::Shared(f) => format!("one shared disk ({})", f.tool),
-        Storage::Target(f) => format!("one disk ({}) served over iSCSI", f.tool),
+        Storage::Shared(f) => format!("one shared disk ({f:?})"),
+        Storage::Target(f) => format!("one disk ({f:?}) served over iSCSI"),
     }
 }
 

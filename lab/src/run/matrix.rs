@@ -62,6 +62,15 @@ pub const MATRIX: &[MatrixEntry] = &[
         Scenario::ServerDown,
         1,
     ),
+    // A shared LVM volume group (lvmlockd, dlm) on the LUN, the root an LV activated
+    // shared on every node; and an LV the group does not have, refused at mount-root.
+    e("gfs2-lvm-3-nodes", "gfs2-lvm", Scenario::Normal, 3),
+    e(
+        "gfs2-lvm-missing-lv",
+        "gfs2-lvm",
+        Scenario::WrongRootPath,
+        1,
+    ),
     // Two paths to the LUN (two networks), dm-multipath; one path cut and restored.
     e(
         "gfs2-multipath-path-fails",
@@ -117,10 +126,11 @@ pub const MATRIX: &[MatrixEntry] = &[
         rootfs: crate::run::rootfs::RootFs::Debian(None),
         distro: None,
     },
-    // And over iSCSI: the session serves the root until the exitrd has unmounted it.
+    // And on a shared LVM volume over iSCSI: the session and lvmlockd serve the root until
+    // the exitrd has unmounted it, deactivated the LV and left the VG's lockspace.
     MatrixEntry {
-        name: "gfs2-iscsi-debian-2-nodes",
-        kind: "gfs2-iscsi",
+        name: "gfs2-lvm-debian-2-nodes",
+        kind: "gfs2-lvm",
         scenario: Scenario::Normal,
         nodes: 2,
         rootfs: crate::run::rootfs::RootFs::Debian(None),

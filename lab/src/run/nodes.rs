@@ -75,12 +75,14 @@ pub fn client_append(
     args.join(" ")
 }
 
-/// A service role's kernel command line.
-pub fn role_append(kind: &RootKind, role: &Role, scenario: Scenario) -> String {
+/// A service role's kernel command line; `slots` fills `{slots}` (the shared disk's
+/// journals or node slots).
+pub fn role_append(kind: &RootKind, role: &Role, scenario: Scenario, slots: usize) -> String {
     let mut args: Vec<String> = BASE_ARGS.iter().map(|s| s.to_string()).collect();
     args.extend(role.append.iter().map(|s| {
         s.replace("{fstype}", kind.fstype)
             .replace("{cluster}", CLUSTER)
+            .replace("{slots}", &slots.to_string())
     }));
     if role.role.is_some() {
         args.extend(scenario.spec().role_args.iter().map(|s| s.to_string()));
@@ -231,9 +233,9 @@ mod tests {
     fn pxe_serves_from_the_data_disk_and_clients_must_show_ipxe_fetching_it() {
         let nfs = kinds::by_name("nfs").unwrap();
         let server = nfs.server.unwrap();
-        let a = role_append(nfs, &server, Scenario::Pxe);
+        let a = role_append(nfs, &server, Scenario::Pxe, 3);
         assert!(a.ends_with(" srbuild.netboot=/srv/netboot"), "{a}");
-        assert!(!role_append(nfs, &server, Scenario::Normal).contains("netboot"));
+        assert!(!role_append(nfs, &server, Scenario::Normal, 3).contains("netboot"));
         let n = topology::client(1);
         let Expect::Verdict { line, .. } = client_expect(Scenario::Pxe, &n, "10.77.0.1") else {
             panic!("a pxe client must reach a verdict");
@@ -250,14 +252,14 @@ mod tests {
     fn role_command_lines() {
         let nfs = kinds::by_name("nfs").unwrap();
         let server = nfs.server.unwrap();
-        let a = role_append(nfs, &server, Scenario::Dhcp);
+        let a = role_append(nfs, &server, Scenario::Dhcp, 3);
         assert!(
             a.contains("srbuild.export=/srv/root") && a.ends_with("srbuild.dhcp=1"),
             "{a}"
         );
-        assert!(!role_append(nfs, &server, Scenario::Normal).contains("dhcp"));
+        assert!(!role_append(nfs, &server, Scenario::Normal, 3).contains("dhcp"));
         let gfs2 = kinds::by_name("gfs2").unwrap();
-        let a = role_append(gfs2, &gfs2.seed.unwrap(), Scenario::Normal);
+        let a = role_append(gfs2, &gfs2.seed.unwrap(), Scenario::Normal, 3);
         assert!(
             a.contains("srbuild.seed.dst=/dev/vdb srbuild.seed=gfs2"),
             "{a}"

@@ -290,7 +290,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         let mut spec = VmSpec::new(&n.name, &kernel, initrd, &opts.dir.join(&n.name));
         spec.memory_mb = r.memory_mb;
         spec.cpus = r.cpus;
-        spec.append = role_append(kind, r, opts.scenario);
+        spec.append = role_append(kind, r, opts.scenario, opts.slots.unwrap_or(opts.nodes));
         spec.disks = layout.role_disks(r.disks);
         spec.detached = opts.detached;
         spec
@@ -493,7 +493,10 @@ fn tools_of(recipes: &[Recipe]) -> Vec<String> {
         .iter()
         .filter_map(|r| match r {
             Recipe::Mkfs { fs, .. } => Some(format!("mkfs.{fs}")),
-            Recipe::SharedDisk { format, .. } => Some(format.tool.to_string()),
+            // A blank disk (formatted by the seed) needs no host tool.
+            Recipe::SharedDisk { format, .. } if !format.tool.is_empty() => {
+                Some(format.tool.to_string())
+            }
             Recipe::Overlay { .. } => Some("qemu-img".to_string()),
             // The writable shared mmap check's helper is compiled into the tree.
             Recipe::RootTree { agent, .. } if agent.checks.contains(&Check::Mmap) => {

@@ -284,6 +284,7 @@ pub const SHUTDOWN_FAILURES: &[&str] = &[
     "cannot unmount the root",
     "dlm lockspaces still there",
     "still running after",
+    "cannot deactivate or stop the shared volume groups",
 ];
 
 /// The exitrd's line once the root is unmounted (`srbuild exitrd: [T] root (TYPE) unmounted`):

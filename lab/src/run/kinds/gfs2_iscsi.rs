@@ -26,5 +26,10 @@ pub const KIND: RootKind = RootKind {
 };
 
 fn root_args(a: &RootArgs) -> Vec<String> {
+    root_args_of(a)
+}
+
+/// The kind's root arguments, for the kinds built on it.
+pub(super) fn root_args_of(a: &RootArgs) -> Vec<String> {
     super::iscsi_root_args(a, gfs2::root_args)
 }

@@ -9,6 +9,7 @@
 mod ext3;
 mod gfs2;
 mod gfs2_iscsi;
+mod gfs2_lvm;
 mod gfs2_multipath;
 mod glusterfs;
 mod nfs;
@@ -29,6 +30,7 @@ pub const KINDS: &[&RootKind] = &[
     &gfs2_iscsi::KIND,
     &gfs2_multipath::KIND,
     &ocfs2_iscsi::KIND,
+    &gfs2_lvm::KIND,
 ];
 
 /// Where the clients' root lives (the disks each layout makes are in
@@ -70,7 +72,11 @@ pub struct Formatter {
 
 impl std::fmt::Debug for Formatter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.tool)
+        if self.tool.is_empty() {
+            f.write_str("blank on the host; the seed makes its volume group and filesystem")
+        } else {
+            f.write_str(self.tool)
+        }
     }
 }
 
@@ -111,7 +117,8 @@ pub struct Role {
     pub profile: &'static str,
     pub memory_mb: u32,
     /// Kernel arguments besides `console=ttyS0 rd.shell=0 panic=-1`; `{fstype}` is the
-    /// kind's root filesystem, `{cluster}` the lab's cluster name.
+    /// kind's root filesystem, `{cluster}` the lab's cluster name, `{slots}` the shared
+    /// disk's journals or node slots.
     pub append: &'static [&'static str],
     /// The console line that says the role did its job.
     pub ready: &'static str,
@@ -140,6 +147,22 @@ pub const SEED: Role = Role {
     role: None,
     cpus: 1,
     disks: &[RoleDisk::Source, RoleDisk::Shared],
+};
+
+/// The seed of a shared LVM root (kind gfs2-lvm): makes the shared volume group under a
+/// one-node cluster of the lab's name, the LV and its gfs2 (a journal per slot), then fills
+/// it as [`SEED`] does.
+pub const SEED_LVM: Role = Role {
+    profile: "lab-seed-lvm",
+    append: &[
+        "srbuild.seed.src=/dev/vda",
+        "srbuild.seed.dst=/dev/vdb",
+        "srbuild.seed={fstype}",
+        "srbuild.seed.cluster={cluster}",
+        "srbuild.seed.lvm=labvg/root",
+        "srbuild.seed.journals={slots}",
+    ],
+    ..SEED
 };
 
 /// The iSCSI target's name (the lab's one target).
@@ -218,6 +241,9 @@ pub enum Check {
     O2cb(&'static str),
     /// `iscsiadm -m session` (from the service chroot) lists a session to this target.
     IscsiSession(&'static str),
+    /// This logical volume (`VG/LV`) is active shared (`lvs -o lv_active`) and its volume
+    /// group's lock type is dlm (`vgs -o vg_lock_type`), from the service chroot.
+    LvShared(&'static str),
     /// A writable shared mmap works on `/`.
     Mmap,
     /// `/` is in RAM.
@@ -236,6 +262,7 @@ impl std::fmt::Display for Check {
             Check::Quorum => f.write_str("quorum"),
             Check::O2cb(c) => write!(f, "o2cb {c}"),
             Check::IscsiSession(t) => write!(f, "iscsi {t}"),
+            Check::LvShared(lv) => write!(f, "lvshared {lv}"),
             Check::Mmap => f.write_str("mmap"),
             Check::Ram => f.write_str("ram"),
             Check::AbsentModules(m) => write!(f, "absent-modules {}", m.join(" ")),
