@@ -702,6 +702,29 @@ impl Cluster {
             });
         }
 
+        // A fence device at a node's own address is the node, not its BMC: a fence through
+        // it would ask the failed node to power itself off.
+        for (rn, n) in raw.node.iter().zip(&nodes) {
+            let (Some(f), Some(dev)) = (rn.get_ref().fence.as_ref(), n.fence.as_ref()) else {
+                continue;
+            };
+            let ip = IpAddr::V4(dev.address);
+            if let Some(owner) = nodes
+                .iter()
+                .find(|o| o.addresses.iter().any(|c| c.addr == ip))
+            {
+                ck.at(
+                    f.get_ref().address_span(),
+                    format!(
+                        "node '{}': fence.address {} is the address of node '{}' itself, not \
+                         of a BMC; dlm must fence through the node's BMC (its own address, on \
+                         a management network), never through the node's own system",
+                        n.name, dev.address, owner.name
+                    ),
+                );
+            }
+        }
+
         let mut failover_domains = Vec::new();
         for rd in &raw.failover_domain {
             let rd = rd.get_ref();

@@ -193,6 +193,28 @@ fn two_nodes_sharing_one_bmc_is_an_error_naming_both() {
     assert!(parse(&t).is_ok());
 }
 
+#[test]
+fn a_fence_address_that_is_a_nodes_own_address_is_an_error_naming_both() {
+    // node1's BMC at node2's address (a later node), and at node1's own.
+    for (bmc, owner) in [("10.77.0.12", "node2"), ("10.77.0.11", "node1")] {
+        let t = text("", "").replace("10.77.0.201", bmc);
+        let (line, e) = one_error(&t);
+        assert_eq!(
+            line,
+            t.lines()
+                .position(|l| l.contains(&format!("address = \"{bmc}\"")))
+                .unwrap()
+                + 1
+        );
+        for want in [
+            "node 'node1'".to_string(),
+            format!("fence.address {bmc} is the address of node '{owner}' itself"),
+        ] {
+            assert!(e.contains(&want), "{want}: {e}");
+        }
+    }
+}
+
 /// A password file `name` in `dir` with `content` and `mode`.
 fn pwfile(dir: &Path, name: &str, content: &[u8], mode: u32) -> std::path::PathBuf {
     let p = dir.join(name);
