@@ -71,6 +71,8 @@ pub struct MemberContext {
     pub roles: Vec<String>,
     /// The member's fence device, when the image carries one.
     pub fence: Option<FenceContext>,
+    /// The member's iSCSI initiator name from the description (checked there), if any.
+    pub iscsi_initiator: Option<String>,
 }
 
 impl ClusterContext {
@@ -98,6 +100,7 @@ impl ClusterContext {
                 cidr: a.to_string(),
                 roles: n.roles.clone(),
                 fence: None,
+                iscsi_initiator: n.iscsi_initiator.clone(),
             });
         }
         Ok(ClusterContext {
@@ -207,7 +210,6 @@ addresses = ["10.77.0.12/24"]
                     );
                     // Only members are rendered, never the server or the seed.
                     if hook.template.text.contains("{{#each cluster.nodes}}") {
-                        corosync += 1;
                         for service in ["srv", "server", "seed"] {
                             assert!(
                                 !out.contains(&format!("name: {service}\n"))
@@ -216,6 +218,14 @@ addresses = ["10.77.0.12/24"]
                                 hook.template.name
                             );
                         }
+                    }
+                    // A membership config (corosync's nodelist, o2cb's cluster.conf) has
+                    // one entry per member.
+                    if hook.template.text.contains("{{#each cluster.nodes}}")
+                        && (hook.template.text.contains("nodeid: ")
+                            || hook.template.text.contains("number = "))
+                    {
+                        corosync += 1;
                         assert_eq!(
                             out.matches("nodeid: ").count() + out.matches("number = ").count(),
                             members

@@ -105,3 +105,38 @@ fn initiator_names_must_be_iqns() {
         "is not an iSCSI name",
     );
 }
+
+#[test]
+fn the_description_and_init_agree_on_what_an_iscsi_name_is() {
+    // cluster.toml's iscsi_initiator is checked in Rust (srbuild_cluster::valid_iscsi_name)
+    // and again by /init (sr_iqn); both must take and refuse the same names.
+    let long = format!("iqn.2026-12.org.x:{}", "a".repeat(205));
+    let longer = format!("{long}a");
+    for name in [
+        "iqn.2026-12.org.srbuild:node1",
+        "iqn.2026-12.lab.srbuild:root",
+        "iqn.2001-04.com.example:storage.disk1.sys1.xyz",
+        "iqn.2026-12.0rg:x",
+        "eui.02004567A425678D",
+        "eui.02004567a425678d",
+        "eui.02004567A425678",
+        "iqn.2026-12.org.srbuild:Node1",
+        "iqn.2026-1.org.x",
+        "iqn.2026-12.",
+        "iqn.2026-12.-x",
+        "iqn.2026-12.org.x:a b",
+        "iqn.2026-12.org.x:a_b",
+        "naa.52004567BA64678D",
+        "node1",
+        "",
+        &long,
+        &longer,
+    ] {
+        let rust = srbuild_cluster::valid_iscsi_name(name);
+        let (sh, out) = run(&format!("sr_iqn n '{name}'"));
+        assert_eq!(
+            rust, sh,
+            "{name:?}: Rust says {rust}, sr_iqn says {sh} ({out})"
+        );
+    }
+}

@@ -231,6 +231,10 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
                 ),
                 None => "fence:       -".into(),
             });
+            lines.push(format!(
+                "iscsi:       {}",
+                n.iscsi_initiator.as_deref().unwrap_or("-")
+            ));
             let domains: Vec<String> = c
                 .failover_domains
                 .iter()

@@ -122,6 +122,9 @@ pub struct Node {
     pub member: bool,
     /// The BMC that powers the node off when dlm fences it (`[node.fence]`).
     pub fence: Option<FenceDevice>,
+    /// The node's iSCSI initiator name (`iscsi_initiator`), checked by
+    /// [`valid_iscsi_name`] and unique; without it, the image makes one from the node name.
+    pub iscsi_initiator: Option<String>,
 }
 
 impl Node {
@@ -226,6 +229,7 @@ struct RawNode {
     roles: Vec<String>,
     member: Option<bool>,
     fence: Option<Spanned<RawFence>>,
+    iscsi_initiator: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -234,6 +238,35 @@ struct RawDomain {
     name: Spanned<String>,
     #[serde(default)]
     nodes: Vec<Spanned<String>>,
+}
+
+/// Whether `s` is an iSCSI name as RFC 3720 (3.2.6) writes one, and as `/init` checks it
+/// (`lib/iscsi.sh`, `sr_iqn`): `iqn.YYYY-MM.` then a lower-case reversed domain and an
+/// optional `:name`, of `[a-z0-9.:-]`; or `eui.` and 16 upper-case hex digits; at most 223
+/// bytes.
+pub fn valid_iscsi_name(s: &str) -> bool {
+    if s.len() > 223 {
+        return false;
+    }
+    if let Some(rest) = s.strip_prefix("eui.") {
+        return rest.len() == 16
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b));
+    }
+    let Some(rest) = s.strip_prefix("iqn.") else {
+        return false;
+    };
+    let b = rest.as_bytes();
+    b.len() > 8
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'.'
+        && (b[8].is_ascii_lowercase() || b[8].is_ascii_digit())
+        && b[8..].iter().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b':' | b'-')
+        })
 }
 
 /// Normalises a MAC address written with `:` or `-` to lowercase `aa:bb:cc:dd:ee:ff`.
@@ -538,6 +571,7 @@ impl Cluster {
         let mut macs: HashMap<String, String> = HashMap::new();
         let mut ips: HashMap<IpAddr, String> = HashMap::new();
         let mut bmcs: HashMap<(Ipv4Addr, u16), String> = HashMap::new();
+        let mut initiators: HashMap<String, String> = HashMap::new();
         for (index, rn) in raw.node.iter().enumerate() {
             let rn = rn.get_ref();
             let nname = rn.name.get_ref().clone();
@@ -690,6 +724,33 @@ impl Cluster {
                 bmcs.insert(key, nname.clone());
                 Some(dev)
             });
+            let iscsi_initiator = rn.iscsi_initiator.as_ref().and_then(|i| {
+                let v = i.get_ref();
+                if !valid_iscsi_name(v) {
+                    ck.at(
+                        i.span(),
+                        format!(
+                            "node '{nname}': iscsi_initiator: \"{}\" is not an iSCSI name; write \
+                             iqn.YYYY-MM.reversed.domain[:name] (lower case letters, digits, . : -; \
+                             at most 223 bytes) or eui. and 16 hex digits",
+                            v.chars().take(60).collect::<String>().escape_debug()
+                        ),
+                    );
+                    return None;
+                }
+                if let Some(other) = initiators.insert(v.clone(), nname.clone()) {
+                    ck.at(
+                        i.span(),
+                        format!(
+                            "node '{nname}': iscsi_initiator {v} is also the initiator name of \
+                             node '{other}'; a target tells its initiators apart by name, give \
+                             each node its own"
+                        ),
+                    );
+                    return None;
+                }
+                Some(v.clone())
+            });
             nodes.push(Node {
                 name: nname,
                 id: u32::try_from(id).unwrap_or(0),
@@ -699,6 +760,7 @@ impl Cluster {
                 roles: rn.roles.clone(),
                 member: rn.member.unwrap_or(true),
                 fence,
+                iscsi_initiator,
             });
         }
 

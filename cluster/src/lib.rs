@@ -13,6 +13,8 @@ pub mod netboot;
 pub mod query;
 
 pub use cli::{run_cdsl, run_cluster, CdslArgs, ClusterArgs};
-pub use description::{normalize_mac, Cidr, Cluster, Crypto, FailoverDomain, Network, Node};
+pub use description::{
+    normalize_mac, valid_iscsi_name, Cidr, Cluster, Crypto, FailoverDomain, Network, Node,
+};
 pub use error::{ClusterError, Diagnostic};
 pub use fence::FenceDevice;

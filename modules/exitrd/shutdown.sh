@@ -9,8 +9,10 @@
 # what makes the leave orderly: unmounting gfs2 releases the node's dlm lockspace, and then
 # dlm_controld and corosync can leave their process groups cleanly. A member that powers
 # off with the root still mounted is a failed member to the others, and they fence it
-# (with a reboot, the fence would power the rebooting node off). Every step is bounded:
-# whatever happens, the node ends in the verb, never in a hang; PID 1 never exits.
+# (with a reboot, the fence would power the rebooting node off). Every step that can block
+# in the kernel (an unmount, lvm, sync) runs in the background with a bound: whatever
+# happens, the node ends in the verb, never in a hang; PID 1 never exits. kexec is not
+# supported (it reboots), and systemd's reboot argument is not passed on.
 PATH=/bin
 export PATH
 
@@ -21,30 +23,62 @@ say() {
 	echo "srbuild exitrd: [$up] $*" >/dev/console 2>/dev/null || echo "srbuild exitrd: $*"
 }
 
-# finish: the verb itself, without any init left to ask.
+# bounded SECONDS CMD...: CMD in the background, waited for at most SECONDS; its status,
+# or 124 when it is still running then (it is left behind: a process blocked in the
+# kernel cannot be killed anyway). The status comes through a file, so a child that is
+# not reaped yet does not matter.
+bounded_n=0
+bounded() {
+	b_secs=$1
+	shift
+	bounded_n=$((bounded_n + 1))
+	b_rc=/bounded.$bounded_n
+	(
+		"$@"
+		echo $? >"$b_rc"
+	) &
+	b_n=$((b_secs * 5))
+	while [ ! -s "$b_rc" ] && [ "$b_n" -gt 0 ]; do
+		sleep 0.2
+		b_n=$((b_n - 1))
+	done
+	[ -s "$b_rc" ] || return 124
+	read -r b_s <"$b_rc"
+	return "$b_s"
+}
+
+# finish: the verb itself, without any init left to ask; the caches written first, but
+# only for as long as the storage answers (-n: the system call does not sync again).
 finish() {
-	sync
+	bounded 20 sync || say "sync did not finish in 20 s: going on"
 	case "$verb" in
-	reboot) reboot -f ;;
-	halt) halt -f ;;
+	reboot) reboot -f -n ;;
+	halt) halt -f -n ;;
 	kexec)
 		say "kexec is not supported here: rebooting"
-		reboot -f
+		reboot -f -n
 		;;
-	*) poweroff -f ;;
+	*) poweroff -f -n ;;
 	esac
 	# Only if the system call failed: PID 1 must not exit.
 	while :; do sleep 3600; done
 }
 
+# alive PID: whether process PID runs (a zombie, dead but not reaped by us, does not).
+alive() {
+	st=""
+	read -r _ _ st _ <"/proc/$1/stat" 2>/dev/null || return 1
+	[ "$st" != Z ]
+}
+
 # wait_gone PID SECONDS: whether process PID ended within SECONDS (polled every 0.2 s).
 wait_gone() {
 	n=$(($2 * 5))
-	while [ -d "/proc/$1" ] && [ "$n" -gt 0 ]; do
+	while alive "$1" && [ "$n" -gt 0 ]; do
 		sleep 0.2
 		n=$((n - 1))
 	done
-	[ ! -d "/proc/$1" ]
+	! alive "$1"
 }
 
 # holders: the processes whose root, working directory or an open file is under /oldroot.
@@ -88,16 +122,17 @@ stop_daemon() {
 say "$verb: taking the root down"
 # Everything mounted below the old root first, the deepest first (the CDSL bind mount, the
 # old /run, /proc, /sys and /dev); lazily where a normal unmount is refused.
+umount_one() { umount "$1" 2>/dev/null || umount -l "$1" 2>/dev/null; }
 awk '$2 ~ "^/oldroot/" { print $2 }' /proc/mounts | sort -r >/mounts.below
 while IFS= read -r m; do
-	umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	bounded 10 umount_one "$m" || say "cannot unmount $m in 10 s: going on"
 done </mounts.below
 # The root: a shared root may need the network and its daemons for a while (gfs2 writes
 # its journal and leaves the lockspace; NFS flushes), so in the background, bounded.
 fstype=$(awk '$2 == "/oldroot" { t = $3 } END { print t }' /proc/mounts)
-umount /oldroot 2>/umount.err &
-upid=$!
-if wait_gone "$upid" 60 && ! awk '$2 == "/oldroot" { f = 1 } END { exit !f }' /proc/mounts; then
+if [ -z "$fstype" ]; then
+	say "cannot unmount the root: nothing is mounted at /oldroot"
+elif bounded 60 umount /oldroot 2>/umount.err && ! awk '$2 == "/oldroot" { f = 1 } END { exit !f }' /proc/mounts; then
 	say "root ($fstype) unmounted"
 else
 	say "cannot unmount the root ($fstype): $(cat /umount.err 2>/dev/null) held by: $(holders)"
@@ -111,7 +146,7 @@ if daemon_pid lvmlockd >/dev/null; then
 	mount -t sysfs sysfs "$svc/sys" 2>/dev/null
 	mount -t devtmpfs devtmpfs "$svc/dev" 2>/dev/null
 	svc_lvm() { PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$svc" lvm "$@"; }
-	if svc_lvm vgchange -an >/lvm.out 2>&1 && svc_lvm vgchange --lock-stop >>/lvm.out 2>&1; then
+	if bounded 30 svc_lvm vgchange -an >/lvm.out 2>&1 && bounded 30 svc_lvm vgchange --lock-stop >>/lvm.out 2>&1; then
 		say "lvm: shared volume groups deactivated and stopped"
 	else
 		say "lvm: cannot deactivate or stop the shared volume groups: $(tail -n 2 /lvm.out | tr '\n' ' ')"

@@ -26,9 +26,15 @@ sr_svc() { chroot /run/srbuild/svc "$@"; }
 # sr_misc_dev: /dev/misc as a link to /dev (or, where a misc/ directory is already there,
 # links in it to the cluster's control devices).
 sr_misc_dev() {
-	if [ ! -e /dev/misc ]; then
-		ln -s . /dev/misc
-	elif [ ! -L /dev/misc ]; then
+	if [ -L /dev/misc ]; then
+		[ "$(readlink /dev/misc)" = . ] ||
+			sr_log "warning: /dev/misc links to $(readlink /dev/misc), not /dev: dlm lockspace devices may not be found"
+	elif [ ! -e /dev/misc ]; then
+		ln -s . /dev/misc || sr_log "warning: cannot link /dev/misc to /dev: dlm lockspace devices will not be found"
+	else
+		# A misc/ directory someone made: the control devices are linked in it, but a
+		# lockspace's device (lvmlockd's dlm_NAME) would not be.
+		sr_log "warning: /dev/misc is a directory: only the dlm control devices are linked there"
 		for sr_n in dlm-control dlm-monitor dlm_plock; do
 			[ -e "/dev/$sr_n" ] && ln -sf "../$sr_n" "/dev/misc/$sr_n"
 		done

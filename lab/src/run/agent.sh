@@ -115,6 +115,14 @@ while read -r check arg; do
 			fail "no iSCSI session to $arg after switch_root: $(echo "$q" | tr '\n' ' ')"
 		echo "lab-agent: iscsi session: $(echo "$q" | grep -F " $arg " | head -n 1)"
 		;;
+	initiator)
+		# initiator PREFIX: the node logged in as PREFIX:NODE, its name in the cluster
+		# description (not the one /init would make up from the node name).
+		q=$(cat "$svc/etc/iscsi/initiatorname.iscsi" 2>&1)
+		[ "$q" = "InitiatorName=$arg:$SRBUILD_NODE" ] ||
+			fail "initiator name '$q', expected InitiatorName=$arg:$SRBUILD_NODE (the cluster description's iscsi_initiator)"
+		echo "lab-agent: iscsi $q"
+		;;
 	lvshared)
 		# lvshared VG/LV: the LV is active here, lvmlockd holds its lock in mode sh
 		# (lvchange -asy; -ay would be ex and lock the other nodes out), and its VG is

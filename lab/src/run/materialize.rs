@@ -99,6 +99,7 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
             authkey,
             nodes,
             fences,
+            initiators,
         } => {
             artifacts::authkey(authkey)?;
             let fences = crate::run::fencing::write_password_files(fences, &host.bmc_credentials)?;
@@ -106,7 +107,7 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or("authkey");
-            let text = crate::run::topology::cluster_toml(nodes, Some(name), &fences);
+            let text = crate::run::topology::cluster_toml(nodes, Some(name), &fences, *initiators);
             srbuild_fsio::write_file(path, text.as_bytes(), 0o644, None)
                 .map_err(|e| LabError::io("cannot write", path, e))
         }

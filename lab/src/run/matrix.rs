@@ -65,12 +65,7 @@ pub const MATRIX: &[MatrixEntry] = &[
     // A shared LVM volume group (lvmlockd, dlm) on the LUN, the root an LV activated
     // shared on every node; and an LV the group does not have, refused at mount-root.
     e("gfs2-lvm-3-nodes", "gfs2-lvm", Scenario::Normal, 3),
-    e(
-        "gfs2-lvm-missing-lv",
-        "gfs2-lvm",
-        Scenario::WrongRootPath,
-        1,
-    ),
+    e("gfs2-lvm-missing-lv", "gfs2-lvm", Scenario::MissingLv, 1),
     // Two paths to the LUN (two networks), dm-multipath; one path cut and restored.
     e(
         "gfs2-multipath-path-fails",

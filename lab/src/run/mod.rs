@@ -166,7 +166,8 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
                 if s.sessions > 0 {
                     r.passed = false;
                     r.message.push_str(&format!(
-                        "; fenced after its power-off ({} login(s) to its BMC): the leave was not clean",
+                        "; its BMC saw {} login(s) during the run: fenced, although it left by \
+                         powering off (the leave was not clean)",
                         s.sessions
                     ));
                 }

@@ -202,6 +202,8 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         authkey: work.join("authkey"),
         nodes: in_description,
         fences: bmcs.clone(),
+        initiators: matches!(kind.storage, crate::run::kinds::Storage::Target(_))
+            .then_some(crate::run::kinds::INITIATOR_PREFIX),
     });
 
     let tree = work.join("root");

@@ -21,6 +21,9 @@ pub enum Recipe {
         nodes: Vec<LabNode>,
         /// The members' BMCs: a fence device each, their password files next to `path`.
         fences: Vec<PlannedBmc>,
+        /// The clients' iSCSI initiator names are `PREFIX:NODE` (`iscsi_initiator`), for
+        /// kinds whose root is served over iSCSI.
+        initiators: Option<&'static str>,
     },
     /// The test root tree (replaced) with the agent told `agent`, and `clients`' CDSLs.
     RootTree {
@@ -88,9 +91,10 @@ impl fmt::Display for Recipe {
                 authkey,
                 nodes,
                 fences,
+                initiators,
             } => write!(
                 f,
-                "cluster {} (authkey {}) nodes {}{}",
+                "cluster {} (authkey {}) nodes {}{}{}",
                 path.display(),
                 authkey.display(),
                 nodes
@@ -114,7 +118,10 @@ impl fmt::Display for Recipe {
                             .collect::<Vec<_>>()
                             .join(",")
                     )
-                }
+                },
+                initiators
+                    .map(|p| format!(" iscsi initiators {p}:NODE"))
+                    .unwrap_or_default()
             ),
             Recipe::RootTree {
                 path,

@@ -89,6 +89,7 @@ pub fn cluster_toml(
     nodes: &[LabNode],
     authkey: Option<&str>,
     fences: &std::collections::BTreeMap<String, String>,
+    initiators: Option<&str>,
 ) -> String {
     let crypto = authkey
         .map(|k| {
@@ -113,6 +114,10 @@ pub fn cluster_toml(
                 .map(|r| format!("\nroles = [\"{r}\"]\nmember = false"))
                 .unwrap_or_default()
         );
+        // A client's iSCSI initiator name (`PREFIX:NODE`), from the description.
+        if let (Some(p), None) = (initiators, n.role) {
+            let _ = writeln!(s, "iscsi_initiator = \"{p}:{}\"\n", n.name);
+        }
         if let Some(f) = fences.get(&n.name) {
             let _ = writeln!(s, "{f}");
         }
@@ -127,7 +132,7 @@ mod tests {
     #[test]
     fn the_lab_description_is_valid_and_service_nodes_are_not_members() {
         let nodes = vec![service(0, "server", "nfs-server"), client(1), client(2)];
-        let text = cluster_toml(&nodes, Some("authkey"), &Default::default());
+        let text = cluster_toml(&nodes, Some("authkey"), &Default::default(), None);
         let c =
             srbuild_cluster::Cluster::parse(&text, std::path::Path::new("/lab/lab.toml")).unwrap();
         assert_eq!(c.crypto.cipher, "aes256");
@@ -157,7 +162,7 @@ mod tests {
             let f = crate::run::fencing::fence_toml(&n.name, addr, "fUser123456", &pw).unwrap();
             fences.insert(n.name.clone(), f);
         }
-        let text = cluster_toml(&nodes, Some("authkey"), &fences);
+        let text = cluster_toml(&nodes, Some("authkey"), &fences, None);
         let v: toml::Value = toml::from_str(&text).unwrap();
         let node = v["node"].as_array().unwrap();
         assert!(node[0].get("fence").is_none(), "a service node has no BMC");

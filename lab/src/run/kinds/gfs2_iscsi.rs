@@ -3,7 +3,7 @@
 //! open-iscsi (`netroot=iscsi:…`, iscsid as a root storage daemon) and mounts the LUN with
 //! lock_dlm, as on the raw disk.
 
-use super::{gfs2, Check, RootArgs, RootKind, Storage, TARGET, TARGET_IQN};
+use super::{gfs2, Check, RootArgs, RootKind, Storage, INITIATOR_PREFIX, TARGET, TARGET_IQN};
 use crate::run::scenarios::Scenario;
 
 pub const KIND: RootKind = RootKind {
@@ -19,6 +19,7 @@ pub const KIND: RootKind = RootKind {
         Check::Quorum,
         Check::Daemon("iscsid"),
         Check::IscsiSession(TARGET_IQN),
+        Check::IscsiInitiator(INITIATOR_PREFIX),
     ],
     scenarios: &[Scenario::Normal, Scenario::ServerDown],
     root_args,

@@ -26,10 +26,11 @@ pub const KIND: RootKind = RootKind {
         Check::Quorum,
         Check::Daemon("iscsid"),
         Check::IscsiSession(super::TARGET_IQN),
+        Check::IscsiInitiator(super::INITIATOR_PREFIX),
         Check::Daemon("lvmlockd"),
         Check::LvShared(ROOT_LV),
     ],
-    scenarios: &[Scenario::Normal, Scenario::WrongRootPath],
+    scenarios: &[Scenario::Normal, Scenario::MissingLv],
     root_args,
     ..gfs2_iscsi::KIND
 };
@@ -47,8 +48,8 @@ fn blank(_disk: &Path, _f: &SharedFormat) -> Result<()> {
     Ok(())
 }
 
-/// The iSCSI kind's arguments with the root on the LV (`wrong-root-path`: an LV the volume
-/// group does not have, which must fail at mount-root naming it).
+/// The iSCSI kind's arguments with the root on the LV (`missing-lv`: an LV the volume group
+/// does not have, which must fail at mount-root naming it).
 fn root_args(a: &RootArgs) -> Vec<String> {
     let lv = if a.wrong_root { MISSING_LV } else { ROOT_LV };
     let mut args: Vec<String> = gfs2_iscsi::root_args_of(a)

@@ -3,7 +3,7 @@
 //! multipath-tools assemble them into one dm-multipath map before the gfs2 mount;
 //! multipathd, like iscsid, is a root storage daemon that outlives `switch_root`.
 
-use super::{gfs2, gfs2_iscsi, Check, RootArgs, RootKind, TARGET_IQN};
+use super::{gfs2, gfs2_iscsi, Check, RootArgs, RootKind, INITIATOR_PREFIX, TARGET_IQN};
 use crate::run::scenarios::Scenario;
 
 pub const KIND: RootKind = RootKind {
@@ -18,6 +18,7 @@ pub const KIND: RootKind = RootKind {
         Check::Quorum,
         Check::Daemon("iscsid"),
         Check::IscsiSession(TARGET_IQN),
+        Check::IscsiInitiator(INITIATOR_PREFIX),
         Check::Daemon("multipathd"),
     ],
     scenarios: &[Scenario::Normal, Scenario::PathFails],

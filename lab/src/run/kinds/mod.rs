@@ -165,6 +165,10 @@ pub const SEED_LVM: Role = Role {
     ..SEED
 };
 
+/// The clients' iSCSI initiator names are `INITIATOR_PREFIX:NODE`, from the cluster
+/// description (`iscsi_initiator`), for the kinds whose root is served over iSCSI.
+pub const INITIATOR_PREFIX: &str = "iqn.2026-12.lab.srbuild.node";
+
 /// The iSCSI target's name (the lab's one target).
 pub const TARGET_IQN: &str = "iqn.2026-12.lab.srbuild:root";
 
@@ -241,6 +245,8 @@ pub enum Check {
     O2cb(&'static str),
     /// `iscsiadm -m session` (from the service chroot) lists a session to this target.
     IscsiSession(&'static str),
+    /// The node's initiator name is `PREFIX:NODE` (from the cluster description).
+    IscsiInitiator(&'static str),
     /// This logical volume (`VG/LV`) is active shared (`lvs -o lv_active`) and its volume
     /// group's lock type is dlm (`vgs -o vg_lock_type`), from the service chroot.
     LvShared(&'static str),
@@ -262,6 +268,7 @@ impl std::fmt::Display for Check {
             Check::Quorum => f.write_str("quorum"),
             Check::O2cb(c) => write!(f, "o2cb {c}"),
             Check::IscsiSession(t) => write!(f, "iscsi {t}"),
+            Check::IscsiInitiator(p) => write!(f, "initiator {p}"),
             Check::LvShared(lv) => write!(f, "lvshared {lv}"),
             Check::Mmap => f.write_str("mmap"),
             Check::Ram => f.write_str("ram"),

@@ -2,7 +2,7 @@
 //! served by a target node running tgtd; every client logs in with open-iscsi
 //! (`netroot=iscsi:…`) and mounts the LUN with o2cb and local disk heartbeat.
 
-use super::{ocfs2, Check, RootArgs, RootKind, Storage, TARGET, TARGET_IQN};
+use super::{ocfs2, Check, RootArgs, RootKind, Storage, INITIATOR_PREFIX, TARGET, TARGET_IQN};
 use crate::run::scenarios::Scenario;
 
 pub const KIND: RootKind = RootKind {
@@ -16,6 +16,7 @@ pub const KIND: RootKind = RootKind {
         Check::O2cb(crate::run::topology::CLUSTER),
         Check::Daemon("iscsid"),
         Check::IscsiSession(TARGET_IQN),
+        Check::IscsiInitiator(INITIATOR_PREFIX),
     ],
     scenarios: &[Scenario::Normal],
     root_args,

@@ -23,6 +23,18 @@ pub const WRONG_ROOT_PATH: ScenarioSpec = ScenarioSpec {
     ..BASE
 };
 
+pub const MISSING_LV: ScenarioSpec = ScenarioSpec {
+    id: Scenario::MissingLv,
+    name: "missing-lv",
+    doc: "Clients ask for a logical volume the shared volume group does not have (`rd.lvm.lv=labvg/missing`): `FAILED stage=mount-root` naming it and the volumes there are.",
+    verdict: VerdictSpec::Fail {
+        stage: "mount-root",
+        why_has: &["volume group labvg has no logical volume missing (it has: root)"],
+    },
+    wrong_root: true,
+    ..BASE
+};
+
 pub const UNKNOWN_NODE: ScenarioSpec = ScenarioSpec {
     id: Scenario::UnknownNode,
     name: "unknown-node",

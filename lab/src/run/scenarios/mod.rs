@@ -39,6 +39,7 @@ pub enum Scenario {
     PathFails,
     Partition,
     FenceDeviceDown,
+    MissingLv,
 }
 
 impl Scenario {
@@ -95,6 +96,7 @@ pub const SPECS: &[&ScenarioSpec] = &[
     &paths::PATH_FAILS,
     &fencing::PARTITION,
     &fencing::FENCE_DEVICE_DOWN,
+    &basic::MISSING_LV,
 ];
 
 /// One scenario.
@@ -264,6 +266,7 @@ pub fn spec(s: Scenario) -> &'static ScenarioSpec {
     match s {
         Scenario::Normal => &basic::NORMAL,
         Scenario::WrongRootPath => &basic::WRONG_ROOT_PATH,
+        Scenario::MissingLv => &basic::MISSING_LV,
         Scenario::UnknownNode => &basic::UNKNOWN_NODE,
         Scenario::LateServer => &faults::LATE_SERVER,
         Scenario::IpStatic => &net::IP_STATIC,
