@@ -73,9 +73,9 @@ pub const MATRIX: &[MatrixEntry] = &[
         Scenario::PathFails,
         2,
     ),
-    // Fencing: a member dying while its BMC is unreachable; an ocfs2 member cut off while
-    // running. gfs2-partition runs by hand only: its fsck is not always clean
-    // (docs/fencing.md, "Known gaps").
+    // Fencing: a member dying while its BMC is unreachable; a member cut off while running
+    // (gfs2: fenced through its BMC; ocfs2: o2quo fences itself).
+    e("gfs2-partition", "gfs2", Scenario::Partition, 3),
     e(
         "gfs2-fence-device-down",
         "gfs2",

@@ -236,15 +236,9 @@ fn fsck_shared(check: &plan::DiskCheck, results: &mut [NodeResult]) -> Result<()
     let note = if out.status.success() {
         println!("lab: {what}: clean");
         format!("; {} clean", check.argv.join(" "))
-    } else if let Some(n) = leaks {
-        println!(
-            "lab: {what}: clean but for {n} leaked inode block(s) (allocated, never written; see {})",
-            log.display()
-        );
-        format!(
-            "; {} clean but for {n} leaked inode block(s) (a create the fenced node never finished)",
-            check.argv.join(" ")
-        )
+    } else if let Some(found) = &leaks {
+        println!("lab: {what}: clean but for {found}; see {}", log.display());
+        format!("; {} clean but for {found}", check.argv.join(" "))
     } else {
         let tail: Vec<&str> = text.lines().rev().take(3).collect();
         println!(

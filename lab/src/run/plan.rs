@@ -122,7 +122,7 @@ pub struct DiskCheck {
     pub argv: &'static [&'static str],
     pub disk: PathBuf,
     /// See [`crate::run::kinds::Formatter::leaks_only`].
-    pub leaks_only: Option<fn(&str) -> Option<usize>>,
+    pub leaks_only: Option<fn(&str) -> Option<String>>,
     /// See [`crate::run::kinds::Formatter::settle`].
     pub settle: &'static str,
 }

@@ -61,10 +61,10 @@ pub struct Formatter {
     /// The host's read-only check of the disk (`fsck.gfs2 -n`), run on it once every VM
     /// is gone after a scenario that killed or fenced a node; the disk's path goes last.
     pub check: &'static [&'static str],
-    /// When the check is not clean: `Some(n)` if its whole report is `n` leaked inode blocks
-    /// (allocated, never written: a create that a fenced node never finished) and the counts
-    /// that follow from them, `None` for anything else.
-    pub leaks_only: Option<fn(&str) -> Option<usize>>,
+    /// When the check is not clean: `Some(what)` if all its report found is harmless after
+    /// a node died (leaked inode blocks, a master statfs behind the dead node's last
+    /// creates: `gfs2::leaked_inodes_only`), said in words; `None` for anything else.
+    pub leaks_only: Option<fn(&str) -> Option<String>>,
     /// Shell code each running node runs before it remounts its root read-only for the
     /// check: what an unmount would do that a remount does not ("" for nothing).
     pub settle: &'static str,
