@@ -140,3 +140,26 @@ fn the_description_and_init_agree_on_what_an_iscsi_name_is() {
         );
     }
 }
+
+#[test]
+fn the_description_knows_the_initiator_name_init_makes_up() {
+    // cluster.toml refuses an iscsi_initiator equal to the name /init gives a node without
+    // one (srbuild_cluster::description::default_iscsi_name); both must make the same name.
+    let hook = include_str!("../../modules/iscsi/iscsi-login.sh.hbs");
+    let line = hook
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("SR_ISCSI_INITIATOR=iqn.2026-12.org.srbuild:"))
+        .expect("the hook's made-up initiator name");
+    for node in ["node1", "Node_2", "web.a-b", "x y"] {
+        let (ok, out) = run(&format!(
+            "SR_NODE_NAME='{node}'\n{line}\necho \"$SR_ISCSI_INITIATOR\""
+        ));
+        assert!(ok, "{out}");
+        assert_eq!(
+            out.trim_end(),
+            srbuild_cluster::description::default_iscsi_name(node),
+            "{node}"
+        );
+    }
+}

@@ -269,6 +269,23 @@ pub fn valid_iscsi_name(s: &str) -> bool {
         })
 }
 
+/// The initiator name `/init` gives a node without one (`iscsi-login.sh.hbs`): the node's
+/// name in lower case, anything outside `[a-z0-9.-]` as `-`, after `iqn.2026-12.org.srbuild:`.
+pub fn default_iscsi_name(node: &str) -> String {
+    let tail: String = node
+        .chars()
+        .map(|c| c.to_ascii_lowercase())
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("iqn.2026-12.org.srbuild:{tail}")
+}
+
 /// Normalises a MAC address written with `:` or `-` to lowercase `aa:bb:cc:dd:ee:ff`.
 pub fn normalize_mac(mac: &str) -> Result<String, String> {
     let parts: Vec<&str> = mac.split([':', '-']).collect();
@@ -762,6 +779,41 @@ impl Cluster {
                 fence,
                 iscsi_initiator,
             });
+        }
+
+        // An initiator name is also refused when it is the one /init makes up for another
+        // node that has none (modules/iscsi/iscsi-login.sh.hbs), and on a node that is not
+        // a member: only members are rendered into the images' login hook.
+        for (rn, n) in raw.node.iter().zip(&nodes) {
+            let (Some(i), Some(v)) = (
+                rn.get_ref().iscsi_initiator.as_ref(),
+                n.iscsi_initiator.as_ref(),
+            ) else {
+                continue;
+            };
+            if !n.is_member() {
+                ck.at(
+                    i.span(),
+                    format!(
+                        "node '{}': iscsi_initiator: the node is not a member (member = false), \
+                         and only members' names go into the images; remove the key, or give \
+                         the name with rd.iscsi.initiator= on that node's command line",
+                        n.name
+                    ),
+                );
+            } else if let Some(other) = nodes
+                .iter()
+                .find(|o| o.iscsi_initiator.is_none() && default_iscsi_name(&o.name) == *v)
+            {
+                ck.at(
+                    i.span(),
+                    format!(
+                        "node '{}': iscsi_initiator {v} is the name node '{}' gets when it has \
+                         none; give node '{}' an iscsi_initiator of its own, or choose another",
+                        n.name, other.name, other.name
+                    ),
+                );
+            }
         }
 
         // A fence device at a node's own address is the node, not its BMC: a fence through

@@ -91,3 +91,30 @@ fn two_nodes_with_one_initiator_name_is_an_error_naming_both() {
         assert!(e.contains(want), "{want}: {e}");
     }
 }
+
+#[test]
+fn a_name_init_would_give_another_node_or_one_on_a_non_member_is_an_error() {
+    let (line, e) = one_error("iscsi_initiator = \"iqn.2026-12.org.srbuild:node2\"", "");
+    assert_eq!(line, 9, "{e}");
+    for want in [
+        "node 'node1'",
+        "is the name node 'node2' gets when it has none",
+    ] {
+        assert!(e.contains(want), "{want}: {e}");
+    }
+    // node2 with a name of its own frees the made-up one.
+    assert!(parse(
+        "iscsi_initiator = \"iqn.2026-12.org.srbuild:node2\"",
+        "iscsi_initiator = \"iqn.2026-12.org.example:n2\""
+    )
+    .is_ok());
+    let (line, e) = one_error(
+        "",
+        "member = false\niscsi_initiator = \"iqn.2026-12.org.example:n2\"",
+    );
+    assert_eq!(line, 16, "{e}");
+    assert!(
+        e.contains("node 'node2': iscsi_initiator: the node is not a member"),
+        "{e}"
+    );
+}

@@ -121,7 +121,11 @@ while read -r check arg; do
 		q=$(cat "$svc/etc/iscsi/initiatorname.iscsi" 2>&1)
 		[ "$q" = "InitiatorName=$arg:$SRBUILD_NODE" ] ||
 			fail "initiator name '$q', expected InitiatorName=$arg:$SRBUILD_NODE (the cluster description's iscsi_initiator)"
-		echo "lab-agent: iscsi $q"
+		# And the name each session logged in with ("Iface Initiatorname: NAME").
+		s=$(chroot "$svc" iscsiadm -m session -P 3 2>&1 | sed -n 's/^[[:space:]]*Iface Initiatorname:[[:space:]]*//p' | sort -u)
+		[ "$s" = "$arg:$SRBUILD_NODE" ] ||
+			fail "the iSCSI sessions logged in as '$(echo "$s" | tr '\n' ' ')', expected $arg:$SRBUILD_NODE"
+		echo "lab-agent: iscsi $q, sessions as $s"
 		;;
 	lvshared)
 		# lvshared VG/LV: the LV is active here, lvmlockd holds its lock in mode sh
