@@ -3,26 +3,13 @@
 //! value (an initiator or target name that is no IQN, a malformed netroot, a bad port or
 //! LUN, credentials on the command line) refused with one FAILED line naming it.
 
-use std::process::Command;
+mod common;
 
-const CORE: &str = include_str!("../templates/lib/core.sh");
 const ISCSI: &str = include_str!("../templates/lib/iscsi.sh");
 
-/// Runs `script` after the library, with `sr_rescue` replaced by an exit (the image would
-/// start a rescue shell or reboot); returns (exit status, stdout).
+/// Runs `script` after the library ([`common::run_lib`]); returns (exit status, stdout).
 fn run(script: &str) -> (bool, String) {
-    let o = Command::new("/bin/busybox")
-        .args([
-            "sh",
-            "-c",
-            &format!("{CORE}\n{ISCSI}\nsr_rescue() {{ exit 1; }}\nSR_STAGE=cmdline\n{script}"),
-        ])
-        .output()
-        .expect("busybox (apt-get install busybox-static)");
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
+    common::run_lib(ISCSI, script)
 }
 
 fn fails(script: &str, naming: &str) {

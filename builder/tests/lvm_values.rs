@@ -3,26 +3,13 @@
 //! (no slash, two, an empty or dash-led name, a character LVM refuses, shell syntax)
 //! refused with one FAILED line naming it.
 
-use std::process::Command;
+mod common;
 
-const CORE: &str = include_str!("../templates/lib/core.sh");
 const LVM: &str = include_str!("../templates/lib/lvm.sh");
 
-/// Runs `script` after the library, with `sr_rescue` replaced by an exit (the image would
-/// start a rescue shell or reboot); returns (exit status, stdout).
+/// Runs `script` after the library ([`common::run_lib`]); returns (exit status, stdout).
 fn run(script: &str) -> (bool, String) {
-    let o = Command::new("/bin/busybox")
-        .args([
-            "sh",
-            "-c",
-            &format!("{CORE}\n{LVM}\nsr_rescue() {{ exit 1; }}\nSR_STAGE=cmdline\n{script}"),
-        ])
-        .output()
-        .expect("busybox (apt-get install busybox-static)");
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-    )
+    common::run_lib(LVM, script)
 }
 
 fn fails(value: &str, naming: &str) {
