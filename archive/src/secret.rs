@@ -12,6 +12,11 @@ use std::path::Path;
 /// The corosync authkey, which `srbuild image --cluster` puts in images of corosync profiles.
 pub const COROSYNC_AUTHKEY: &str = "etc/srbuild/corosync-authkey";
 
+/// The CHAP secret of the root's iSCSI sessions, which `srbuild image --cluster` puts in
+/// images of profiles that log in to or serve iSCSI targets when the description has
+/// `[iscsi]`.
+pub const ISCSI_CHAP_SECRET: &str = "etc/srbuild/iscsi-chap.secret";
+
 /// The directory of the fence devices' passwords (`NODE.password`), which `srbuild image
 /// --cluster` puts in images of profiles that run dlm: every file under it is a secret.
 pub const FENCE_PASSWORD_DIR: &str = "etc/srbuild/fence";
@@ -22,6 +27,7 @@ pub const SECRET_DIRS: &[(&str, &str)] = &[(FENCE_PASSWORD_DIR, "a fence device'
 /// Every path that holds a secret (normalised: no leading `/` or `./`), with what it is.
 pub const SECRET_PATHS: &[(&str, &str)] = &[
     (COROSYNC_AUTHKEY, "the corosync authkey"),
+    (ISCSI_CHAP_SECRET, "the iSCSI CHAP secret"),
     // Where corosync itself reads it: a profile that lists the host's key puts it here.
     ("etc/corosync/authkey", "the corosync authkey"),
 ];

@@ -77,6 +77,10 @@ struct ModuleFile {
     /// The module runs corosync: the cluster's crypto authkey goes into the image.
     #[serde(default)]
     corosync_authkey: bool,
+    /// The module logs in to or serves iSCSI targets: the description's CHAP secret
+    /// (`[iscsi]`) goes into the image.
+    #[serde(default)]
+    iscsi_chap: bool,
     /// The module runs dlm_controld: while fencing is on, every member needs a fence device.
     #[serde(default)]
     dlm: bool,
@@ -180,6 +184,9 @@ pub struct Profile {
     pub needs_cluster: Vec<String>,
     /// A module runs corosync (`corosync_authkey = true`): the authkey goes in.
     pub corosync_authkey: bool,
+    /// A module logs in to or serves iSCSI targets (`iscsi_chap = true`): the CHAP secret
+    /// of the description's `[iscsi]` goes in.
+    pub iscsi_chap: bool,
     /// Modules that run dlm_controld (`dlm = true`).
     pub dlm: Vec<String>,
     /// The profile file that turned fencing off (`fencing = false`), if one did and no
@@ -403,6 +410,7 @@ fn apply_modules(profile: &mut Profile, order: Vec<(String, TextFile, ModuleFile
             profile.needs_cluster.push(mname.clone());
         }
         profile.corosync_authkey |= m.corosync_authkey;
+        profile.iscsi_chap |= m.iscsi_chap;
         if m.dlm {
             profile.dlm.push(mname.clone());
         }

@@ -41,6 +41,10 @@ pub struct ClusterContext {
     pub fencing: bool,
     /// Every member has a fence device in the image (`MemberContext::fence`).
     pub fence_every_member: bool,
+    /// The CHAP user of the root's iSCSI sessions (`[iscsi]`), when the profile has a
+    /// module that logs in or serves and the description has the table; its secret is
+    /// `contract::CHAP_SECRET`.
+    pub iscsi_chap_user: Option<String>,
 }
 
 /// A member's fence device as `dlm.conf` names it (`crate::fencing` fills it in).
@@ -118,6 +122,7 @@ impl ClusterContext {
             authkey: c.crypto.authkey.is_some(),
             fencing: true,
             fence_every_member: false,
+            iscsi_chap_user: None,
         })
     }
 }

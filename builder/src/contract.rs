@@ -26,6 +26,22 @@ pub const AUTHKEY: &str = srbuild_archive::secret::COROSYNC_AUTHKEY;
 /// The fence devices' passwords, `NODE.password` each: secrets, never hashed or shown.
 pub const FENCE_DIR: &str = srbuild_archive::secret::FENCE_PASSWORD_DIR;
 
+/// The CHAP secret of the root's iSCSI sessions: a secret, never hashed or shown.
+pub const CHAP_SECRET: &str = srbuild_archive::secret::ISCSI_CHAP_SECRET;
+
+/// Writes [`CHAP_SECRET`], mode 0400: the bytes `srbuild_cluster::Cluster::chap_secret`
+/// read (one word of `srbuild_cluster::iscsi::chap_byte`), without a newline. The iscsi
+/// module copies it into iscsid's configuration, the iscsi-target module into tgtd's
+/// account.
+pub fn write_chap_secret(plan: &mut Plan, secret: Vec<u8>) -> Result<()> {
+    plan.insert_bytes(
+        CHAP_SECRET,
+        secret,
+        0o400,
+        "--cluster (iscsi.chap_secret_file)",
+    )
+}
+
 /// The image path of member `node`'s fence password (under [`FENCE_DIR`]).
 pub fn fence_password_path(node: &str) -> String {
     format!("{FENCE_DIR}/{node}.password")

@@ -57,8 +57,8 @@ pub fn add_runtime(
     Ok(kernel_modules)
 }
 
-/// The cluster description (`--cluster`): its copy, the authkey when the profile wants
-/// one, the nodes table, and the context templates render it from.
+/// The cluster description (`--cluster`): its copy, the authkey and the CHAP secret when
+/// the profile wants them, the nodes table, and the context templates render it from.
 fn add_cluster(
     opts: &BuildOptions,
     profile: &Profile,
@@ -88,6 +88,14 @@ fn add_cluster(
     contract::write_cluster_toml(plan, text)?;
     if let (true, Some(key)) = (profile.corosync_authkey, &c.crypto.authkey) {
         contract::write_authkey(plan, key)?;
+    }
+    if let (true, Some(a)) = (profile.iscsi_chap, &c.iscsi) {
+        let secret = c
+            .chap_secret()
+            .map_err(BuildError::Cluster)?
+            .unwrap_or_default();
+        contract::write_chap_secret(plan, secret)?;
+        ctx.iscsi_chap_user = Some(a.chap_user.clone());
     }
     contract::write_nodes(plan, &c)?;
     crate::fencing::add_fencing(profile, opts, &c, &mut ctx, plan)?;

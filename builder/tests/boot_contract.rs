@@ -338,6 +338,7 @@ fn the_shell_spells_only_contract_paths_under_etc_srbuild() {
         contract::CLUSTER_TOML,
         contract::AUTHKEY,
         contract::FENCE_DIR,
+        contract::CHAP_SECRET,
     ];
     let mut seen = BTreeSet::new();
     for (path, text) in shell_sources() {

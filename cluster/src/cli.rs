@@ -231,9 +231,18 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
                 ),
                 None => "fence:       -".into(),
             });
+            // The CHAP secret file's path, never its content; only members log in.
             lines.push(format!(
-                "iscsi:       {}",
-                n.iscsi_initiator.as_deref().unwrap_or("-")
+                "iscsi:       {}{}",
+                n.iscsi_initiator.as_deref().unwrap_or("-"),
+                match (&c.iscsi, n.is_member()) {
+                    (Some(a), true) => format!(
+                        " chap user {} secret_file {}",
+                        a.chap_user,
+                        a.chap_secret_file.display()
+                    ),
+                    _ => String::new(),
+                }
             ));
             let domains: Vec<String> = c
                 .failover_domains

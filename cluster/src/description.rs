@@ -155,6 +155,8 @@ pub struct Cluster {
     pub networks: Vec<Network>,
     pub nodes: Vec<Node>,
     pub failover_domains: Vec<FailoverDomain>,
+    /// `[iscsi]`: the CHAP account of the root's iSCSI sessions, if the targets require one.
+    pub iscsi: Option<crate::iscsi::IscsiAuth>,
     /// The file it was loaded from (as resolved by [`Cluster::load`]).
     pub source: PathBuf,
 }
@@ -169,6 +171,7 @@ struct RawFile {
     node: Vec<Spanned<RawNode>>,
     #[serde(default)]
     failover_domain: Vec<Spanned<RawDomain>>,
+    iscsi: Option<crate::iscsi::RawIscsi>,
 }
 
 #[derive(Deserialize)]
@@ -869,6 +872,10 @@ impl Cluster {
             });
         }
 
+        let iscsi = raw.iscsi.as_ref().and_then(|r| {
+            crate::iscsi::check(r, source, |o| line_col(text, o), |span, m| ck.at(span, m))
+        });
+
         if !ck.diags.is_empty() {
             return Err(ClusterError::Invalid(ck.diags));
         }
@@ -878,6 +885,7 @@ impl Cluster {
             networks,
             nodes,
             failover_domains,
+            iscsi,
             source: source.to_path_buf(),
         })
     }
@@ -910,6 +918,22 @@ impl Cluster {
                 line: f.password_file_at.0,
                 column: f.password_file_at.1,
                 message: format!("node '{}': fence.password_file: {message}", node.name),
+            }])
+        })
+    }
+
+    /// The CHAP secret of `[iscsi]` ([`crate::iscsi::IscsiAuth::read_secret`]), `None`
+    /// without the table; an unusable file is an error at the `chap_secret_file` key.
+    pub fn chap_secret(&self) -> Result<Option<Vec<u8>>, ClusterError> {
+        let Some(a) = &self.iscsi else {
+            return Ok(None);
+        };
+        a.read_secret().map(Some).map_err(|message| {
+            ClusterError::Invalid(vec![Diagnostic {
+                file: self.source.clone(),
+                line: a.chap_secret_file_at.0,
+                column: a.chap_secret_file_at.1,
+                message: format!("iscsi.chap_secret_file: {message}"),
             }])
         })
     }

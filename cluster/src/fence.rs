@@ -18,6 +18,16 @@ pub const DEFAULT_PORT: u16 = 623;
 pub const DEFAULT_CIPHER: u8 = 3;
 /// The longest IPMI 2.0 password.
 pub const MAX_PASSWORD: usize = 20;
+/// What a BMC password file must hold ([`FenceDevice::read_password`]).
+const PASSWORD_RULE: crate::secret_file::SecretRule = crate::secret_file::SecretRule {
+    what: "password",
+    min: 1,
+    max: MAX_PASSWORD,
+    limits_why: "IPMI 2.0's limit",
+    byte_ok: |b| b.is_ascii_graphic(),
+    bytes_doc: "printable ASCII",
+    renew: "BMC password",
+};
 /// The longest IPMI user name.
 pub const MAX_USER: usize = 16;
 
@@ -227,66 +237,6 @@ impl FenceDevice {
     /// ASCII characters without spaces, with at most one trailing newline (which is not
     /// part of the password). The error says what is wrong without the file's content.
     pub fn read_password(&self) -> Result<Vec<u8>, String> {
-        use std::io::Read;
-        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-        let path = &self.password_file;
-        let mut f = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(path)
-            .map_err(|e| match e.raw_os_error() {
-                Some(libc::ELOOP) => format!(
-                    "{} is a symlink; name the password file itself",
-                    path.display()
-                ),
-                _ => format!("cannot open {}: {e}", path.display()),
-            })?;
-        let m = f
-            .metadata()
-            .map_err(|e| format!("cannot stat {}: {e}", path.display()))?;
-        if !m.is_file() {
-            return Err(format!(
-                "{} is not a regular file; name the password file itself",
-                path.display()
-            ));
-        }
-        // SAFETY: geteuid(2) has no failure mode.
-        let me = unsafe { libc::geteuid() };
-        if m.uid() != 0 && m.uid() != me {
-            return Err(format!(
-                "{} is owned by uid {}; it must belong to root (chown root, chmod 0400)",
-                path.display(),
-                m.uid()
-            ));
-        }
-        if m.mode() & 0o077 != 0 {
-            return Err(format!(
-                "{} has mode {:o}, which lets group or others read or write it; chmod 0400 \
-                 it (and set a new BMC password: this one may have leaked)",
-                path.display(),
-                m.mode() & 0o7777
-            ));
-        }
-        let mut bytes = Vec::new();
-        f.by_ref()
-            .take(MAX_PASSWORD as u64 + 2)
-            .read_to_end(&mut bytes)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-        if body.is_empty() || body.len() > MAX_PASSWORD {
-            return Err(format!(
-                "{} must hold a password of 1 to {MAX_PASSWORD} characters (IPMI 2.0's \
-                 limit), with at most one newline after it",
-                path.display()
-            ));
-        }
-        if !body.iter().all(|b| b.is_ascii_graphic()) {
-            return Err(format!(
-                "{} holds a space, a control character, a second line or a non-ASCII byte; \
-                 the password must be one word of printable ASCII",
-                path.display()
-            ));
-        }
-        Ok(body.to_vec())
+        crate::secret_file::read_secret(&self.password_file, &PASSWORD_RULE)
     }
 }

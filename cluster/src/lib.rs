@@ -9,8 +9,10 @@ pub mod edit;
 pub mod error;
 pub mod fence;
 mod fsutil;
+pub mod iscsi;
 pub mod netboot;
 pub mod query;
+mod secret_file;
 
 pub use cli::{run_cdsl, run_cluster, CdslArgs, ClusterArgs};
 pub use description::{

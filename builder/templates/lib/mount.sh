@@ -20,7 +20,7 @@ sr_mount_retry() {
 		# A server still starting can briefly deny an export it is about to serve, so an
 		# answer that looks final is believed only after it repeats for about 15 s.
 		case "$sr_out" in
-		*"No such file or directory"* | *"ermission denied"* | *"access denied"* | *"wrong fs type"* | *"bad option"* | *"Invalid argument"* | *"unknown filesystem"*)
+		*"No such file or directory"* | *"ermission denied"* | *"access denied"* | *"wrong fs type"* | *"bad option"* | *"Invalid argument"* | *"unknown filesystem"* | *"authorization failure"*)
 			sr_final=$((sr_final + 1))
 			[ "$sr_final" -ge 5 ] && sr_fail "cannot mount $sr_what: $sr_out"
 			;;

@@ -127,6 +127,16 @@ while read -r check arg; do
 			fail "the iSCSI sessions logged in as '$(echo "$s" | tr '\n' ' ')', expected $arg:$SRBUILD_NODE"
 		echo "lab-agent: iscsi $q, sessions as $s"
 		;;
+	chap)
+		# chap USER: every session logged in with CHAP as USER (iscsiadm -P 3 prints
+		# "username: USER" under each session's CHAP heading, the password masked).
+		q=$(chroot "$svc" iscsiadm -m session -P 3 2>&1)
+		n=$(echo "$q" | grep -c '^[[:space:]]*SID:')
+		u=$(echo "$q" | sed -n 's/^[[:space:]]*username:[[:space:]]*//p')
+		[ "$n" -gt 0 ] && [ "$(echo "$u" | grep -cx "$arg")" = "$n" ] ||
+			fail "the $n iSCSI session(s) did not all log in with CHAP user $arg: usernames '$(echo "$u" | tr '\n' ' ')'"
+		echo "lab-agent: iscsi CHAP user $arg on $n session(s)"
+		;;
 	lvshared)
 		# lvshared VG/LV: the LV is active here, lvmlockd holds its lock in mode sh
 		# (lvchange -asy; -ay would be ex and lock the other nodes out), and its VG is

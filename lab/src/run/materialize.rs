@@ -100,6 +100,7 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
             nodes,
             fences,
             initiators,
+            chap,
         } => {
             artifacts::authkey(authkey)?;
             let fences = crate::run::fencing::write_password_files(fences, &host.bmc_credentials)?;
@@ -107,9 +108,32 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
                 .file_name()
                 .and_then(|n| n.to_str())
                 .unwrap_or("authkey");
-            let text = crate::run::topology::cluster_toml(nodes, Some(name), &fences, *initiators);
-            srbuild_fsio::write_file(path, text.as_bytes(), 0o644, None)
-                .map_err(|e| LabError::io("cannot write", path, e))
+            // Each description with its CHAP secret file (fresh, 0600) when the target
+            // requires CHAP: the run's, and the clients' own with another secret.
+            let mut files = vec![(path, chap.as_ref().map(|c| &c.secret))];
+            if let Some((d, s)) = chap.as_ref().and_then(|c| c.wrong.as_ref()) {
+                files.push((d, Some(s)));
+            }
+            for (desc, secret) in files {
+                let with = match (chap, secret) {
+                    (Some(c), Some(s)) => {
+                        let key = crate::bmc::secret::random_alnum(CHAP_SECRET_LEN)?;
+                        crate::bmc::secret::write_secret(s, key.as_bytes())?;
+                        Some((c.user, file_name(s)))
+                    }
+                    _ => None,
+                };
+                let text = crate::run::topology::cluster_toml(
+                    nodes,
+                    Some(name),
+                    &fences,
+                    *initiators,
+                    with,
+                );
+                srbuild_fsio::write_file(desc, text.as_bytes(), 0o644, None)
+                    .map_err(|e| LabError::io("cannot write", desc, e))?;
+            }
+            Ok(())
         }
         Recipe::RootTree {
             path,
@@ -209,4 +233,12 @@ fn netboot(cluster: &Path, out: &Path, kernel: &Path, initrd: &Path, append: &st
         source,
     })?;
     Ok(())
+}
+
+/// The length of the lab's CHAP secrets: letters and digits (about 143 bits).
+const CHAP_SECRET_LEN: usize = 24;
+
+/// The last component of `p` (a file the plan named next to the description).
+fn file_name(p: &Path) -> &str {
+    p.file_name().and_then(|n| n.to_str()).unwrap_or_default()
 }

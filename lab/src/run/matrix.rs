@@ -62,6 +62,8 @@ pub const MATRIX: &[MatrixEntry] = &[
         Scenario::ServerDown,
         1,
     ),
+    // The target requires CHAP; the client's image holds another secret.
+    e("gfs2-iscsi-bad-chap", "gfs2-iscsi", Scenario::BadChap, 1),
     // A shared LVM volume group (lvmlockd, dlm) on the LUN, the root an LV activated
     // shared on every node; and an LV the group does not have, refused at mount-root.
     e("gfs2-lvm-3-nodes", "gfs2-lvm", Scenario::Normal, 3),

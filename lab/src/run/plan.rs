@@ -11,7 +11,7 @@ use crate::qemu::{Nic, VmSpec};
 use crate::run::fencing::{self, PlannedBmc};
 use crate::run::kinds::{Check, KindOpts, Role, RootKind, SharedFormat, Storage};
 use crate::run::nodes::{agent_checks, client_append, client_expect, role_append, Expect};
-use crate::run::recipe::{FromServer, Recipe};
+use crate::run::recipe::{ChapPlan, FromServer, Recipe};
 use crate::run::rootfs::RootFs;
 use crate::run::roottree::AgentConfig;
 use crate::run::scenarios::Scenario;
@@ -197,13 +197,30 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
     in_description.extend(described.iter().cloned());
     let cluster = work.join("cluster.toml");
     let bmcs = fencing::plan(kind, &opts.dir, &work, &described)?;
+    let over_iscsi = matches!(kind.storage, crate::run::kinds::Storage::Target(_));
+    // The target requires CHAP; the clients' images come from a description of their own
+    // when they must hold another secret.
+    let chap = over_iscsi.then(|| ChapPlan {
+        user: crate::run::kinds::CHAP_USER,
+        secret: work.join("chap.secret"),
+        wrong: sc.wrong_chap.then(|| {
+            (
+                work.join("cluster-clients.toml"),
+                work.join("chap-wrong.secret"),
+            )
+        }),
+    });
+    let clients_cluster = chap
+        .as_ref()
+        .and_then(|c| c.wrong.as_ref())
+        .map_or_else(|| cluster.clone(), |(d, _)| d.clone());
     recipes.push(Recipe::Cluster {
         path: cluster.clone(),
         authkey: work.join("authkey"),
         nodes: in_description,
         fences: bmcs.clone(),
-        initiators: matches!(kind.storage, crate::run::kinds::Storage::Target(_))
-            .then_some(crate::run::kinds::INITIATOR_PREFIX),
+        initiators: over_iscsi.then_some(crate::run::kinds::INITIATOR_PREFIX),
+        chap,
     });
 
     let tree = work.join("root");
@@ -230,7 +247,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
     let built_initrd = work.join("initrd-client.img");
     let client_image = |from_server| Recipe::Image {
         profile: profile.to_string(),
-        cluster: Some(cluster.clone()),
+        cluster: Some(clients_cluster.clone()),
         output: built_initrd.clone(),
         from_server,
     };

@@ -11,6 +11,17 @@ use crate::run::topology::LabNode;
 use std::fmt;
 use std::path::PathBuf;
 
+/// One-way CHAP on the lab's iSCSI target: a fresh secret in `secret` (0600) that the
+/// description's `[iscsi]` names; with `wrong`, a second description for the clients,
+/// the same but for its secret file, which holds another fresh secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChapPlan {
+    pub user: &'static str,
+    pub secret: PathBuf,
+    /// The clients' description and its secret file.
+    pub wrong: Option<(PathBuf, PathBuf)>,
+}
+
 /// One thing to make.
 #[derive(Debug, Clone)]
 pub enum Recipe {
@@ -24,6 +35,9 @@ pub enum Recipe {
         /// The clients' iSCSI initiator names are `PREFIX:NODE` (`iscsi_initiator`), for
         /// kinds whose root is served over iSCSI.
         initiators: Option<&'static str>,
+        /// The iSCSI target's CHAP account (`[iscsi]`), for kinds whose root is served
+        /// over iSCSI.
+        chap: Option<ChapPlan>,
     },
     /// The test root tree (replaced) with the agent told `agent`, and `clients`' CDSLs.
     RootTree {
@@ -92,9 +106,10 @@ impl fmt::Display for Recipe {
                 nodes,
                 fences,
                 initiators,
+                chap,
             } => write!(
                 f,
-                "cluster {} (authkey {}) nodes {}{}{}",
+                "cluster {} (authkey {}) nodes {}{}{}{}",
                 path.display(),
                 authkey.display(),
                 nodes
@@ -121,6 +136,21 @@ impl fmt::Display for Recipe {
                 },
                 initiators
                     .map(|p| format!(" iscsi initiators {p}:NODE"))
+                    .unwrap_or_default(),
+                chap.as_ref()
+                    .map(|c| format!(
+                        " chap {} secret {}{}",
+                        c.user,
+                        c.secret.display(),
+                        c.wrong
+                            .as_ref()
+                            .map(|(d, s)| format!(
+                                ", clients {} with another secret {}",
+                                d.display(),
+                                s.display()
+                            ))
+                            .unwrap_or_default()
+                    ))
                     .unwrap_or_default()
             ),
             Recipe::RootTree {

@@ -90,6 +90,7 @@ pub fn cluster_toml(
     authkey: Option<&str>,
     fences: &std::collections::BTreeMap<String, String>,
     initiators: Option<&str>,
+    chap: Option<(&str, &str)>,
 ) -> String {
     let crypto = authkey
         .map(|k| {
@@ -122,6 +123,13 @@ pub fn cluster_toml(
             let _ = writeln!(s, "{f}");
         }
     }
+    // The CHAP account the iSCSI target requires, its secret in a file next to this one.
+    if let Some((user, file)) = chap {
+        let _ = writeln!(
+            s,
+            "[iscsi]\nchap_user = \"{user}\"\nchap_secret_file = \"{file}\""
+        );
+    }
     s
 }
 
@@ -132,7 +140,7 @@ mod tests {
     #[test]
     fn the_lab_description_is_valid_and_service_nodes_are_not_members() {
         let nodes = vec![service(0, "server", "nfs-server"), client(1), client(2)];
-        let text = cluster_toml(&nodes, Some("authkey"), &Default::default(), None);
+        let text = cluster_toml(&nodes, Some("authkey"), &Default::default(), None, None);
         let c =
             srbuild_cluster::Cluster::parse(&text, std::path::Path::new("/lab/lab.toml")).unwrap();
         assert_eq!(c.crypto.cipher, "aes256");
@@ -162,7 +170,7 @@ mod tests {
             let f = crate::run::fencing::fence_toml(&n.name, addr, "fUser123456", &pw).unwrap();
             fences.insert(n.name.clone(), f);
         }
-        let text = cluster_toml(&nodes, Some("authkey"), &fences, None);
+        let text = cluster_toml(&nodes, Some("authkey"), &fences, None, None);
         let v: toml::Value = toml::from_str(&text).unwrap();
         let node = v["node"].as_array().unwrap();
         assert!(node[0].get("fence").is_none(), "a service node has no BMC");

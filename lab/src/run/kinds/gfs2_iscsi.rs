@@ -20,8 +20,9 @@ pub const KIND: RootKind = RootKind {
         Check::Daemon("iscsid"),
         Check::IscsiSession(TARGET_IQN),
         Check::IscsiInitiator(INITIATOR_PREFIX),
+        Check::IscsiChap(super::CHAP_USER),
     ],
-    scenarios: &[Scenario::Normal, Scenario::ServerDown],
+    scenarios: &[Scenario::Normal, Scenario::ServerDown, Scenario::BadChap],
     root_args,
     ..gfs2::KIND
 };

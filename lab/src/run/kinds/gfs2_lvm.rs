@@ -27,6 +27,7 @@ pub const KIND: RootKind = RootKind {
         Check::Daemon("iscsid"),
         Check::IscsiSession(super::TARGET_IQN),
         Check::IscsiInitiator(super::INITIATOR_PREFIX),
+        Check::IscsiChap(super::CHAP_USER),
         Check::Daemon("lvmlockd"),
         Check::LvShared(ROOT_LV),
     ],

@@ -19,6 +19,7 @@ pub const KIND: RootKind = RootKind {
         Check::Daemon("iscsid"),
         Check::IscsiSession(TARGET_IQN),
         Check::IscsiInitiator(INITIATOR_PREFIX),
+        Check::IscsiChap(super::CHAP_USER),
         Check::Daemon("multipathd"),
     ],
     scenarios: &[Scenario::Normal, Scenario::PathFails],

@@ -169,6 +169,10 @@ pub const SEED_LVM: Role = Role {
 /// description (`iscsi_initiator`), for the kinds whose root is served over iSCSI.
 pub const INITIATOR_PREFIX: &str = "iqn.2026-12.lab.srbuild.node";
 
+/// The CHAP user of the lab's iSCSI target (`[iscsi]` of the lab's description); its
+/// secret is fresh for every run.
+pub const CHAP_USER: &str = "lab-root";
+
 /// The iSCSI target's name (the lab's one target).
 pub const TARGET_IQN: &str = "iqn.2026-12.lab.srbuild:root";
 
@@ -247,6 +251,8 @@ pub enum Check {
     IscsiSession(&'static str),
     /// The node's initiator name is `PREFIX:NODE` (from the cluster description).
     IscsiInitiator(&'static str),
+    /// Every iSCSI session logged in with CHAP as this user (`iscsiadm -m session -P 3`).
+    IscsiChap(&'static str),
     /// This logical volume (`VG/LV`) is active shared (`lvs -o lv_active`) and its volume
     /// group's lock type is dlm (`vgs -o vg_lock_type`), from the service chroot.
     LvShared(&'static str),
@@ -269,6 +275,7 @@ impl std::fmt::Display for Check {
             Check::O2cb(c) => write!(f, "o2cb {c}"),
             Check::IscsiSession(t) => write!(f, "iscsi {t}"),
             Check::IscsiInitiator(p) => write!(f, "initiator {p}"),
+            Check::IscsiChap(u) => write!(f, "chap {u}"),
             Check::LvShared(lv) => write!(f, "lvshared {lv}"),
             Check::Mmap => f.write_str("mmap"),
             Check::Ram => f.write_str("ram"),

@@ -17,6 +17,7 @@ pub const KIND: RootKind = RootKind {
         Check::Daemon("iscsid"),
         Check::IscsiSession(TARGET_IQN),
         Check::IscsiInitiator(INITIATOR_PREFIX),
+        Check::IscsiChap(super::CHAP_USER),
     ],
     scenarios: &[Scenario::Normal],
     root_args,

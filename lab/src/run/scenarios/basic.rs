@@ -35,6 +35,21 @@ pub const MISSING_LV: ScenarioSpec = ScenarioSpec {
     ..BASE
 };
 
+pub const BAD_CHAP: ScenarioSpec = ScenarioSpec {
+    id: Scenario::BadChap,
+    name: "bad-chap",
+    doc: "The clients' images hold another CHAP secret than the iSCSI target's account: `FAILED stage=mount-root` naming the target, the portal, the initiator and the CHAP user, once the refusal has repeated.",
+    verdict: VerdictSpec::Fail {
+        stage: "mount-root",
+        why_has: &[
+            "cannot mount iscsi target iqn.2026-12.lab.srbuild:root at portal 10.77.0.1:3260",
+            "authorization failure: the target refused initiator iqn.2026-12.lab.srbuild.node:node1 with CHAP user lab-root",
+        ],
+    },
+    wrong_chap: true,
+    ..BASE
+};
+
 pub const UNKNOWN_NODE: ScenarioSpec = ScenarioSpec {
     id: Scenario::UnknownNode,
     name: "unknown-node",

@@ -40,6 +40,7 @@ pub enum Scenario {
     Partition,
     FenceDeviceDown,
     MissingLv,
+    BadChap,
 }
 
 impl Scenario {
@@ -97,6 +98,7 @@ pub const SPECS: &[&ScenarioSpec] = &[
     &fencing::PARTITION,
     &fencing::FENCE_DEVICE_DOWN,
     &basic::MISSING_LV,
+    &basic::BAD_CHAP,
 ];
 
 /// One scenario.
@@ -129,6 +131,9 @@ pub struct ScenarioSpec {
     pub unknown_macs: bool,
     /// Clients ask for a root that does not exist.
     pub wrong_root: bool,
+    /// The clients' images hold another CHAP secret than the iSCSI target's (kinds whose
+    /// root is served over iSCSI, where the target requires CHAP).
+    pub wrong_chap: bool,
     /// No client can become quorate: the cluster stack should give up soon.
     pub no_quorum: bool,
     /// L2 segments (hubs): every node with a network gets one NIC on each, and an `ip=`
@@ -267,6 +272,7 @@ pub fn spec(s: Scenario) -> &'static ScenarioSpec {
         Scenario::Normal => &basic::NORMAL,
         Scenario::WrongRootPath => &basic::WRONG_ROOT_PATH,
         Scenario::MissingLv => &basic::MISSING_LV,
+        Scenario::BadChap => &basic::BAD_CHAP,
         Scenario::UnknownNode => &basic::UNKNOWN_NODE,
         Scenario::LateServer => &faults::LATE_SERVER,
         Scenario::IpStatic => &net::IP_STATIC,
@@ -312,6 +318,7 @@ pub(crate) const BASE: ScenarioSpec = ScenarioSpec {
     root_mode: RootMode::Network,
     unknown_macs: false,
     wrong_root: false,
+    wrong_chap: false,
     no_quorum: false,
     networks: 1,
     cut: None,
