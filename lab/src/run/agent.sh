@@ -133,8 +133,9 @@ while read -r check arg; do
 		q=$(chroot "$svc" iscsiadm -m session -P 3 2>&1)
 		n=$(echo "$q" | grep -c '^[[:space:]]*SID:')
 		u=$(echo "$q" | sed -n 's/^[[:space:]]*username:[[:space:]]*//p')
-		[ "$n" -gt 0 ] && [ "$(echo "$u" | grep -cx "$arg")" = "$n" ] ||
+		if [ "$n" -eq 0 ] || [ "$(echo "$u" | grep -cx "$arg")" != "$n" ]; then
 			fail "the $n iSCSI session(s) did not all log in with CHAP user $arg: usernames '$(echo "$u" | tr '\n' ' ')'"
+		fi
 		echo "lab-agent: iscsi CHAP user $arg on $n session(s)"
 		;;
 	lvshared)
