@@ -289,6 +289,17 @@ pub fn default_iscsi_name(node: &str) -> String {
     format!("iqn.2026-12.org.srbuild:{tail}")
 }
 
+/// A file the description at `source` names: an absolute path as it is, a relative one
+/// taken from the description's directory.
+pub(crate) fn beside(source: &Path, path: &str) -> PathBuf {
+    let p = PathBuf::from(path);
+    if p.is_absolute() {
+        p
+    } else {
+        source.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
 /// Normalises a MAC address written with `:` or `-` to lowercase `aa:bb:cc:dd:ee:ff`.
 pub fn normalize_mac(mac: &str) -> Result<String, String> {
     let parts: Vec<&str> = mac.split([':', '-']).collect();
@@ -499,15 +510,10 @@ impl Cluster {
                 );
             }
             if let Some(k) = &c.authkey {
-                let p = PathBuf::from(k.get_ref());
                 if k.get_ref().is_empty() || k.get_ref().chars().any(char::is_control) {
                     ck.at(k.span(), "authkey must be a path to the key file");
                 }
-                crypto.authkey = Some(if p.is_absolute() {
-                    p
-                } else {
-                    source.parent().unwrap_or(Path::new(".")).join(p)
-                });
+                crypto.authkey = Some(beside(source, k.get_ref()));
             } else if crypto.cipher != "none" || crypto.hash != "none" {
                 let span = c
                     .crypto_cipher
@@ -912,13 +918,11 @@ impl Cluster {
         let Some(f) = &node.fence else {
             return Ok(None);
         };
-        f.read_password().map(Some).map_err(|message| {
-            ClusterError::Invalid(vec![Diagnostic {
-                file: self.source.clone(),
-                line: f.password_file_at.0,
-                column: f.password_file_at.1,
-                message: format!("node '{}': fence.password_file: {message}", node.name),
-            }])
+        f.read_password().map(Some).map_err(|m| {
+            self.error_at(
+                f.password_file_at,
+                format!("node '{}': fence.password_file: {m}", node.name),
+            )
         })
     }
 
@@ -928,14 +932,22 @@ impl Cluster {
         let Some(a) = &self.iscsi else {
             return Ok(None);
         };
-        a.read_secret().map(Some).map_err(|message| {
-            ClusterError::Invalid(vec![Diagnostic {
-                file: self.source.clone(),
-                line: a.chap_secret_file_at.0,
-                column: a.chap_secret_file_at.1,
-                message: format!("iscsi.chap_secret_file: {message}"),
-            }])
+        a.read_secret().map(Some).map_err(|m| {
+            self.error_at(
+                a.chap_secret_file_at,
+                format!("iscsi.chap_secret_file: {m}"),
+            )
         })
+    }
+
+    /// One problem at `(line, column)` of the description.
+    fn error_at(&self, (line, column): (usize, usize), message: String) -> ClusterError {
+        ClusterError::Invalid(vec![Diagnostic {
+            file: self.source.clone(),
+            line,
+            column,
+            message,
+        }])
     }
 
     /// The node or an error listing the known node names.

@@ -198,14 +198,7 @@ pub(crate) fn check(
             ),
         }
     }
-    let password_file = {
-        let p = PathBuf::from(pf);
-        if p.is_absolute() {
-            p
-        } else {
-            source.parent().unwrap_or(Path::new(".")).join(p)
-        }
-    };
+    let password_file = crate::description::beside(source, pf);
     let address = address?;
     ok.then(|| FenceDevice {
         agent: agent.clone(),

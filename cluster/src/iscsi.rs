@@ -93,12 +93,7 @@ pub(crate) fn check(
             "iscsi.chap_secret_file: must be the path of the file holding the CHAP secret".into(),
         );
     }
-    let p = PathBuf::from(f);
-    let chap_secret_file = if p.is_absolute() {
-        p
-    } else {
-        source.parent().unwrap_or(Path::new(".")).join(p)
-    };
+    let chap_secret_file = crate::description::beside(source, f);
     ok.then(|| IscsiAuth {
         chap_user: user.clone(),
         chap_secret_file,

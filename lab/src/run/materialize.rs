@@ -104,34 +104,31 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
         } => {
             artifacts::authkey(authkey)?;
             let fences = crate::run::fencing::write_password_files(fences, &host.bmc_credentials)?;
-            let name = authkey
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("authkey");
-            // Each description with its CHAP secret file (fresh, 0600) when the target
-            // requires CHAP: the run's, and the clients' own with another secret.
-            let mut files = vec![(path, chap.as_ref().map(|c| &c.secret))];
-            if let Some((d, s)) = chap.as_ref().and_then(|c| c.wrong.as_ref()) {
-                files.push((d, Some(s)));
-            }
-            for (desc, secret) in files {
-                let with = match (chap, secret) {
-                    (Some(c), Some(s)) => {
+            // A description, with `(user, secret file)` when the target requires CHAP: the
+            // file gets a fresh secret (0600) and the description's [iscsi] names it.
+            let write = |desc: &Path, chap: Option<(&str, &Path)>| -> Result<()> {
+                let with = match chap {
+                    Some((user, s)) => {
                         let key = crate::bmc::secret::random_alnum(CHAP_SECRET_LEN)?;
                         crate::bmc::secret::write_secret(s, key.as_bytes())?;
-                        Some((c.user, file_name(s)))
+                        Some((user, file_name(s)))
                     }
-                    _ => None,
+                    None => None,
                 };
                 let text = crate::run::topology::cluster_toml(
                     nodes,
-                    Some(name),
+                    Some(file_name(authkey)),
                     &fences,
                     *initiators,
                     with,
                 );
                 srbuild_fsio::write_file(desc, text.as_bytes(), 0o644, None)
-                    .map_err(|e| LabError::io("cannot write", desc, e))?;
+                    .map_err(|e| LabError::io("cannot write", desc, e))
+            };
+            write(path, chap.as_ref().map(|c| (c.user, c.secret.as_path())))?;
+            // The clients' own description, whose secret is another one.
+            if let Some((c, (desc, s))) = chap.as_ref().and_then(|c| Some((c, c.wrong.as_ref()?))) {
+                write(desc, Some((c.user, s)))?;
             }
             Ok(())
         }
@@ -238,7 +235,8 @@ fn netboot(cluster: &Path, out: &Path, kernel: &Path, initrd: &Path, append: &st
 /// The length of the lab's CHAP secrets: letters and digits (about 143 bits).
 const CHAP_SECRET_LEN: usize = 24;
 
-/// The last component of `p` (a file the plan named next to the description).
+/// The last component of `p` (a file the plan named next to the description), which is
+/// always a plain name.
 fn file_name(p: &Path) -> &str {
     p.file_name().and_then(|n| n.to_str()).unwrap_or_default()
 }
