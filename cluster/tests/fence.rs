@@ -1,7 +1,6 @@
 //! Tests of `[node.fence]`: every key's checks with the file, line, node and key in the
 //! error, the one-BMC-per-node rule, the password file's checks, and `cluster show`.
 
-#[allow(dead_code)] // the initramfs helper is for the netboot tests
 mod common;
 
 use srbuild_cluster::{Cluster, ClusterError};

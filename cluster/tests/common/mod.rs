@@ -5,6 +5,7 @@ use std::path::Path;
 
 /// Writes an initramfs holding one regular file `name` with `body` to `path`, through the
 /// archive crate's writer: what `cluster netboot` can read to look for secrets.
+#[allow(dead_code)] // only the netboot tests read an initramfs
 pub fn write_initramfs(path: &Path, name: &str, body: &[u8]) {
     let entry = Entry {
         path: name.into(),
