@@ -220,6 +220,7 @@ pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str, release: &Release) ->
             std::os::unix::fs::symlink("/etc/systemd/system/tmp.mount", local_fs.join("tmp.mount"))
         })
         .map_err(|e| LabError::io("cannot enable tmp.mount in", &units, e))?;
+    mask_units(tree)?;
     // Nothing to mount from fstab: the initramfs mounted the root.
     w(
         "etc/fstab",
@@ -228,6 +229,27 @@ pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str, release: &Release) ->
     )?;
     // The agent powers the node off once it passed (the lab then checks the shutdown).
     w("lab/poweroff", "1\n", 0o644)?;
+    Ok(())
+}
+
+/// Units masked in a Debian root (a link to `/dev/null` in `/etc/systemd/system`).
+/// `ldconfig.service` rebuilds `/etc/ld.so.cache` at boot when `/etc` looks older than
+/// `/usr`: on a shared root every node would rewrite the one cache at once. Debian 13's
+/// systemd 257 ships it enabled (Debian 12's does not ship it): with two nodes each ran
+/// `ldconfig -X` for about 60 s under TCG and one failed, leaving the system degraded. The
+/// cache is the tree's, kept by dpkg where the tree is updated. Masking a unit a release
+/// does not have is harmless.
+pub const MASKED: &[&str] = &["ldconfig.service"];
+
+/// Masks [`MASKED`] in `tree`, as `systemctl mask` would.
+pub fn mask_units(tree: &Path) -> Result<()> {
+    let units = tree.join("etc/systemd/system");
+    std::fs::create_dir_all(&units).map_err(|e| LabError::io("cannot create", &units, e))?;
+    for unit in MASKED {
+        let link = units.join(unit);
+        std::os::unix::fs::symlink("/dev/null", &link)
+            .map_err(|e| LabError::io("cannot mask", &link, e))?;
+    }
     Ok(())
 }
 
@@ -269,42 +291,6 @@ pub fn make_hostdependent(tree: &Path, clients: &[LabNode]) -> Result<()> {
                 .map_err(cdsl(format!("cdsl write {p} for {}", c.name)))?;
         }
     }
-    stamp_updated(tree)
-}
-
-/// The directories whose update stamp [`stamp_updated`] writes.
-pub const UPDATED: &[&str] = &["etc", "var"];
-
-/// Marks `/etc` and `/var` as up to date with `/usr`, as `systemd-update-done` does: a
-/// `.updated` file holding `/usr`'s modification time (`TIMESTAMP_NSEC`) and having it as
-/// its own. Units with `ConditionNeedsUpdate=` (ldconfig, hwdb, the journal catalog) then
-/// do not run at boot: on a shared root they would run on every node at once over the same
-/// `/etc`. Debian 13's systemd ships `ldconfig.service` enabled (Debian 12's does not), and
-/// in the lab two nodes' `ldconfig -X` took 60 s under TCG and one of them failed.
-pub fn stamp_updated(tree: &Path) -> Result<()> {
-    let usr = tree.join("usr");
-    let mtime = std::fs::metadata(&usr)
-        .and_then(|m| m.modified())
-        .map_err(|e| LabError::io("cannot read the modification time of", &usr, e))?;
-    let nsec = mtime
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_err(|e| LabError::Invalid(format!("{}: modified before 1970: {e}", usr.display())))?
-        .as_nanos();
-    let text = format!(
-        "# This file was created by srbuild lab, as systemd-update-done would: /etc and /var\n\
-         # are up to date with /usr. See man:systemd-update-done.service(8).\n\
-         TIMESTAMP_NSEC={nsec}\n"
-    );
-    for d in UPDATED {
-        let rel = format!("{d}/.updated");
-        write_file(tree, &rel, &text, 0o644)?;
-        let path = tree.join(&rel);
-        std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .and_then(|f| f.set_modified(mtime))
-            .map_err(|e| LabError::io("cannot set the modification time of", &path, e))?;
-    }
     Ok(())
 }
 
@@ -313,28 +299,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_update_stamps_hold_the_modification_time_of_usr() {
+    fn masked_units_link_to_dev_null() {
         let d = tempfile::tempdir().unwrap();
-        for dir in ["usr", "etc", "var"] {
-            std::fs::create_dir(d.path().join(dir)).unwrap();
-        }
-        let usr = std::time::UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 123_456_789);
-        std::fs::File::open(d.path().join("usr"))
-            .unwrap()
-            .set_modified(usr)
-            .unwrap();
-        stamp_updated(d.path()).unwrap();
-        for dir in UPDATED {
-            let p = d.path().join(dir).join(".updated");
-            let text = std::fs::read_to_string(&p).unwrap();
-            assert!(
-                text.lines()
-                    .any(|l| l == "TIMESTAMP_NSEC=1700000000123456789"),
-                "{text}"
-            );
-            assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), usr);
-        }
-        assert!(stamp_updated(&d.path().join("missing")).is_err());
+        mask_units(d.path()).unwrap();
+        let link = d.path().join("etc/systemd/system/ldconfig.service");
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("/dev/null"));
+        // A second time is an error (the tree is unpacked fresh for every run).
+        assert!(mask_units(d.path()).is_err());
     }
 
     #[test]
