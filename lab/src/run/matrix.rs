@@ -1,7 +1,8 @@
 //! The scenario matrix that CI runs (root kind × scenario × nodes × root filesystem,
 //! [`MATRIX`]).
 
-use crate::run::releases::Release;
+use crate::run::releases::{Release, RELEASES};
+use crate::run::rootfs::RootFs;
 use crate::run::scenarios::Scenario;
 
 /// One entry of the CI matrix.
@@ -19,6 +20,24 @@ pub struct MatrixEntry {
     /// `--distro`: the release whose sysroot builds the images and boots its kernel (and
     /// the Debian root's release); `None`: the host's `/`.
     pub distro: Option<&'static Release>,
+}
+
+/// An entry booted from Debian 13's sysroot (kernel 6.12), its root `rootfs`; a Debian
+/// root is then Debian 13's too (systemd 257).
+const fn deb13(
+    name: &'static str,
+    kind: &'static str,
+    nodes: usize,
+    rootfs: RootFs,
+) -> MatrixEntry {
+    MatrixEntry {
+        name,
+        kind,
+        scenario: Scenario::Normal,
+        nodes,
+        rootfs,
+        distro: Some(&RELEASES[1]),
+    }
 }
 
 const fn e(
@@ -141,6 +160,22 @@ pub const MATRIX: &[MatrixEntry] = &[
         rootfs: crate::run::rootfs::RootFs::Debian(None),
         distro: None,
     },
+    // Debian 13 (trixie): every image built from its sysroot and its kernel 6.12 booted,
+    // with the busybox root and with a Debian 13 root under systemd 257.
+    deb13("nfs-3-clients-deb13", "nfs", 3, RootFs::Busybox),
+    deb13("gfs2-3-nodes-deb13", "gfs2", 3, RootFs::Busybox),
+    deb13("ocfs2-2-nodes-deb13", "ocfs2", 2, RootFs::Busybox),
+    deb13("glusterfs-3-clients-deb13", "glusterfs", 3, RootFs::Busybox),
+    deb13("nfs-debian-2-clients-deb13", "nfs", 2, RootFs::Debian(None)),
+    // Not gfs2-debian-2-nodes-deb13 yet: in 2 of 3 runs by hand a node was fenced although
+    // it left by powering off (dlm_controld 4.3.0: "fence request N ... nodedown" when the
+    // other's corosync went away; docs/lab.md, Debian 13).
+    deb13(
+        "ocfs2-debian-2-nodes-deb13",
+        "ocfs2",
+        2,
+        RootFs::Debian(None),
+    ),
 ];
 
 #[cfg(test)]
@@ -162,6 +197,20 @@ mod tests {
                 m.name,
                 m.kind,
                 m.scenario
+            );
+        }
+        // An entry named for Debian 13 boots Debian 13, and only those do.
+        for m in MATRIX {
+            assert_eq!(
+                m.name.ends_with("-deb13"),
+                m.distro.map(|r| r.number) == Some("13"),
+                "{}: distro {:?}",
+                m.name,
+                m.distro.map(|r| r.number)
+            );
+            assert_eq!(
+                m.distro.map(|r| r.suite),
+                m.name.ends_with("-deb13").then_some("trixie")
             );
         }
         let mut names: Vec<&str> = MATRIX.iter().map(|m| m.name).collect();

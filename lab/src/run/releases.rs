@@ -47,7 +47,7 @@ pub fn by_name(n: &str) -> Result<&'static Release, String> {
 
 /// What a release's sysroot holds (`--distro`): the kernel, busybox, and the tools of
 /// every root kind's images (NFS client and server, GFS2, OCFS2, GlusterFS, corosync and
-/// dlm, dnsmasq of the netboot server), with the same package names in every release the lab knows.
+/// dlm, ipmitool of the fence agent, lvm2 and lvmlockd, dnsmasq of the netboot server), with the same package names in every release the lab knows.
 pub const SYSROOT_PACKAGES: &[&str] = &[
     "linux-image-amd64",
     "busybox-static",
@@ -68,6 +68,9 @@ pub const SYSROOT_PACKAGES: &[&str] = &[
     "tgt",
     "open-iscsi",
     "multipath-tools",
+    "ipmitool",
+    "lvm2",
+    "lvm2-lockd",
 ];
 
 #[cfg(test)]

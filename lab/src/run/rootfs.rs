@@ -220,6 +220,7 @@ pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str, release: &Release) ->
             std::os::unix::fs::symlink("/etc/systemd/system/tmp.mount", local_fs.join("tmp.mount"))
         })
         .map_err(|e| LabError::io("cannot enable tmp.mount in", &units, e))?;
+    mask_units(tree)?;
     // Nothing to mount from fstab: the initramfs mounted the root.
     w(
         "etc/fstab",
@@ -228,6 +229,27 @@ pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str, release: &Release) ->
     )?;
     // The agent powers the node off once it passed (the lab then checks the shutdown).
     w("lab/poweroff", "1\n", 0o644)?;
+    Ok(())
+}
+
+/// Units masked in a Debian root (a link to `/dev/null` in `/etc/systemd/system`).
+/// `ldconfig.service` rebuilds `/etc/ld.so.cache` at boot when `/etc` looks older than
+/// `/usr`: on a shared root every node would rewrite the one cache at once. Debian 13's
+/// systemd 257 ships it enabled (Debian 12's does not ship it): with two nodes each ran
+/// `ldconfig -X` for about 60 s under TCG and one failed, leaving the system degraded. The
+/// cache is the tree's, kept by dpkg where the tree is updated. Masking a unit a release
+/// does not have is harmless.
+pub const MASKED: &[&str] = &["ldconfig.service"];
+
+/// Masks [`MASKED`] in `tree`, as `systemctl mask` would.
+pub fn mask_units(tree: &Path) -> Result<()> {
+    let units = tree.join("etc/systemd/system");
+    std::fs::create_dir_all(&units).map_err(|e| LabError::io("cannot create", &units, e))?;
+    for unit in MASKED {
+        let link = units.join(unit);
+        std::os::unix::fs::symlink("/dev/null", &link)
+            .map_err(|e| LabError::io("cannot mask", &link, e))?;
+    }
     Ok(())
 }
 
@@ -275,6 +297,16 @@ pub fn make_hostdependent(tree: &Path, clients: &[LabNode]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_units_link_to_dev_null() {
+        let d = tempfile::tempdir().unwrap();
+        mask_units(d.path()).unwrap();
+        let link = d.path().join("etc/systemd/system/ldconfig.service");
+        assert_eq!(std::fs::read_link(&link).unwrap(), Path::new("/dev/null"));
+        // A second time is an error (the tree is unpacked fresh for every run).
+        assert!(mask_units(d.path()).is_err());
+    }
 
     #[test]
     fn machine_ids_are_32_hex_digits_and_differ() {
