@@ -40,6 +40,7 @@ pub enum Scenario {
     Partition,
     FenceDeviceDown,
     MissingLv,
+    BadHash,
 }
 
 impl Scenario {
@@ -97,6 +98,7 @@ pub const SPECS: &[&ScenarioSpec] = &[
     &fencing::PARTITION,
     &fencing::FENCE_DEVICE_DOWN,
     &basic::MISSING_LV,
+    &basic::BAD_HASH,
 ];
 
 /// One scenario.
@@ -179,8 +181,9 @@ pub enum Address {
 }
 
 /// What a client's console must show. Lines may hold `{ip}` (the node's described address),
-/// `{static_ip}` (its `ip=` address), `{server_ip}` and `{ipxe_boot}` (the iPXE script's
-/// name).
+/// `{static_ip}` (its `ip=` address), `{server_ip}`, `{ipxe_boot}` (the iPXE script's
+/// name) and `{root_sha256}` (the root image's hash, [`crate::run::plan::ROOT_SHA256`],
+/// known once the image is made).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerdictSpec {
     /// `LAB-PASS`, and `line` somewhere on the console.
@@ -267,6 +270,7 @@ pub fn spec(s: Scenario) -> &'static ScenarioSpec {
         Scenario::Normal => &basic::NORMAL,
         Scenario::WrongRootPath => &basic::WRONG_ROOT_PATH,
         Scenario::MissingLv => &basic::MISSING_LV,
+        Scenario::BadHash => &basic::BAD_HASH,
         Scenario::UnknownNode => &basic::UNKNOWN_NODE,
         Scenario::LateServer => &faults::LATE_SERVER,
         Scenario::IpStatic => &net::IP_STATIC,
