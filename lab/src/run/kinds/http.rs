@@ -12,7 +12,9 @@ use std::time::Duration;
 pub const KIND: RootKind = RootKind {
     name: "http",
     doc: "A server node serves a root image of the tree with nginx; every client fetches it into RAM over HTTP, checked against its SHA-256.",
-    modules: &["http"],
+    // The http profile holds nfs too (the network paths of srbuild.rootmode=hybrid):
+    // needing both makes this kind, not nfs, the one that profile boots.
+    modules: &["http", "nfs"],
     client_profile: "http",
     client_memory_mb: 384,
     // Each client's root is its own tmpfs, unpacked from the image.

@@ -534,6 +534,9 @@ mod tests {
         let m = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let k = for_modules("./my-gfs2.toml", &m(&["base", "cluster-stack", "gfs2"])).unwrap();
         assert_eq!(k.name, "gfs2");
+        // The http profile holds nfs too: the http kind is the more specific one.
+        let k = for_modules("http", &m(&["http", "nfs"])).unwrap();
+        assert_eq!(k.name, "http");
         let e = for_modules("x", &m(&["base"])).unwrap_err().to_string();
         assert!(e.contains("--root"), "{e}");
         let e = for_modules("x", &m(&["nfs", "gfs2"]))
