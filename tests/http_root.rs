@@ -8,7 +8,7 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -168,6 +168,9 @@ enum Answer {
     Close,
     /// These bytes, as they are (a hostile server).
     Raw(Vec<u8>),
+    /// 200 with the body, as nginx sends it: a client that half-closes the connection
+    /// after its request is taken for gone, and gets only the first 64 kB.
+    DropsHalfClosed(Vec<u8>),
 }
 
 /// A server on loopback answering the connections in order with `answers` (the last one
@@ -207,6 +210,23 @@ fn serve(answers: Vec<Answer>) -> (u16, Arc<Mutex<Vec<String>>>) {
                 ),
                 Answer::Close => Ok(()),
                 Answer::Raw(bytes) => c.write_all(&bytes),
+                Answer::DropsHalfClosed(body) => {
+                    let _ = c.set_read_timeout(Some(std::time::Duration::from_millis(500)));
+                    let half_closed = matches!(r.read(&mut [0u8; 1]), Ok(0));
+                    let sent = if half_closed {
+                        &body[..body.len().min(65536)]
+                    } else {
+                        &body[..]
+                    };
+                    c.write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .and_then(|_| c.write_all(sent))
+                }
             };
         }
     });
@@ -356,4 +376,39 @@ fn a_hostile_server_gets_a_failed_attempt_and_no_control_bytes_on_the_console() 
     assert!(!out.contains('\x1b'), "{out:?}");
     assert!(out.contains("after 3 attempts"), "{out}");
     assert_eq!(seen.lock().unwrap().len(), 3);
+}
+
+#[test]
+fn the_request_does_not_half_close_the_connection_so_nginx_sends_the_whole_image() {
+    let (d, x) = hooks();
+    // An image larger than a socket buffer: 400 kB that gzip cannot shrink.
+    let tree = d.path().join("tree");
+    std::fs::create_dir_all(tree.join("sbin")).unwrap();
+    std::fs::write(tree.join("sbin/init"), b"#!/bin/sh\n").unwrap();
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let noise: Vec<u8> = (0..400_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    std::fs::write(tree.join("noise"), &noise).unwrap();
+    let img = d.path().join("root.img");
+    let o = run(&[
+        "rootimage",
+        tree.to_str().unwrap(),
+        "-o",
+        img.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let body = std::fs::read(&img).unwrap();
+    assert!(body.len() > 300_000, "{}", body.len());
+    let (port, seen) = serve(vec![Answer::DropsHalfClosed(body.clone())]);
+    let (rc, out) = fetch(d.path(), &x, port, &sha256(&body));
+    assert_eq!(rc, 0, "{out}");
+    assert!(!out.contains("failed (attempt"), "fetched at once: {out}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(std::fs::read(d.path().join("run/root.img")).unwrap(), body);
 }

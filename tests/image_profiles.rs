@@ -62,6 +62,11 @@ fn expect(profile: &str) -> &'static [&'static str] {
             "xlator/storage/posix.so",
             "etc/glusterfs/glusterd.vol",
         ],
+        "lab-http-server" => &[
+            "usr/sbin/nginx",
+            "kernel/fs/ext4/ext4.ko",
+            "usr/lib/srbuild/hooks/cluster/50-http-server.sh",
+        ],
         "lab-seed" => &[
             "usr/sbin/mount.ocfs2",
             "kernel/fs/gfs2/gfs2.ko",
@@ -87,6 +92,7 @@ fn all_five_profiles_build_with_their_tools_and_modules() {
         "lab-nfs-server",
         "lab-seed",
         "lab-gluster-server",
+        "lab-http-server",
     ] {
         let img = build(profile, dir.path(), &[]);
         let paths = listed_paths(&img);

@@ -70,6 +70,39 @@ pub fn build_image_with(
     Ok(output.to_path_buf())
 }
 
+/// The root image of `tree` at `output`, as `srbuild rootimage` makes it (gzip, mode
+/// 0644), without what `exclude` names; prints its summary and warnings and returns its
+/// SHA-256 (the clients' `srbuild.root_sha256=`).
+pub fn root_image(tree: &Path, output: &Path, exclude: &[String]) -> Result<String> {
+    if let Some(dir) = output.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| LabError::io("cannot create", dir, e))?;
+    }
+    let m = srbuild_builder::rootimage::build_root_image(
+        tree,
+        output,
+        srbuild_archive::Compression::Gzip,
+        None,
+        exclude,
+    )
+    .map_err(|source| LabError::Build {
+        what: format!("making the root image of {}", tree.display()),
+        source,
+    })?;
+    println!(
+        "{}: {} entries, {} bytes ({} uncompressed, {}); srbuild.root_sha256={}",
+        output.display(),
+        m.sizes.entries,
+        m.sizes.image_bytes,
+        m.sizes.uncompressed_bytes,
+        m.compression,
+        m.image_sha256
+    );
+    for w in &m.warnings {
+        println!("lab: warning: root image: {w}");
+    }
+    Ok(m.image_sha256)
+}
+
 /// The lines between a line ending in `begin` and one ending in `end` on a console,
 /// without the kernel's messages that may be interleaved (`[   12.345678] …`).
 pub fn cut_from_console(log: &str, begin: &str, end: &str) -> Option<String> {

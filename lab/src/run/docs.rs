@@ -10,6 +10,9 @@ use crate::run::scenarios::SPECS;
 fn storage(k: &RootKind) -> String {
     match k.storage {
         Storage::ServerExport => "served by the server node".into(),
+        Storage::ServerImage { file, .. } => {
+            format!("an image ({file}) the server node serves, fetched into RAM")
+        }
         Storage::Overlay { .. } => "an overlay per node".into(),
         Storage::Shared(f) => format!("one shared disk ({f:?})"),
         Storage::Target(f) => format!("one disk ({f:?}) served over iSCSI"),

@@ -6,7 +6,7 @@ use crate::accel::{self, Accel};
 use crate::error::{LabError, Result};
 use crate::qemu::qemu_binary;
 use crate::run::artifacts;
-use crate::run::plan::{LabPlan, KERNEL};
+use crate::run::plan::{LabPlan, KERNEL, ROOT_SHA256};
 use crate::run::pvh::BootKernel;
 use crate::run::recipe::Recipe;
 use std::ffi::OsStr;
@@ -71,6 +71,23 @@ pub fn prepare(plan: &mut LabPlan) -> Result<Host> {
     };
     for r in &plan.recipes {
         make(r, &host)?;
+    }
+    // The root image's hash, now that it is made, where the plan left its placeholder.
+    let made: Vec<String> = plan
+        .recipes
+        .iter()
+        .filter_map(|r| match r {
+            Recipe::RootImage { sum, .. } => Some(sum),
+            _ => None,
+        })
+        .map(|sum| {
+            std::fs::read_to_string(sum)
+                .map(|t| t.trim().to_string())
+                .map_err(|e| LabError::io("cannot read", sum, e))
+        })
+        .collect::<Result<_>>()?;
+    if let Some(sum) = made.last() {
+        plan.fill(ROOT_SHA256, sum);
     }
     let clients = plan
         .phases
@@ -183,6 +200,16 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
             std::fs::create_dir_all(dir).map_err(|e| LabError::io("cannot create", dir, e))?;
             std::fs::rename(tree, dir.join("root"))
                 .map_err(|e| LabError::io("cannot move the root tree", tree, e))
+        }
+        Recipe::RootImage {
+            tree,
+            output,
+            exclude,
+            sum,
+        } => {
+            let hash = artifacts::root_image(tree, output, exclude)?;
+            srbuild_fsio::write_file(sum, format!("{hash}\n").as_bytes(), 0o644, None)
+                .map_err(|e| LabError::io("cannot write", sum, e))
         }
         Recipe::Netboot {
             cluster,

@@ -121,6 +121,11 @@ pub const MATRIX: &[MatrixEntry] = &[
     e("nfs-ip-static", "nfs", Scenario::IpStatic, 1),
     e("nfs-dhcp", "nfs", Scenario::Dhcp, 2),
     e("nfs-pxe", "nfs", Scenario::Pxe, 2),
+    // A root image fetched over HTTP (nginx on the server) into RAM, checked against its
+    // SHA-256; a server that comes late; a hash that is not the image's.
+    e("http-ram-3-clients", "http", Scenario::Normal, 3),
+    e("http-server-late", "http", Scenario::LateServer, 2),
+    e("http-bad-hash", "http", Scenario::BadHash, 1),
     // A real Debian 12 root with systemd: per-node machine-id, hostname, /var/log and
     // /var/tmp as CDSLs, /tmp a tmpfs per node, the agent as a unit, and a clean power-off.
     MatrixEntry {

@@ -15,7 +15,7 @@ use crate::run::recipe::{ChapPlan, FromServer, Recipe};
 use crate::run::rootfs::RootFs;
 use crate::run::roottree::AgentConfig;
 use crate::run::scenarios::Scenario;
-use crate::run::scenarios::{Boots, CutNodes, ServerPolicy, Victim};
+use crate::run::scenarios::{Boots, CutNodes, RootMode, ServerPolicy, Victim};
 use crate::run::storage::{self, LayoutInput};
 use crate::run::topology::{self, LabNode, CLUSTER};
 use crate::run::LabOptions;
@@ -25,6 +25,10 @@ use std::time::Duration;
 
 /// Stands for the kernel the VMs boot until the materialize step chooses it.
 pub const KERNEL: &str = "{kernel}";
+
+/// Stands for the SHA-256 of the root image ([`Recipe::RootImage`]) in the clients'
+/// command lines and expectations until the materialize step made it.
+pub const ROOT_SHA256: &str = "{root_sha256}";
 
 /// One node of the plan.
 #[derive(Debug, Clone)]
@@ -111,6 +115,21 @@ impl LabPlan {
                 .filter(|n| &n.node.name == node)
             {
                 n.spec.bmc = Some(*vm);
+            }
+        }
+    }
+}
+
+impl LabPlan {
+    /// Replaces `placeholder` (such as [`ROOT_SHA256`]) with `value` in every node's command
+    /// line and in what every client's console must show.
+    pub fn fill(&mut self, placeholder: &str, value: &str) {
+        for n in self.phases.iter_mut().flat_map(|p| p.nodes.iter_mut()) {
+            n.spec.append = n.spec.append.replace(placeholder, value);
+            if let Expect::Verdict { why_has, line, .. } = &mut n.expect {
+                for w in why_has.iter_mut().chain(line.iter_mut()) {
+                    *w = w.replace(placeholder, value);
+                }
             }
         }
     }
@@ -300,6 +319,17 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
                 slots: opts.slots.unwrap_or(opts.nodes),
             },
             netboot,
+            // A hybrid root's network paths are not in its image.
+            exclude: match sc.root_mode {
+                RootMode::Hybrid => sc
+                    .client_args
+                    .iter()
+                    .filter_map(|a| a.strip_prefix("srbuild.hybrid="))
+                    .flat_map(|v| v.split(','))
+                    .map(str::to_string)
+                    .collect(),
+                _ => Vec::new(),
+            },
         },
     );
     recipes.extend(layout.recipes.iter().cloned());

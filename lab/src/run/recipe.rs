@@ -57,6 +57,15 @@ pub enum Recipe {
     },
     /// `dir` emptied, and the tree moved to `dir/root`.
     DataDir { tree: PathBuf, dir: PathBuf },
+    /// The root image of `tree` (`srbuild rootimage`: a reproducible gzip'd newc cpio) at
+    /// `output`, without what `exclude` names; its SHA-256 is written to `sum` and replaces
+    /// [`crate::run::plan::ROOT_SHA256`] in the plan.
+    RootImage {
+        tree: PathBuf,
+        output: PathBuf,
+        exclude: Vec<String>,
+        sum: PathBuf,
+    },
     /// What `srbuild cluster netboot` writes for the cluster into `out`, for the kernel
     /// (the compressed one) and `initrd`, with the clients' command line.
     Netboot {
@@ -206,6 +215,23 @@ impl fmt::Display for Recipe {
             }
             Recipe::DataDir { tree, dir } => {
                 write!(f, "data-dir {} <- {}", dir.display(), tree.display())
+            }
+            Recipe::RootImage {
+                tree,
+                output,
+                exclude,
+                sum,
+            } => {
+                write!(
+                    f,
+                    "root-image {} <- {} (gzip)",
+                    output.display(),
+                    tree.display()
+                )?;
+                if !exclude.is_empty() {
+                    write!(f, " exclude {}", exclude.join(","))?;
+                }
+                write!(f, " sha256 -> {}", sum.display())
             }
             Recipe::Netboot {
                 cluster,

@@ -31,6 +31,8 @@ pub struct LayoutInput<'a> {
     pub shared: SharedFormat,
     /// Netboot files to put on the data disk (before it is made).
     pub netboot: Option<Recipe>,
+    /// What a root image leaves out (the paths a hybrid root keeps on the network).
+    pub exclude: Vec<String>,
 }
 
 fn disk(path: &Path, format: DiskFormat, shared: bool, readonly: bool) -> Disk {
@@ -46,12 +48,20 @@ fn disk(path: &Path, format: DiskFormat, shared: bool, readonly: bool) -> Disk {
 pub fn layout(storage: Storage, i: LayoutInput) -> Layout {
     let mut l = Layout::default();
     match storage {
-        Storage::ServerExport => {
+        Storage::ServerExport | Storage::ServerImage { .. } => {
             let data = i.work.join("data");
             l.recipes.push(Recipe::DataDir {
                 tree: i.tree.to_path_buf(),
                 dir: data.clone(),
             });
+            if let Storage::ServerImage { dir, file } = storage {
+                l.recipes.push(Recipe::RootImage {
+                    tree: data.join("root"),
+                    output: data.join(dir).join(file),
+                    exclude: i.exclude,
+                    sum: i.work.join(format!("{file}.sha256")),
+                });
+            }
             l.recipes.extend(i.netboot);
             let img = i.work.join("server-data.img");
             l.recipes.push(Recipe::Mkfs {

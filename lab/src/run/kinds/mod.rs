@@ -12,6 +12,7 @@ mod gfs2_iscsi;
 mod gfs2_lvm;
 mod gfs2_multipath;
 mod glusterfs;
+mod http;
 mod nfs;
 mod ocfs2;
 mod ocfs2_iscsi;
@@ -31,6 +32,7 @@ pub const KINDS: &[&RootKind] = &[
     &gfs2_multipath::KIND,
     &ocfs2_iscsi::KIND,
     &gfs2_lvm::KIND,
+    &http::KIND,
 ];
 
 /// Where the clients' root lives (the disks each layout makes are in
@@ -39,6 +41,14 @@ pub const KINDS: &[&RootKind] = &[
 pub enum Storage {
     /// The server role's ext4 data disk holds the tree under `/root`; it serves it.
     ServerExport,
+    /// The server role's ext4 data disk holds the tree under `/root` and, under `/<dir>`,
+    /// the root image `file` made from it (`srbuild rootimage`, reproducible): the server
+    /// serves the image, the clients fetch it with the hash the image was made with
+    /// ([`crate::run::plan::ROOT_SHA256`] in their command line until it is made).
+    ServerImage {
+        dir: &'static str,
+        file: &'static str,
+    },
     /// A base image of filesystem `fs` made from the tree; every node boots its own qcow2
     /// overlay over it.
     Overlay { fs: &'static str },
@@ -531,6 +541,9 @@ mod tests {
         let m = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let k = for_modules("./my-gfs2.toml", &m(&["base", "cluster-stack", "gfs2"])).unwrap();
         assert_eq!(k.name, "gfs2");
+        // The http profile holds nfs too: the http kind is the more specific one.
+        let k = for_modules("http", &m(&["http", "nfs"])).unwrap();
+        assert_eq!(k.name, "http");
         let e = for_modules("x", &m(&["base"])).unwrap_err().to_string();
         assert!(e.contains("--root"), "{e}");
         let e = for_modules("x", &m(&["nfs", "gfs2"]))

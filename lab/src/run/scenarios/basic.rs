@@ -1,5 +1,6 @@
 //! The everyday scenarios: every node boots and passes, or a client the description does
-//! not know, or one asking for a root that is not there, fails where it should.
+//! not know, or one asking for a root that is not there (or an image whose hash is not the
+//! one given), fails where it should.
 
 use super::{ScenarioSpec, VerdictSpec, BASE};
 use crate::run::scenarios::Scenario;
@@ -59,5 +60,29 @@ pub const UNKNOWN_NODE: ScenarioSpec = ScenarioSpec {
         why_has: &[],
     },
     unknown_macs: true,
+    ..BASE
+};
+
+/// The hash the bad-hash scenario gives: 64 hexadecimal digits, so the command line is
+/// accepted, and not the image's.
+macro_rules! wrong_sha256 {
+    () => {
+        "0000000000000000000000000000000000000000000000000000000000000000"
+    };
+}
+
+pub const BAD_HASH: ScenarioSpec = ScenarioSpec {
+    id: Scenario::BadHash,
+    name: "bad-hash",
+    doc: "Clients are given a root image hash that is not the image's (`srbuild.root_sha256=` 64 zeros, last on the line): `FAILED stage=mount-root` naming both hashes; nothing of the image is used.",
+    client_args: &[concat!("srbuild.root_sha256=", wrong_sha256!())],
+    verdict: VerdictSpec::Fail {
+        stage: "mount-root",
+        why_has: &[concat!(
+            "the image at http://{server_ip}/root.img has SHA-256 {root_sha256}, but srbuild.root_sha256=",
+            wrong_sha256!(),
+            "; nothing of it was used (rebuild it, or give the hash srbuild rootimage printed)"
+        )],
+    },
     ..BASE
 };

@@ -41,6 +41,7 @@ pub enum Scenario {
     FenceDeviceDown,
     MissingLv,
     BadChap,
+    BadHash,
 }
 
 impl Scenario {
@@ -99,6 +100,7 @@ pub const SPECS: &[&ScenarioSpec] = &[
     &fencing::FENCE_DEVICE_DOWN,
     &basic::MISSING_LV,
     &basic::BAD_CHAP,
+    &basic::BAD_HASH,
 ];
 
 /// One scenario.
@@ -184,8 +186,9 @@ pub enum Address {
 }
 
 /// What a client's console must show. Lines may hold `{ip}` (the node's described address),
-/// `{static_ip}` (its `ip=` address), `{server_ip}` and `{ipxe_boot}` (the iPXE script's
-/// name).
+/// `{static_ip}` (its `ip=` address), `{server_ip}`, `{ipxe_boot}` (the iPXE script's
+/// name) and `{root_sha256}` (the root image's hash, [`crate::run::plan::ROOT_SHA256`],
+/// known once the image is made).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerdictSpec {
     /// `LAB-PASS`, and `line` somewhere on the console.
@@ -273,6 +276,7 @@ pub fn spec(s: Scenario) -> &'static ScenarioSpec {
         Scenario::WrongRootPath => &basic::WRONG_ROOT_PATH,
         Scenario::MissingLv => &basic::MISSING_LV,
         Scenario::BadChap => &basic::BAD_CHAP,
+        Scenario::BadHash => &basic::BAD_HASH,
         Scenario::UnknownNode => &basic::UNKNOWN_NODE,
         Scenario::LateServer => &faults::LATE_SERVER,
         Scenario::IpStatic => &net::IP_STATIC,
