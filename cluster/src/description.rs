@@ -289,17 +289,6 @@ pub fn default_iscsi_name(node: &str) -> String {
     format!("iqn.2026-12.org.srbuild:{tail}")
 }
 
-/// A file the description at `source` names: an absolute path as it is, a relative one
-/// taken from the description's directory.
-pub(crate) fn beside(source: &Path, path: &str) -> PathBuf {
-    let p = PathBuf::from(path);
-    if p.is_absolute() {
-        p
-    } else {
-        source.parent().unwrap_or(Path::new(".")).join(p)
-    }
-}
-
 /// Normalises a MAC address written with `:` or `-` to lowercase `aa:bb:cc:dd:ee:ff`.
 pub fn normalize_mac(mac: &str) -> Result<String, String> {
     let parts: Vec<&str> = mac.split([':', '-']).collect();
@@ -513,7 +502,7 @@ impl Cluster {
                 if k.get_ref().is_empty() || k.get_ref().chars().any(char::is_control) {
                     ck.at(k.span(), "authkey must be a path to the key file");
                 }
-                crypto.authkey = Some(beside(source, k.get_ref()));
+                crypto.authkey = Some(crate::secret_file::beside(source, k.get_ref()));
             } else if crypto.cipher != "none" || crypto.hash != "none" {
                 let span = c
                     .crypto_cipher

@@ -198,7 +198,7 @@ pub(crate) fn check(
             ),
         }
     }
-    let password_file = crate::description::beside(source, pf);
+    let password_file = crate::secret_file::beside(source, pf);
     let address = address?;
     ok.then(|| FenceDevice {
         agent: agent.clone(),

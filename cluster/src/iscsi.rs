@@ -93,7 +93,7 @@ pub(crate) fn check(
             "iscsi.chap_secret_file: must be the path of the file holding the CHAP secret".into(),
         );
     }
-    let chap_secret_file = crate::description::beside(source, f);
+    let chap_secret_file = crate::secret_file::beside(source, f);
     ok.then(|| IscsiAuth {
         chap_user: user.clone(),
         chap_secret_file,

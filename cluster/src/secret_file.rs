@@ -1,11 +1,23 @@
 //! Reading a secret from a file an administrator names in the description (a BMC password,
 //! an iSCSI CHAP secret): through one descriptor that never follows a link, refusing a file
 //! anyone but its owner could read or write, and checking the secret's length and bytes.
-//! Every error says what is wrong without showing the file's content.
+//! Every error says what is wrong without showing the file's content. It also owns where a
+//! file the description names is: beside the description unless the path is absolute.
 
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A file the description at `source` names: an absolute path as it is, a relative one
+/// taken from the description's directory.
+pub(crate) fn beside(source: &Path, path: &str) -> PathBuf {
+    let p = PathBuf::from(path);
+    if p.is_absolute() {
+        p
+    } else {
+        source.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
 
 /// What a secret file must hold.
 pub(crate) struct SecretRule {
