@@ -84,9 +84,11 @@ pub const MATRIX: &[MatrixEntry] = &[
     // The target requires CHAP; the client's image holds another secret.
     e("gfs2-iscsi-bad-chap", "gfs2-iscsi", Scenario::BadChap, 1),
     // A shared LVM volume group (lvmlockd, dlm) on the LUN, the root an LV activated
-    // shared on every node; and an LV the group does not have, refused at mount-root.
+    // shared on every node; an LV the group does not have, and a group that is not shared,
+    // refused at mount-root.
     e("gfs2-lvm-3-nodes", "gfs2-lvm", Scenario::Normal, 3),
     e("gfs2-lvm-missing-lv", "gfs2-lvm", Scenario::MissingLv, 1),
+    e("gfs2-lvm-unshared-vg", "gfs2-lvm", Scenario::UnsharedVg, 1),
     // Two paths to the LUN (two networks), dm-multipath; one path cut and restored.
     e(
         "gfs2-multipath-path-fails",

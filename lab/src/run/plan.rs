@@ -344,6 +344,15 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         spec.detached = opts.detached;
         spec
     };
+    // The seed's own arguments, then the scenario's (how it makes the shared disk).
+    let seed_spec = |r: &Role, n: &LabNode, initrd: &Path| -> VmSpec {
+        let mut spec = role_spec(r, n, initrd);
+        for a in sc.seed_args {
+            spec.append.push(' ');
+            spec.append.push_str(a);
+        }
+        spec
+    };
     if let Some((r, n)) = &seed {
         let initrd = work.join("initrd-seed.img");
         recipes.push(Recipe::Image {
@@ -359,7 +368,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
             blocking: true,
             nodes: vec![NodePlan {
                 node: n.clone(),
-                spec: role_spec(r, n, &initrd),
+                spec: seed_spec(r, n, &initrd),
                 expect: Expect::Ready {
                     marker: r.ready,
                     stopped: true,

@@ -31,7 +31,7 @@ pub const KIND: RootKind = RootKind {
         Check::Daemon("lvmlockd"),
         Check::LvShared(ROOT_LV),
     ],
-    scenarios: &[Scenario::Normal, Scenario::MissingLv],
+    scenarios: &[Scenario::Normal, Scenario::MissingLv, Scenario::UnsharedVg],
     root_args,
     ..gfs2_iscsi::KIND
 };

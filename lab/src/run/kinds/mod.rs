@@ -534,6 +534,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn scenario_needs_are_met_by_every_kind_that_lists_it() {
+        for k in KINDS {
+            for sc in k.scenarios {
+                let spec = crate::run::scenarios::spec(*sc);
+                // The seed's arguments go to a seed; a kind without one would drop them.
+                assert!(
+                    spec.seed_args.is_empty() || k.seed.is_some(),
+                    "{} lists {} but has no seed",
+                    k.name,
+                    spec.name
+                );
+                // Another CHAP secret means nothing unless the target requires CHAP.
+                assert!(
+                    !spec.wrong_chap || matches!(k.storage, Storage::Target(_)),
+                    "{} lists {} but is not served over iSCSI",
+                    k.name,
+                    spec.name
+                );
+            }
+        }
+    }
+
+    #[test]
     fn kinds_come_from_names_and_from_profile_modules() {
         assert_eq!(by_name("gfs2").unwrap().name, "gfs2");
         let e = by_name("zfs").unwrap_err().to_string();

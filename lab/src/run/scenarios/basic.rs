@@ -1,6 +1,6 @@
 //! The everyday scenarios: every node boots and passes, or a client the description does
 //! not know, or one asking for a root that is not there (or an image whose hash is not the
-//! one given), fails where it should.
+//! one given, or a volume group that is not shared), fails where it should.
 
 use super::{ScenarioSpec, VerdictSpec, BASE};
 use crate::run::scenarios::Scenario;
@@ -48,6 +48,21 @@ pub const BAD_CHAP: ScenarioSpec = ScenarioSpec {
         ],
     },
     wrong_chap: true,
+    ..BASE
+};
+
+pub const UNSHARED_VG: ScenarioSpec = ScenarioSpec {
+    id: Scenario::UnsharedVg,
+    name: "unshared-vg",
+    doc: "The seed makes the volume group local (`vgcreate` without `--shared`), as a site that forgot lvmlockd would: clients refuse it with `FAILED stage=mount-root` naming the group, its lock type and how to convert it, before activating anything.",
+    seed_args: &["srbuild.seed.lvm.shared=0"],
+    verdict: VerdictSpec::Fail {
+        stage: "mount-root",
+        why_has: &[
+            "rd.lvm.lv=labvg/root: volume group labvg is not shared (lock type 'none')",
+            "vgchange --lock-type dlm labvg",
+        ],
+    },
     ..BASE
 };
 

@@ -42,6 +42,7 @@ pub enum Scenario {
     MissingLv,
     BadChap,
     BadHash,
+    UnsharedVg,
 }
 
 impl Scenario {
@@ -101,6 +102,7 @@ pub const SPECS: &[&ScenarioSpec] = &[
     &basic::MISSING_LV,
     &basic::BAD_CHAP,
     &basic::BAD_HASH,
+    &basic::UNSHARED_VG,
 ];
 
 /// One scenario.
@@ -115,6 +117,9 @@ pub struct ScenarioSpec {
     pub client_args: &'static [&'static str],
     /// Kernel arguments every described service role (a server) gets.
     pub role_args: &'static [&'static str],
+    /// Kernel arguments the seed gets after its role's own: how it makes the shared disk
+    /// (only for kinds with a seed).
+    pub seed_args: &'static [&'static str],
     /// How the clients get their address.
     pub address: Address,
     /// What every booted client's console must show.
@@ -277,6 +282,7 @@ pub fn spec(s: Scenario) -> &'static ScenarioSpec {
         Scenario::MissingLv => &basic::MISSING_LV,
         Scenario::BadChap => &basic::BAD_CHAP,
         Scenario::BadHash => &basic::BAD_HASH,
+        Scenario::UnsharedVg => &basic::UNSHARED_VG,
         Scenario::UnknownNode => &basic::UNKNOWN_NODE,
         Scenario::LateServer => &faults::LATE_SERVER,
         Scenario::IpStatic => &net::IP_STATIC,
@@ -312,6 +318,7 @@ pub(crate) const BASE: ScenarioSpec = ScenarioSpec {
     doc: "",
     client_args: &[],
     role_args: &[],
+    seed_args: &[],
     address: Address::Described,
     verdict: VerdictSpec::Pass { line: None },
     victim: Victim::None,
