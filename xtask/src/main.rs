@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask deps | ci | bench [--floor|--read|--lab] [--runs N] | demo | lab [SCENARIO...] |
+//! Project automation: `cargo xtask deps [--check-releases] | ci | bench [--floor|--read|--lab] [--runs N] | demo | lab [SCENARIO...] |
 //! fuzz [--seconds N] [TARGET...] | docs [--check]`.
 //! `ci` is what `.ci/run` calls; it installs the host packages it needs first.
 
@@ -7,6 +7,7 @@ mod deps;
 mod dist;
 mod docs;
 mod fuzz;
+mod hostreleases;
 mod leftovers;
 
 use anyhow::{bail, Context, Result};
@@ -30,7 +31,11 @@ fn run() -> Result<()> {
     let sh = Shell::new()?;
     sh.change_dir(project_root());
     match args.first().map(String::as_str) {
-        Some("deps") => deps(&sh),
+        Some("deps") => match args.get(1).map(String::as_str) {
+            None => deps(&sh),
+            Some("--check-releases") => hostreleases::run(&sh),
+            Some(other) => bail!("cargo xtask deps [--check-releases]: unknown argument {other}"),
+        },
         Some("ci") => ci(&sh),
         Some("bench") => bench::run(&sh, &args[1..]),
         Some("demo") => demo(&sh),
@@ -47,7 +52,7 @@ fn run() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask deps | ci | bench [--floor|--read|--lab] [--runs N] | demo | lab [SCENARIO...] | \
+                "usage: cargo xtask deps [--check-releases] | ci | bench [--floor|--read|--lab] [--runs N] | demo | lab [SCENARIO...] | \
                  fuzz [--seconds N] [TARGET...] | docs [--check]"
             );
             std::process::exit(2);
@@ -69,6 +74,9 @@ pub fn deps(sh: &Shell) -> Result<()> {
 
 fn ci(sh: &Shell) -> Result<()> {
     deps(sh)?;
+    // The same package list must resolve on every supported host release (Debian 12 and
+    // 13), with apt's resolver and nothing installed: mmdebstrap comes from the list.
+    hostreleases::run(sh).context("host releases")?;
     cmd!(sh, "cargo fmt --all -- --check")
         .run()
         .context("cargo fmt")?;
