@@ -89,9 +89,10 @@ srbuild cluster query id --mac 52:54:00:77:00:11\n  srbuild cluster query node -
         #[arg(long)]
         force: bool,
     },
-    /// Write iPXE scripts, PXELINUX configs and a dnsmasq snippet for all nodes.
+    /// Write iPXE scripts, PXELINUX configs and a dnsmasq snippet for all nodes (with
+    /// --http-base: iPXE over HTTP, TFTP only for boot.ipxe).
     #[command(
-        after_help = "Example:\n  srbuild cluster netboot /srv/tftp --kernel /boot/vmlinuz --initrd out/initrd.img --append 'console=ttyS0'"
+        after_help = "Examples:\n  srbuild cluster netboot /srv/tftp --kernel /boot/vmlinuz --initrd out/initrd.img --append 'console=ttyS0'\n  srbuild cluster netboot /srv/netboot --http-base http://10.77.0.1/netboot --kernel /boot/vmlinuz --initrd out/initrd.img\n    (serve /srv/netboot/http at the URL; dnsmasq's TFTP serves /srv/netboot/tftp)"
     )]
     Netboot {
         /// Output directory (created if missing).
@@ -105,9 +106,14 @@ srbuild cluster query id --mac 52:54:00:77:00:11\n  srbuild cluster query node -
         /// Kernel arguments for every node (before srbuild.node=NAME).
         #[arg(long, allow_hyphen_values = true)]
         append: Option<String>,
-        /// tftp-root for dnsmasq.conf (default: OUTDIR).
+        /// tftp-root for dnsmasq.conf (default: OUTDIR, or OUTDIR/tftp with --http-base).
         #[arg(long, value_name = "DIR")]
         tftp_root: Option<PathBuf>,
+        /// Fetch the nodes' scripts, the kernel and the initrd over HTTP from URL
+        /// (http://HOST[:PORT][/PATH]), which serves OUTDIR/http; TFTP serves only
+        /// OUTDIR/tftp/boot.ipxe, and no PXELINUX files are written.
+        #[arg(long, value_name = "URL")]
+        http_base: Option<String>,
         /// Publish the initrd even though it holds a secret (the corosync authkey): any
         /// machine on the boot network can fetch it.
         #[arg(long)]
@@ -314,6 +320,7 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
             initrd,
             append,
             tftp_root,
+            http_base,
             allow_secrets,
         } => {
             let c = Cluster::load(&path)?;
@@ -323,18 +330,27 @@ pub fn run_cluster_to(args: ClusterArgs, out: &mut dyn Write) -> Result<(), Clus
                 initrd,
                 append,
                 tftp_root,
+                http_base,
             };
             // Usage errors first, then the image's secrets, then the files.
-            netboot::check_options(&opts)?;
+            let checked = netboot::check_options(&opts)?;
             let secret_note = netboot::check_secrets(&opts.initrd, allow_secrets)?;
             let files = netboot::write_netboot(&c, &opts)?;
+            let serve = match &checked.http_base {
+                None => String::new(),
+                Some(b) => format!(
+                    "\nserve {} at {b}/ over HTTP; dnsmasq.conf's TFTP serves only {}",
+                    outdir.join(netboot::HTTP_DIR).display(),
+                    checked.tftp_root.join(netboot::IPXE_BOOT_NAME).display()
+                ),
+            };
             w(
                 out,
                 &format!(
-                    "wrote {} files into {}\nnote: {} and {} are world-readable (0644): TFTP serves \
-                     nothing else, and any machine on the boot network can fetch them, so keep \
-                     secrets such as a corosync authkey out of a netbooted image or keep the boot \
-                     network private{secret_note}",
+                    "wrote {} files into {}{serve}\nnote: {} and {} are world-readable (0644): \
+                     the servers serve nothing else, and any machine on the boot network can \
+                     fetch them, so keep secrets such as a corosync authkey out of a netbooted \
+                     image or keep the boot network private{secret_note}",
                     files.len(),
                     outdir.display(),
                     netboot::KERNEL_NAME,

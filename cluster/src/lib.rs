@@ -9,6 +9,7 @@ pub mod edit;
 pub mod error;
 pub mod fence;
 mod fsutil;
+pub mod http_base;
 pub mod iscsi;
 pub mod netboot;
 pub mod query;

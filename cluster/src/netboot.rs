@@ -1,8 +1,12 @@
 //! `srbuild cluster netboot`: per-node iPXE scripts, PXELINUX configs and a
-//! dnsmasq snippet for booting every node of a [`Cluster`] over the network.
+//! dnsmasq snippet for booting every node of a [`Cluster`] over the network. With
+//! `--http-base URL` ([`crate::http_base`]), TFTP serves only the first-stage `boot.ipxe`
+//! (`tftp/`), and the nodes' scripts, the kernel and the initrd are written into `http/`
+//! for an HTTP server to serve at URL; no PXELINUX files then.
 
 use crate::description::{Cidr, Cluster, Node};
 use crate::error::ClusterError;
+use crate::http_base::{check_http_base, HttpBase};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -16,6 +20,11 @@ pub const INITRD_NAME: &str = "initrd.img";
 pub const SERVED_MODE: u32 = 0o644;
 /// The iPXE script dnsmasq hands to iPXE clients; it chains to `ipxe/<hostname>.ipxe`.
 pub const IPXE_BOOT_NAME: &str = "boot.ipxe";
+/// With `--http-base`: the directory of the output TFTP serves (only `boot.ipxe`).
+pub const TFTP_DIR: &str = "tftp";
+/// With `--http-base`: the directory of the output to serve at the base URL (the nodes'
+/// scripts under `ipxe/`, the kernel and the initrd).
+pub const HTTP_DIR: &str = "http";
 
 /// What `netboot` writes and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +34,19 @@ pub struct NetbootOptions {
     pub initrd: PathBuf,
     /// Arguments for every node, before `srbuild.node=<name>`.
     pub append: Option<String>,
-    /// The `tftp-root=` in dnsmasq.conf (default: `outdir`).
+    /// The `tftp-root=` in dnsmasq.conf (default: `outdir`, or `outdir/tftp` with
+    /// `http_base`).
     pub tftp_root: Option<PathBuf>,
+    /// `--http-base URL`: the kernel, the initrd and the nodes' scripts come over HTTP
+    /// from URL, which serves `outdir/http`; TFTP serves only `boot.ipxe`.
+    pub http_base: Option<String>,
+}
+
+/// What [`check_options`] found good: the TFTP root and the checked base URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub tftp_root: PathBuf,
+    pub http_base: Option<HttpBase>,
 }
 
 /// The kernel command line for `node`: `append` + `srbuild.node=<name>` + its kernel_args.
@@ -42,15 +62,34 @@ pub fn kernel_args(node: &Node, append: Option<&str>) -> String {
     parts.join(" ")
 }
 
-/// The iPXE script of one node.
-pub fn ipxe_script(cluster: &Cluster, node: &Node, append: Option<&str>) -> String {
+/// The iPXE script of one node: the kernel and the initrd from the TFTP root, or with
+/// `base` over HTTP from it.
+pub fn ipxe_script(
+    cluster: &Cluster,
+    node: &Node,
+    append: Option<&str>,
+    base: Option<&HttpBase>,
+) -> String {
+    let from = base.map(HttpBase::as_str).unwrap_or("");
     format!(
-        "#!ipxe\n# srbuild: node {} (id {}) of cluster {}\nkernel /{KERNEL_NAME} initrd={INITRD_NAME} {}\ninitrd /{INITRD_NAME}\nboot\n",
+        "#!ipxe\n# srbuild: node {} (id {}) of cluster {}\nkernel {from}/{KERNEL_NAME} initrd={INITRD_NAME} {}\ninitrd {from}/{INITRD_NAME}\nboot\n",
         node.name,
         node.id,
         cluster.name,
         kernel_args(node, append)
     )
+}
+
+/// `boot.ipxe`: chains to the node's script, named by the hostname DHCP gave, from the
+/// TFTP root or with `base` over HTTP.
+pub fn ipxe_boot_script(base: Option<&HttpBase>) -> String {
+    match base {
+        None => "#!ipxe\n# srbuild: chain to this node's script (hostname from DHCP)\nchain /ipxe/${hostname}.ipxe || shell\n".to_string(),
+        Some(b) => format!(
+            "#!ipxe\n# srbuild: chain to this node's script over HTTP (hostname from DHCP)\nchain {} || shell\n",
+            b.join("ipxe/${hostname}.ipxe")
+        ),
+    }
 }
 
 /// The PXELINUX config of one node.
@@ -69,8 +108,9 @@ pub fn pxelinux_name(mac: &str) -> String {
     format!("01-{}", mac.replace(':', "-"))
 }
 
-/// The dnsmasq configuration snippet.
-pub fn dnsmasq_conf(cluster: &Cluster, tftp_root: &Path) -> String {
+/// The dnsmasq configuration snippet. With `http` (netboot over HTTP) only iPXE clients
+/// get a boot file: there are no PXELINUX files.
+pub fn dnsmasq_conf(cluster: &Cluster, tftp_root: &Path, http: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# srbuild: netboot for cluster {}", cluster.name);
     let _ = writeln!(s, "enable-tftp");
@@ -130,7 +170,14 @@ pub fn dnsmasq_conf(cluster: &Cluster, tftp_root: &Path) -> String {
         }
     }
     let _ = writeln!(s, "dhcp-match=set:ipxe,175");
-    let _ = writeln!(s, "dhcp-boot=tag:!ipxe,pxelinux.0");
+    if http {
+        let _ = writeln!(
+            s,
+            "# netboot over HTTP: firmware without iPXE gets no boot file (chainload iPXE)"
+        );
+    } else {
+        let _ = writeln!(s, "dhcp-boot=tag:!ipxe,pxelinux.0");
+    }
     let _ = writeln!(s, "dhcp-boot=tag:ipxe,{IPXE_BOOT_NAME}");
     s
 }
@@ -208,7 +255,19 @@ pub fn write_netboot(
     cluster: &Cluster,
     opts: &NetbootOptions,
 ) -> Result<Vec<PathBuf>, ClusterError> {
-    let tftp_root = check_options(opts)?;
+    let checked = check_options(opts)?;
+    match &checked.http_base {
+        None => write_tftp(cluster, opts, &checked.tftp_root),
+        Some(base) => write_http(cluster, opts, &checked.tftp_root, base),
+    }
+}
+
+/// Everything over TFTP from `opts.outdir`: scripts, PXELINUX configs, kernel, initrd.
+fn write_tftp(
+    cluster: &Cluster,
+    opts: &NetbootOptions,
+    tftp_root: &Path,
+) -> Result<Vec<PathBuf>, ClusterError> {
     let out = &opts.outdir;
     let append = opts.append.as_deref();
     let mut written = Vec::new();
@@ -216,7 +275,7 @@ pub fn write_netboot(
     mkdir(&out.join("pxelinux.cfg"))?;
     for node in &cluster.nodes {
         let p = out.join("ipxe").join(format!("{}.ipxe", node.name));
-        write(&p, &ipxe_script(cluster, node, append))?;
+        write(&p, &ipxe_script(cluster, node, append, None))?;
         written.push(p);
         for mac in &node.macs {
             let p = out.join("pxelinux.cfg").join(pxelinux_name(mac));
@@ -225,40 +284,76 @@ pub fn write_netboot(
         }
     }
     let boot = out.join(IPXE_BOOT_NAME);
-    write(
-        &boot,
-        "#!ipxe\n# srbuild: chain to this node's script (hostname from DHCP)\nchain /ipxe/${hostname}.ipxe || shell\n",
-    )?;
+    write(&boot, &ipxe_boot_script(None))?;
     written.push(boot);
     let conf = out.join("dnsmasq.conf");
-    write(&conf, &dnsmasq_conf(cluster, &tftp_root))?;
+    write(&conf, &dnsmasq_conf(cluster, tftp_root, false))?;
     written.push(conf);
     for (src, name) in [(&opts.kernel, KERNEL_NAME), (&opts.initrd, INITRD_NAME)] {
         let dst = out.join(name);
-        let same = match (src.canonicalize(), dst.canonicalize()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => false,
-        };
-        // World-readable: dnsmasq's TFTP serves no other files (a private 0600 image
-        // gets "Permission denied"), and the network hands them to any client anyway.
-        // A link in the output is replaced by a copy, never chmod-ed through: it may lead
-        // to a private image elsewhere (the source itself).
-        let is_link = std::fs::symlink_metadata(&dst).is_ok_and(|m| m.file_type().is_symlink());
-        if same && !is_link {
-            srbuild_fsio::chmod_nofollow(&dst, SERVED_MODE)
-                .map_err(|e| ClusterError::io("make world-readable", &dst, e))?;
-        } else {
-            crate::fsutil::replace_with_copy(src, &dst, SERVED_MODE)?;
-        }
+        publish(src, &dst)?;
         written.push(dst);
     }
     Ok(written)
 }
 
+/// TFTP serves `outdir/tftp/boot.ipxe` only; `outdir/http` holds the nodes' scripts, the
+/// kernel and the initrd for the HTTP server at `base`; `outdir/dnsmasq.conf` beside them.
+fn write_http(
+    cluster: &Cluster,
+    opts: &NetbootOptions,
+    tftp_root: &Path,
+    base: &HttpBase,
+) -> Result<Vec<PathBuf>, ClusterError> {
+    let out = &opts.outdir;
+    let append = opts.append.as_deref();
+    let (tftp, http) = (out.join(TFTP_DIR), out.join(HTTP_DIR));
+    let mut written = Vec::new();
+    mkdir(&tftp)?;
+    mkdir(&http)?;
+    mkdir(&http.join("ipxe"))?;
+    for node in &cluster.nodes {
+        let p = http.join("ipxe").join(format!("{}.ipxe", node.name));
+        write(&p, &ipxe_script(cluster, node, append, Some(base)))?;
+        written.push(p);
+    }
+    let boot = tftp.join(IPXE_BOOT_NAME);
+    write(&boot, &ipxe_boot_script(Some(base)))?;
+    written.push(boot);
+    let conf = out.join("dnsmasq.conf");
+    write(&conf, &dnsmasq_conf(cluster, tftp_root, true))?;
+    written.push(conf);
+    for (src, name) in [(&opts.kernel, KERNEL_NAME), (&opts.initrd, INITRD_NAME)] {
+        let dst = http.join(name);
+        publish(src, &dst)?;
+        written.push(dst);
+    }
+    Ok(written)
+}
+
+/// Puts `src` at `dst`, world-readable (through `srbuild_fsio`, never through a link).
+fn publish(src: &Path, dst: &Path) -> Result<(), ClusterError> {
+    let same = match (src.canonicalize(), dst.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    // World-readable: dnsmasq's TFTP serves no other files (a private 0600 image gets
+    // "Permission denied"), nginx's workers run as nobody, and the network hands them to
+    // any client anyway. A link in the output is replaced by a copy, never chmod-ed
+    // through: it may lead to a private image elsewhere (the source itself).
+    let is_link = std::fs::symlink_metadata(dst).is_ok_and(|m| m.file_type().is_symlink());
+    if same && !is_link {
+        srbuild_fsio::chmod_nofollow(dst, SERVED_MODE)
+            .map_err(|e| ClusterError::io("make world-readable", dst, e))
+    } else {
+        crate::fsutil::replace_with_copy(src, dst, SERVED_MODE)
+    }
+}
+
 /// Checks `opts` before anything is read or written (the kernel and initrd are files,
-/// `--append` holds kernel arguments only, the TFTP root fits `dnsmasq.conf`); returns
-/// the TFTP root.
-pub fn check_options(opts: &NetbootOptions) -> Result<PathBuf, ClusterError> {
+/// `--append` holds kernel arguments only, the TFTP root fits `dnsmasq.conf`, the base
+/// URL is one [`check_http_base`] takes); returns the TFTP root and the base URL.
+pub fn check_options(opts: &NetbootOptions) -> Result<Checked, ClusterError> {
     for f in [&opts.kernel, &opts.initrd] {
         if !f.is_file() {
             return Err(ClusterError::Usage(format!(
@@ -274,15 +369,19 @@ pub fn check_options(opts: &NetbootOptions) -> Result<PathBuf, ClusterError> {
                 .map_err(|e| ClusterError::Usage(format!("--append: {e}")))?;
         }
     }
+    let http_base = opts.http_base.as_deref().map(check_http_base).transpose()?;
     let out = &opts.outdir;
     // dnsmasq.conf's `tftp-root=DIR[,INTERFACE]`: a comma would start a second field, a
     // control character a new line.
     let (tftp_root, source) = match &opts.tftp_root {
         Some(t) => (t.clone(), "--tftp-root"),
-        None => (
-            std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf()),
-            "the output directory",
-        ),
+        None => {
+            let abs = std::path::absolute(out).unwrap_or_else(|_| out.to_path_buf());
+            match http_base {
+                Some(_) => (abs.join(TFTP_DIR), "the output directory"),
+                None => (abs, "the output directory"),
+            }
+        }
     };
     let text = tftp_root.to_string_lossy();
     if text.chars().any(|c| c.is_control() || c == ',') {
@@ -293,5 +392,8 @@ pub fn check_options(opts: &NetbootOptions) -> Result<PathBuf, ClusterError> {
             tftp_root
         )));
     }
-    Ok(tftp_root)
+    Ok(Checked {
+        tftp_root,
+        http_base,
+    })
 }

@@ -20,6 +20,7 @@ fn setup() -> (tempfile::TempDir, Cluster, NetbootOptions) {
         initrd,
         append: Some("root=nfs:10.77.0.1:/srv/root ro".into()),
         tftp_root: None,
+        http_base: None,
     };
     (dir, c, opts)
 }

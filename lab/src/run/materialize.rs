@@ -251,6 +251,7 @@ fn netboot(cluster: &Path, out: &Path, kernel: &Path, initrd: &Path, append: &st
         initrd: initrd.to_path_buf(),
         append: Some(append.to_string()),
         tftp_root: Some(PathBuf::from(crate::run::scenarios::NETBOOT_DIR)),
+        http_base: None,
     };
     srbuild_cluster::netboot::write_netboot(&c, &opts).map_err(|source| LabError::Netboot {
         what: what("writing the netboot files"),
