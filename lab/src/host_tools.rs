@@ -80,7 +80,11 @@ pub const TOOLS: &[Tool] = &[
     t("glusterd", "glusterfs-server", "the glusterfs lab server"),
     t("gluster", "glusterfs-cli", "the glusterfs lab server"),
     t("cc", "gcc", "the lab (glusterfs mmap check helper)"),
-    t("nginx", "nginx", "the http lab server (lab-http-server)"),
+    t(
+        "nginx",
+        "nginx",
+        "the lab's HTTP servers (lab-http-server, lab-nfs-http-server)",
+    ),
     t("tgtd", "tgt", "the iSCSI lab target"),
     t("ipmi_sim", "openipmi", "the lab's BMCs (fencing)"),
     t("tgtadm", "tgt", "the iSCSI lab target"),

@@ -216,7 +216,15 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
             out,
             initrd,
             append,
-        } => netboot(cluster, out, &host.kernel, initrd, append),
+            http_base,
+        } => netboot(
+            cluster,
+            out,
+            &host.kernel,
+            initrd,
+            append,
+            http_base.as_deref(),
+        ),
         Recipe::Mkfs {
             fs,
             src,
@@ -238,8 +246,16 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
 }
 
 /// Writes the netboot files for the lab's cluster into `out`, as `srbuild cluster netboot
-/// --tftp-root /srv/netboot` does: the server's data disk carries them to its dnsmasq.
-fn netboot(cluster: &Path, out: &Path, kernel: &Path, initrd: &Path, append: &str) -> Result<()> {
+/// --tftp-root /srv/netboot` does (with `http_base`: `--http-base URL --tftp-root
+/// /srv/netboot/tftp`): the server's data disk carries them to its dnsmasq (and nginx).
+fn netboot(
+    cluster: &Path,
+    out: &Path,
+    kernel: &Path,
+    initrd: &Path,
+    append: &str,
+    http_base: Option<&str>,
+) -> Result<()> {
     let what = |w: &str| format!("{w} for the pxe scenario ({})", out.display());
     let c = srbuild_cluster::Cluster::load(cluster).map_err(|source| LabError::Netboot {
         what: what("reading the cluster description"),
@@ -250,8 +266,11 @@ fn netboot(cluster: &Path, out: &Path, kernel: &Path, initrd: &Path, append: &st
         kernel: kernel.to_path_buf(),
         initrd: initrd.to_path_buf(),
         append: Some(append.to_string()),
-        tftp_root: Some(PathBuf::from(crate::run::scenarios::NETBOOT_DIR)),
-        http_base: None,
+        tftp_root: Some(PathBuf::from(match http_base {
+            None => crate::run::scenarios::NETBOOT_DIR,
+            Some(_) => crate::run::scenarios::NETBOOT_TFTP_DIR,
+        })),
+        http_base: http_base.map(str::to_string),
     };
     srbuild_cluster::netboot::write_netboot(&c, &opts).map_err(|source| LabError::Netboot {
         what: what("writing the netboot files"),

@@ -123,6 +123,8 @@ pub const MATRIX: &[MatrixEntry] = &[
     e("nfs-ip-static", "nfs", Scenario::IpStatic, 1),
     e("nfs-dhcp", "nfs", Scenario::Dhcp, 2),
     e("nfs-pxe", "nfs", Scenario::Pxe, 2),
+    // iPXE over HTTP: boot.ipxe over TFTP, the node's script, kernel and initrd from nginx.
+    e("nfs-pxe-http", "nfs", Scenario::PxeHttp, 2),
     // A root image fetched over HTTP (nginx on the server) into RAM, checked against its
     // SHA-256; a server that comes late; a hash that is not the image's.
     e("http-ram-3-clients", "http", Scenario::Normal, 3),

@@ -15,11 +15,11 @@ pub enum Expect {
     /// once it printed it.
     Ready { marker: &'static str, stopped: bool },
     /// A client: `LAB-PASS`, or `FAILED stage=<fail_stage>` whose reason has every one of
-    /// `why_has`; `line` must also be on the console.
+    /// `why_has`; each of `lines` must also be on the console.
     Verdict {
         fail_stage: Option<&'static str>,
         why_has: Vec<String>,
-        line: Option<String>,
+        lines: Vec<String>,
     },
     /// A node that must not boot: its firmware must print `line`, and the console must
     /// never show `forbid` (the kernel starting).
@@ -94,15 +94,15 @@ pub fn role_append(kind: &RootKind, role: &Role, scenario: Scenario, slots: usiz
 pub fn client_expect(scenario: Scenario, n: &LabNode, server_ip: &str) -> Expect {
     let fill = |t: &str| scenarios::fill(t, &n.ip, &topology::static_ip(n), server_ip);
     match scenario.spec().verdict {
-        VerdictSpec::Pass { line } => Expect::Verdict {
+        VerdictSpec::Pass { lines } => Expect::Verdict {
             fail_stage: None,
             why_has: vec![],
-            line: line.map(fill),
+            lines: lines.iter().map(|l| fill(l)).collect(),
         },
         VerdictSpec::Fail { stage, why_has } => Expect::Verdict {
             fail_stage: Some(stage),
             why_has: why_has.iter().map(|w| fill(w)).collect(),
-            line: None,
+            lines: vec![],
         },
     }
 }
@@ -237,15 +237,62 @@ mod tests {
         assert!(a.ends_with(" srbuild.netboot=/srv/netboot"), "{a}");
         assert!(!role_append(nfs, &server, Scenario::Normal, 3).contains("netboot"));
         let n = topology::client(1);
-        let Expect::Verdict { line, .. } = client_expect(Scenario::Pxe, &n, "10.77.0.1") else {
+        let Expect::Verdict { lines, .. } = client_expect(Scenario::Pxe, &n, "10.77.0.1") else {
             panic!("a pxe client must reach a verdict");
         };
-        assert_eq!(line.as_deref(), Some("tftp://10.77.0.1/boot.ipxe... ok"));
+        assert_eq!(lines, ["tftp://10.77.0.1/boot.ipxe... ok"]);
         let gfs2 = kinds::by_name("gfs2").unwrap();
         assert!(
             gfs2.check(Scenario::Pxe, 2, 2).is_err(),
             "pxe needs a boot server"
         );
+    }
+
+    #[test]
+    fn pxe_http_serves_the_http_tree_with_nginx_and_clients_must_show_each_fetch() {
+        let nfs = kinds::by_name("nfs").unwrap();
+        let server = nfs.server.unwrap();
+        let a = role_append(nfs, &server, Scenario::PxeHttp, 3);
+        let want = format!(
+            " srbuild.netboot={} srbuild.http.dir={}",
+            scenarios::NETBOOT_DIR,
+            scenarios::NETBOOT_HTTP_DIR
+        );
+        assert!(a.ends_with(&want), "{a}");
+        // The HTTP tree is the netboot output's http/ on the same disk.
+        assert_eq!(
+            format!("/srv{}", scenarios::NETBOOT_HTTP_DIR),
+            format!(
+                "{}/{}",
+                scenarios::NETBOOT_DIR,
+                srbuild_cluster::netboot::HTTP_DIR
+            )
+        );
+        assert_eq!(
+            scenarios::NETBOOT_TFTP_DIR,
+            format!(
+                "{}/{}",
+                scenarios::NETBOOT_DIR,
+                srbuild_cluster::netboot::TFTP_DIR
+            )
+        );
+        let n = topology::client(1);
+        let Expect::Verdict { lines, .. } = client_expect(Scenario::PxeHttp, &n, "10.77.0.1")
+        else {
+            panic!("a pxe-http client must reach a verdict");
+        };
+        assert_eq!(
+            lines,
+            [
+                "tftp://10.77.0.1/boot.ipxe... ok",
+                "http://10.77.0.1/vmlinuz... ok",
+                "http://10.77.0.1/initrd.img... ok"
+            ]
+        );
+        assert!(kinds::by_name("http")
+            .unwrap()
+            .check(Scenario::PxeHttp, 2, 2)
+            .is_err());
     }
 
     #[test]
@@ -317,7 +364,7 @@ mod tests {
             Expect::Verdict {
                 fail_stage: Some("mount-root"),
                 why_has: vec!["10.77.0.1".into(), "gave up".into()],
-                line: None
+                lines: vec![]
             }
         );
     }
@@ -330,7 +377,7 @@ mod tests {
             Expect::Verdict {
                 fail_stage: None,
                 why_has: vec![],
-                line: None
+                lines: vec![]
             }
         );
         assert_eq!(
@@ -338,7 +385,7 @@ mod tests {
             Expect::Verdict {
                 fail_stage: Some("cluster"),
                 why_has: vec!["no quorum".into()],
-                line: None
+                lines: vec![]
             }
         );
         assert_eq!(
@@ -346,7 +393,7 @@ mod tests {
             Expect::Verdict {
                 fail_stage: None,
                 why_has: vec![],
-                line: Some("srbuild: dhcp on eth0: 10.77.0.11/24".into())
+                lines: vec!["srbuild: dhcp on eth0: 10.77.0.11/24".into()]
             }
         );
     }

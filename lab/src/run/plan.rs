@@ -15,7 +15,9 @@ use crate::run::recipe::{ChapPlan, FromServer, Recipe};
 use crate::run::rootfs::RootFs;
 use crate::run::roottree::AgentConfig;
 use crate::run::scenarios::Scenario;
-use crate::run::scenarios::{Boots, CutNodes, RootMode, ServerPolicy, Victim};
+use crate::run::scenarios::{
+    Boots, CutNodes, Netboot, RootMode, ServerPolicy, Victim, NETBOOT_BASE_URL,
+};
 use crate::run::storage::{self, LayoutInput};
 use crate::run::topology::{self, LabNode, CLUSTER};
 use crate::run::LabOptions;
@@ -126,8 +128,8 @@ impl LabPlan {
     pub fn fill(&mut self, placeholder: &str, value: &str) {
         for n in self.phases.iter_mut().flat_map(|p| p.nodes.iter_mut()) {
             n.spec.append = n.spec.append.replace(placeholder, value);
-            if let Expect::Verdict { why_has, line, .. } = &mut n.expect {
-                for w in why_has.iter_mut().chain(line.iter_mut()) {
+            if let Expect::Verdict { why_has, lines, .. } = &mut n.expect {
+                for w in why_has.iter_mut().chain(lines.iter_mut()) {
                     *w = w.replace(placeholder, value);
                 }
             }
@@ -296,13 +298,15 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
 
     // Where the root lives: the layout's disks, and the netboot files on the data disk.
     let netboot = match (sc.netboot, described.first()) {
-        (true, Some(first)) => Some(Recipe::Netboot {
+        (Netboot::No, _) | (_, None) => None,
+        (how, Some(first)) => Some(Recipe::Netboot {
             cluster: cluster.clone(),
             out: work.join("data").join("netboot"),
             initrd: client_initrd.clone(),
             append: client_append(kind, opts, &kopts, first, server_ip),
+            http_base: (how == Netboot::Http)
+                .then(|| crate::run::scenarios::fill(NETBOOT_BASE_URL, "", "", server_ip)),
         }),
-        _ => None,
     };
     let layout = storage::layout(
         kind.storage,
@@ -379,7 +383,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
     if let Some((r, n)) = server.as_ref().filter(|_| server_runs) {
         let initrd = work.join("initrd-server.img");
         recipes.push(Recipe::Image {
-            profile: r.profile.to_string(),
+            profile: sc.server_profile.unwrap_or(r.profile).to_string(),
             cluster: Some(cluster.clone()),
             output: initrd.clone(),
             from_server: None,
@@ -396,7 +400,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
             },
             // Clients built from the server's output wait for it, and so do clients that
             // boot from it: their firmware's DHCP gives up before a server boots under TCG.
-            blocking: waits_for_server || sc.netboot || opts.server_first,
+            blocking: waits_for_server || sc.netboot.on() || opts.server_first,
             nodes: vec![NodePlan {
                 node: n.clone(),
                 spec,
@@ -429,14 +433,14 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
             topology::segment_args(n, networks),
         );
         spec.detached = opts.detached;
-        spec.netboot = sc.netboot;
+        spec.netboot = sc.netboot.on();
         clients.push(NodePlan {
             node: n.clone(),
             spec,
             expect: client_expect(opts.scenario, n, server_ip),
         });
     }
-    if sc.netboot {
+    if sc.netboot.on() {
         // A machine the description does not know: dnsmasq must give it nothing.
         let mut n = topology::client(booted.len() + 1);
         n.name = "stranger".into();

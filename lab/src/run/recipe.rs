@@ -67,12 +67,15 @@ pub enum Recipe {
         sum: PathBuf,
     },
     /// What `srbuild cluster netboot` writes for the cluster into `out`, for the kernel
-    /// (the compressed one) and `initrd`, with the clients' command line.
+    /// (the compressed one) and `initrd`, with the clients' command line; with
+    /// `http_base`, as `--http-base` writes it (TFTP for `boot.ipxe` only, the rest over
+    /// HTTP from that URL).
     Netboot {
         cluster: PathBuf,
         out: PathBuf,
         initrd: PathBuf,
         append: String,
+        http_base: Option<String>,
     },
     /// `mkfs.<fs> -d src` into a fresh raw image.
     Mkfs {
@@ -238,13 +241,20 @@ impl fmt::Display for Recipe {
                 out,
                 initrd,
                 append,
-            } => write!(
-                f,
-                "netboot {} (description {}, initrd {}) append \"{append}\"",
-                out.display(),
-                cluster.display(),
-                initrd.display()
-            ),
+                http_base,
+            } => {
+                write!(
+                    f,
+                    "netboot {} (description {}, initrd {}) append \"{append}\"",
+                    out.display(),
+                    cluster.display(),
+                    initrd.display()
+                )?;
+                match http_base {
+                    Some(b) => write!(f, " base-url {b}"),
+                    None => Ok(()),
+                }
+            }
             Recipe::Mkfs {
                 fs,
                 src,

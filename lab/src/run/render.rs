@@ -139,7 +139,7 @@ fn expect(e: &Expect) -> String {
         Expect::Verdict {
             fail_stage,
             why_has,
-            line,
+            lines,
         } => {
             let mut s = match fail_stage {
                 None => "LAB-PASS".to_string(),
@@ -148,7 +148,7 @@ fn expect(e: &Expect) -> String {
             for w in why_has {
                 let _ = write!(s, " naming \"{w}\"");
             }
-            if let Some(l) = line {
+            for l in lines {
                 let _ = write!(s, " with line \"{l}\"");
             }
             s

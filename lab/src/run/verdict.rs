@@ -13,7 +13,7 @@ pub fn judge(ev: &ConsoleEvent, expect: &Expect, log: &str) -> Option<Verdict> {
     let Expect::Verdict {
         fail_stage,
         why_has,
-        line,
+        lines,
     } = expect
     else {
         return None;
@@ -38,13 +38,45 @@ pub fn judge(ev: &ConsoleEvent, expect: &Expect, log: &str) -> Option<Verdict> {
         (ConsoleEvent::Panic(why), _) => (false, format!("kernel panic: {why}")),
         _ => return None,
     };
-    match line {
-        Some(want) if v.0 && !log.contains(want.as_str()) => Some((
+    match lines.iter().find(|want| v.0 && !shows(log, want)) {
+        Some(want) => Some((
             false,
             format!("{} but the console never said '{want}'", v.1),
         )),
-        _ => Some(v),
+        None => Some(v),
     }
+}
+
+/// Whether `log` shows `want`: as written, or on a line as a terminal draws it. Firmware
+/// such as iPXE draws progress in place (`http://…/vmlinuz... 42%` then backspaces, spaces
+/// and backspaces, then ` ok`), so its final text is only on the screen.
+pub fn shows(log: &str, want: &str) -> bool {
+    log.contains(want)
+        || log
+            .lines()
+            .any(|l| l.contains('\u{8}') && drawn(l).contains(want))
+}
+
+/// `line` as a terminal draws it: a backspace moves the cursor left, what follows
+/// overwrites; a carriage return goes back to the start.
+fn drawn(line: &str) -> String {
+    let mut cells: Vec<char> = Vec::new();
+    let mut at: usize = 0;
+    for c in line.chars() {
+        match c {
+            '\u{8}' => at = at.saturating_sub(1),
+            '\r' => at = 0,
+            c => {
+                if at < cells.len() {
+                    cells[at] = c;
+                } else {
+                    cells.push(c);
+                }
+                at += 1;
+            }
+        }
+    }
+    cells.into_iter().collect()
 }
 
 /// What a service role's console line means.
@@ -82,8 +114,37 @@ mod tests {
         Expect::Verdict {
             fail_stage: None,
             why_has: vec![],
-            line: None,
+            lines: vec![],
         }
+    }
+
+    #[test]
+    fn a_line_drawn_in_place_by_the_firmware_counts_as_its_final_text() {
+        let http = Expect::Verdict {
+            fail_stage: None,
+            why_has: vec![],
+            lines: vec![
+                "tftp://10.77.0.1/boot.ipxe... ok".into(),
+                "http://10.77.0.1/vmlinuz... ok".into(),
+            ],
+        };
+        // iPXE's progress: a percentage, wiped with backspaces, spaces and backspaces.
+        let log = "tftp://10.77.0.1/boot.ipxe... ok\r\n\
+                   http://10.77.0.1/vmlinuz... 37%\u{8}\u{8}\u{8}\u{8}    \u{8}\u{8}\u{8}\u{8} 88%\
+                   \u{8}\u{8}\u{8}\u{8}    \u{8}\u{8}\u{8}\u{8} ok\r\n";
+        assert!(shows(log, "http://10.77.0.1/vmlinuz... ok"));
+        assert!(judge(&ConsoleEvent::Pass, &http, log).unwrap().0);
+        // A failed fetch is not an ok one, however drawn.
+        let failed = "tftp://10.77.0.1/boot.ipxe... ok\r\n\
+                      http://10.77.0.1/vmlinuz... 37%\u{8}\u{8}\u{8}\u{8}    \u{8}\u{8}\u{8}\u{8} \
+                      Connection reset (https://ipxe.org/0f0c6039)\r\n";
+        let v = judge(&ConsoleEvent::Pass, &http, failed).unwrap();
+        assert!(
+            !v.0 && v.1.contains("never said 'http://10.77.0.1/vmlinuz... ok'"),
+            "{v:?}"
+        );
+        assert_eq!(drawn("ab\u{8}\u{8}\u{8}c"), "cb");
+        assert_eq!(drawn("abc\rx"), "xbc");
     }
 
     #[test]
@@ -100,7 +161,7 @@ mod tests {
         let lone = Expect::Verdict {
             fail_stage: Some("cluster"),
             why_has: vec!["no quorum".into()],
-            line: None,
+            lines: vec![],
         };
         let log = "srbuild: FAILED stage=cluster: no quorum after 25 s: Nodes: 1\n";
         assert!(judge(&failed, &lone, log).unwrap().0);
@@ -114,7 +175,7 @@ mod tests {
         let ip = Expect::Verdict {
             fail_stage: None,
             why_has: vec![],
-            line: Some("srbuild: ip 10.77.0.51/24 on eth0".into()),
+            lines: vec!["srbuild: ip 10.77.0.51/24 on eth0".into()],
         };
         let v = judge(&ConsoleEvent::Pass, &ip, "srbuild: node=node1").unwrap();
         assert!(!v.0 && v.1.contains("never said"), "{v:?}");

@@ -55,6 +55,7 @@ pub const KIND: RootKind = RootKind {
         Scenario::RamTooSmall,
         Scenario::HybridMissingPath,
         Scenario::Pxe,
+        Scenario::PxeHttp,
     ],
     death_seen: None,
     recovery_seen: None,

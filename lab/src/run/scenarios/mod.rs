@@ -13,7 +13,7 @@ mod net;
 mod paths;
 mod rootmode;
 
-pub use net::NETBOOT_DIR;
+pub use net::{NETBOOT_BASE_URL, NETBOOT_DIR, NETBOOT_HTTP_DIR, NETBOOT_TFTP_DIR};
 
 use crate::error::{LabError, Result};
 
@@ -36,6 +36,7 @@ pub enum Scenario {
     RamTooSmall,
     HybridMissingPath,
     Pxe,
+    PxeHttp,
     PathFails,
     Partition,
     FenceDeviceDown,
@@ -96,6 +97,7 @@ pub const SPECS: &[&ScenarioSpec] = &[
     &rootmode::RAM_TOO_SMALL,
     &rootmode::HYBRID_MISSING_PATH,
     &net::PXE,
+    &net::PXE_HTTP,
     &paths::PATH_FAILS,
     &fencing::PARTITION,
     &fencing::FENCE_DEVICE_DOWN,
@@ -130,7 +132,10 @@ pub struct ScenarioSpec {
     pub boots: Boots,
     /// Clients boot through QEMU's iPXE from the server (no `-kernel`), and a stranger
     /// whose MAC is not described must get nothing.
-    pub netboot: bool,
+    pub netboot: Netboot,
+    /// The server role boots this profile instead of its kind's (a server that does more,
+    /// such as serving HTTP besides its root).
+    pub server_profile: Option<&'static str>,
     /// At least this many client nodes, and why.
     pub min_nodes: Option<(usize, &'static str)>,
     pub root_mode: RootMode,
@@ -179,6 +184,26 @@ pub enum CutNodes {
     Clients,
 }
 
+/// Whether and how clients boot from the server's network services
+/// ([`ScenarioSpec::netboot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Netboot {
+    /// From the kernel and initrd QEMU is given.
+    No,
+    /// Everything over TFTP from the server's dnsmasq (`srbuild cluster netboot`).
+    Tftp,
+    /// `boot.ipxe` over TFTP, then the node's script, the kernel and the initrd over HTTP
+    /// from the server's nginx (`srbuild cluster netboot --http-base`).
+    Http,
+}
+
+impl Netboot {
+    /// Whether the clients boot from the network at all.
+    pub fn on(self) -> bool {
+        self != Netboot::No
+    }
+}
+
 /// How clients get their address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Address {
@@ -192,12 +217,13 @@ pub enum Address {
 
 /// What a client's console must show. Lines may hold `{ip}` (the node's described address),
 /// `{static_ip}` (its `ip=` address), `{server_ip}`, `{ipxe_boot}` (the iPXE script's
-/// name) and `{root_sha256}` (the root image's hash, [`crate::run::plan::ROOT_SHA256`],
-/// known once the image is made).
+/// name), `{netboot_kernel}` and `{netboot_initrd}` (the kernel's and initrd's names in
+/// the netboot files) and `{root_sha256}` (the root image's hash,
+/// [`crate::run::plan::ROOT_SHA256`], known once the image is made).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum VerdictSpec {
-    /// `LAB-PASS`, and `line` somewhere on the console.
-    Pass { line: Option<&'static str> },
+    /// `LAB-PASS`, and each of `lines` somewhere on the console.
+    Pass { lines: &'static [&'static str] },
     /// `FAILED stage=<stage>` whose reason has each of `why_has`.
     Fail {
         stage: &'static str,
@@ -296,6 +322,7 @@ pub fn spec(s: Scenario) -> &'static ScenarioSpec {
         Scenario::RamTooSmall => &rootmode::RAM_TOO_SMALL,
         Scenario::HybridMissingPath => &rootmode::HYBRID_MISSING_PATH,
         Scenario::Pxe => &net::PXE,
+        Scenario::PxeHttp => &net::PXE_HTTP,
         Scenario::PathFails => &paths::PATH_FAILS,
         Scenario::Partition => &fencing::PARTITION,
         Scenario::FenceDeviceDown => &fencing::FENCE_DEVICE_DOWN,
@@ -309,6 +336,8 @@ pub fn fill(template: &str, ip: &str, static_ip: &str, server_ip: &str) -> Strin
         .replace("{static_ip}", static_ip)
         .replace("{server_ip}", server_ip)
         .replace("{ipxe_boot}", srbuild_cluster::netboot::IPXE_BOOT_NAME)
+        .replace("{netboot_kernel}", srbuild_cluster::netboot::KERNEL_NAME)
+        .replace("{netboot_initrd}", srbuild_cluster::netboot::INITRD_NAME)
 }
 
 /// A descriptor with every field at its everyday value, for the families to start from.
@@ -320,11 +349,12 @@ pub(crate) const BASE: ScenarioSpec = ScenarioSpec {
     role_args: &[],
     seed_args: &[],
     address: Address::Described,
-    verdict: VerdictSpec::Pass { line: None },
+    verdict: VerdictSpec::Pass { lines: &[] },
     victim: Victim::None,
     server: ServerPolicy::Runs,
     boots: Boots::All,
-    netboot: false,
+    netboot: Netboot::No,
+    server_profile: None,
     min_nodes: None,
     root_mode: RootMode::Network,
     unknown_macs: false,
@@ -381,6 +411,15 @@ mod tests {
         assert_eq!(
             fill("tftp://{server_ip}/{ipxe_boot}... ok", "", "", "10.77.0.1"),
             "tftp://10.77.0.1/boot.ipxe... ok"
+        );
+        assert_eq!(
+            fill(
+                "http://{server_ip}/{netboot_kernel} {netboot_initrd}",
+                "",
+                "",
+                "10.77.0.1"
+            ),
+            "http://10.77.0.1/vmlinuz initrd.img"
         );
     }
 }

@@ -1,7 +1,7 @@
 //! How clients reach the network and their boot: an address from `ip=`, from DHCP, or
 //! the whole boot from the server with iPXE.
 
-use super::{Address, ScenarioSpec, VerdictSpec, BASE};
+use super::{Address, Netboot, ScenarioSpec, VerdictSpec, BASE};
 use crate::run::scenarios::Scenario;
 
 pub const IP_STATIC: ScenarioSpec = ScenarioSpec {
@@ -10,7 +10,7 @@ pub const IP_STATIC: ScenarioSpec = ScenarioSpec {
     doc: "Clients get their address from `ip=` in the kernel's syntax (not the description).",
     address: Address::Static,
     verdict: VerdictSpec::Pass {
-        line: Some("srbuild: ip {static_ip}/24 on eth0"),
+        lines: &["srbuild: ip {static_ip}/24 on eth0"],
     },
     ..BASE
 };
@@ -22,13 +22,22 @@ pub const DHCP: ScenarioSpec = ScenarioSpec {
     role_args: &["srbuild.dhcp=1"],
     address: Address::Dhcp,
     verdict: VerdictSpec::Pass {
-        line: Some("srbuild: dhcp on eth0: {ip}/24"),
+        lines: &["srbuild: dhcp on eth0: {ip}/24"],
     },
     ..BASE
 };
 
-/// Where the pxe scenario's netboot files live on the server's data disk.
+/// Where the pxe scenarios' netboot files live on the server's data disk (mounted on
+/// `/srv`): what `srbuild cluster netboot` wrote, its `dnsmasq.conf` at the top.
 pub const NETBOOT_DIR: &str = "/srv/netboot";
+/// pxe-http: the TFTP root on the server (`--http-base` mode's `tftp/`: only `boot.ipxe`).
+pub const NETBOOT_TFTP_DIR: &str = "/srv/netboot/tftp";
+/// pxe-http: the directory of the data disk the server's nginx serves at
+/// `http://SERVER/` (`--http-base` mode's `http/`), as `srbuild.http.dir=` names it.
+pub const NETBOOT_HTTP_DIR: &str = "/netboot/http";
+/// pxe-http: the `--http-base` of the netboot files: the server's nginx serves
+/// [`NETBOOT_HTTP_DIR`] at its root, on port 80 (`{server_ip}` as in verdict lines).
+pub const NETBOOT_BASE_URL: &str = "http://{server_ip}";
 
 pub const PXE: ScenarioSpec = ScenarioSpec {
     id: Scenario::Pxe,
@@ -37,8 +46,27 @@ pub const PXE: ScenarioSpec = ScenarioSpec {
     role_args: &["srbuild.netboot=/srv/netboot"],
     // Proof that the node booted through iPXE from the server.
     verdict: VerdictSpec::Pass {
-        line: Some("tftp://{server_ip}/{ipxe_boot}... ok"),
+        lines: &["tftp://{server_ip}/{ipxe_boot}... ok"],
     },
-    netboot: true,
+    netboot: Netboot::Tftp,
+    ..BASE
+};
+
+pub const PXE_HTTP: ScenarioSpec = ScenarioSpec {
+    id: Scenario::PxeHttp,
+    name: "pxe-http",
+    doc: "As pxe, but iPXE over HTTP (`srbuild cluster netboot --http-base`): only `boot.ipxe` comes over TFTP; the node's script, the kernel and the initrd come from the server's nginx.",
+    role_args: &["srbuild.netboot=/srv/netboot", "srbuild.http.dir=/netboot/http"],
+    // Proof of each step: the first stage over TFTP, the kernel and the initrd over HTTP
+    // (TFTP serves nothing else).
+    verdict: VerdictSpec::Pass {
+        lines: &[
+            "tftp://{server_ip}/{ipxe_boot}... ok",
+            "http://{server_ip}/{netboot_kernel}... ok",
+            "http://{server_ip}/{netboot_initrd}... ok",
+        ],
+    },
+    netboot: Netboot::Http,
+    server_profile: Some("lab-nfs-http-server"),
     ..BASE
 };

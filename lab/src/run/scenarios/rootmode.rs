@@ -10,7 +10,7 @@ pub const RAM_ROOT: ScenarioSpec = ScenarioSpec {
     doc: "`srbuild.rootmode=ram`: the root is copied into a tmpfs; once every node passed, the server is stopped and the nodes must go on writing.",
     client_args: &["srbuild.rootmode=ram", "srbuild.ramsize=160M"],
     verdict: VerdictSpec::Pass {
-        line: Some("srbuild: root in RAM (mode "),
+        lines: &["srbuild: root in RAM (mode "],
     },
     // A root in RAM outlives its server.
     victim: Victim::Server,
@@ -28,7 +28,7 @@ pub const HYBRID_ROOT: ScenarioSpec = ScenarioSpec {
         "srbuild.ramsize=160M",
     ],
     verdict: VerdictSpec::Pass {
-        line: Some("srbuild: root in RAM (mode "),
+        lines: &["srbuild: root in RAM (mode "],
     },
     root_mode: RootMode::Hybrid,
     ..BASE
