@@ -3,7 +3,7 @@
 //! the same validator before it is written atomically.
 
 use crate::description::{check_kernel_arg, normalize_mac, valid_node_name, Cidr, Cluster, Node};
-use crate::error::{ClusterError, Diagnostic};
+use crate::error::{shown, ClusterError, Diagnostic};
 use crate::fsutil::edit_atomic;
 use std::path::Path;
 use std::str::FromStr;
@@ -51,18 +51,6 @@ fn parse_doc(text: &str, source: &Path) -> Result<DocumentMut, ClusterError> {
 
 fn string_array(items: &[String]) -> Array {
     items.iter().map(String::as_str).collect()
-}
-
-/// A value from the command line as it may be shown in a one-line message: at most 64
-/// characters, control characters escaped.
-fn shown(value: &str) -> String {
-    let cut: String = value.chars().take(64).collect();
-    let more = if value.chars().count() > 64 {
-        "…"
-    } else {
-        ""
-    };
-    format!("'{}{more}'", cut.escape_debug())
 }
 
 /// Checks what the user typed, before it goes into the file, naming the option it came

@@ -107,3 +107,15 @@ impl ClusterError {
         }
     }
 }
+
+/// A value from the command line as it may be shown in a one-line message: at most 64
+/// characters, control characters escaped.
+pub(crate) fn shown(value: &str) -> String {
+    let cut: String = value.chars().take(64).collect();
+    let more = if value.chars().count() > 64 {
+        "…"
+    } else {
+        ""
+    };
+    format!("'{}{more}'", cut.escape_debug())
+}

@@ -39,15 +39,10 @@ const MAX_LEN: usize = 512;
 /// Checks `value` as the base URL of netboot over HTTP; every refusal names the value (its
 /// control characters escaped) and says what to give instead.
 pub fn check_http_base(value: &str) -> Result<HttpBase, ClusterError> {
-    let shown: String = value
-        .chars()
-        .take(80)
-        .collect::<String>()
-        .escape_debug()
-        .to_string();
+    let shown = crate::error::shown(value);
     let refuse = |why: String| {
         ClusterError::Usage(format!(
-            "--http-base \"{shown}\": {why}; give it as http://HOST[:PORT][/PATH], such as \
+            "--http-base {shown}: {why}; give it as http://HOST[:PORT][/PATH], such as \
              http://10.77.0.1 or http://boot.example.org:8080/netboot"
         ))
     };
@@ -329,7 +324,7 @@ mod tests {
         ] {
             let e = err(v);
             let shown = v.escape_debug().to_string();
-            assert!(e.starts_with(&format!("--http-base \"{shown}\": ")), "{e}");
+            assert!(e.starts_with(&format!("--http-base '{shown}': ")), "{e}");
             assert!(e.contains(why), "{v:?}: wanted {why:?} in: {e}");
             assert!(e.contains("http://HOST[:PORT][/PATH]"), "{e}");
             assert!(!e.contains('\n'), "one line: {e:?}");
