@@ -283,17 +283,7 @@ fn write_tftp(
             written.push(p);
         }
     }
-    let boot = out.join(IPXE_BOOT_NAME);
-    write(&boot, &ipxe_boot_script(None))?;
-    written.push(boot);
-    let conf = out.join("dnsmasq.conf");
-    write(&conf, &dnsmasq_conf(cluster, tftp_root, false))?;
-    written.push(conf);
-    for (src, name) in [(&opts.kernel, KERNEL_NAME), (&opts.initrd, INITRD_NAME)] {
-        let dst = out.join(name);
-        publish(src, &dst)?;
-        written.push(dst);
-    }
+    write_boot_files(cluster, opts, tftp_root, (out, out), None, &mut written)?;
     Ok(written)
 }
 
@@ -317,18 +307,39 @@ fn write_http(
         write(&p, &ipxe_script(cluster, node, append, Some(base)))?;
         written.push(p);
     }
+    write_boot_files(
+        cluster,
+        opts,
+        tftp_root,
+        (&tftp, &http),
+        Some(base),
+        &mut written,
+    )?;
+    Ok(written)
+}
+
+/// What both modes write: the first-stage iPXE script in `tftp`, `dnsmasq.conf` in
+/// `opts.outdir`, and the kernel and initrd in `served` (TFTP's or HTTP's tree).
+fn write_boot_files(
+    cluster: &Cluster,
+    opts: &NetbootOptions,
+    tftp_root: &Path,
+    (tftp, served): (&Path, &Path),
+    base: Option<&HttpBase>,
+    written: &mut Vec<PathBuf>,
+) -> Result<(), ClusterError> {
     let boot = tftp.join(IPXE_BOOT_NAME);
-    write(&boot, &ipxe_boot_script(Some(base)))?;
+    write(&boot, &ipxe_boot_script(base))?;
     written.push(boot);
-    let conf = out.join("dnsmasq.conf");
-    write(&conf, &dnsmasq_conf(cluster, tftp_root, true))?;
+    let conf = opts.outdir.join("dnsmasq.conf");
+    write(&conf, &dnsmasq_conf(cluster, tftp_root, base.is_some()))?;
     written.push(conf);
     for (src, name) in [(&opts.kernel, KERNEL_NAME), (&opts.initrd, INITRD_NAME)] {
-        let dst = http.join(name);
+        let dst = served.join(name);
         publish(src, &dst)?;
         written.push(dst);
     }
-    Ok(written)
+    Ok(())
 }
 
 /// Puts `src` at `dst`, world-readable (through `srbuild_fsio`, never through a link).
