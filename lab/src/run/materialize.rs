@@ -200,6 +200,7 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
             };
             let from = (host.sysroot.as_path(), host.kver.as_str());
             artifacts::build_image_with(profile, from, cluster.as_deref(), output, input)?;
+            let checking = Instant::now();
             let c = crate::run::plain_modules::check_image(
                 output,
                 &host.sysroot,
@@ -208,8 +209,12 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
             )?;
             println!(
                 "lab: {profile} image: {} modules, all plain ELF ({} decompressed from the \
-                 sysroot), {} firmware files plain, modules.dep names only .ko",
-                c.modules, c.decompressed, c.firmware
+                 sysroot), {} firmware files plain, modules.dep names only .ko; checked in \
+                 {:.2} s",
+                c.modules,
+                c.decompressed,
+                c.firmware,
+                checking.elapsed().as_secs_f64()
             );
             Ok(())
         }
