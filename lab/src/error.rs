@@ -107,6 +107,11 @@ pub enum LabError {
     #[error("{0}")]
     Invalid(String),
 
+    /// An image the run built fails the lab's check of its modules
+    /// ([`crate::run::plain_modules`]).
+    #[error("image {}: {why}", image.display())]
+    ImageCheck { image: PathBuf, why: String },
+
     /// Building an image or a root tree failed.
     #[error("{what}")]
     Build {

@@ -18,6 +18,8 @@ use std::time::Instant;
 pub struct Host {
     /// The tree the images are built from (`/` unless `--sysroot` or `--distro`).
     pub sysroot: PathBuf,
+    /// What the sysroot's modules end in, when it is a release's (`--distro`).
+    pub module_suffix: Option<&'static str>,
     pub kver: String,
     /// The compressed kernel (what netboot files carry).
     pub kernel: PathBuf,
@@ -61,8 +63,13 @@ pub fn prepare(plan: &mut LabPlan) -> Result<Host> {
         }
     }
     let (accel, why) = accel::detect_with_reason(&qemu_binary());
+    let module_suffix = match &plan.sysroot {
+        crate::run::sysroots::Sysroot::Release(r) => Some(r.module_suffix),
+        _ => None,
+    };
     let host = Host {
         sysroot,
+        module_suffix,
         kver,
         kernel,
         boot,
@@ -192,8 +199,24 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
                 }
             };
             let from = (host.sysroot.as_path(), host.kver.as_str());
-            artifacts::build_image_with(profile, from, cluster.as_deref(), output, input)
-                .map(|_| ())
+            artifacts::build_image_with(profile, from, cluster.as_deref(), output, input)?;
+            let checking = Instant::now();
+            let c = crate::run::plain_modules::check_image(
+                output,
+                &host.sysroot,
+                &host.kver,
+                host.module_suffix,
+            )?;
+            println!(
+                "lab: {profile} image: {} modules, all plain ELF ({} decompressed from the \
+                 sysroot), {} firmware files plain, modules.dep names only .ko; checked in \
+                 {:.2} s",
+                c.modules,
+                c.decompressed,
+                c.firmware,
+                checking.elapsed().as_secs_f64()
+            );
+            Ok(())
         }
         Recipe::DataDir { tree, dir } => {
             let _ = std::fs::remove_dir_all(dir);

@@ -14,6 +14,7 @@ pub mod linkcut;
 pub mod materialize;
 pub mod matrix;
 pub mod nodes;
+pub mod plain_modules;
 pub mod plan;
 pub mod pvh;
 pub mod recipe;

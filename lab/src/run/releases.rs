@@ -13,6 +13,10 @@ pub struct Release {
     /// systemd's `tmp.mount` in that release (Debian 12 ships it unused in
     /// /usr/share/systemd; Debian 13 in the unit directory, already wanted).
     pub tmp_mount: &'static str,
+    /// How the release's kernel package ships its modules (`.ko`, or `.ko.xz` from
+    /// Debian 13 on): the lab's check of every image ([`crate::run::plain_modules`])
+    /// requires it of a `--distro` sysroot, so that the decompression is proved.
+    pub module_suffix: &'static str,
 }
 
 /// The releases the lab knows, the default first.
@@ -21,11 +25,13 @@ pub const RELEASES: &[Release] = &[
         number: "12",
         suite: "bookworm",
         tmp_mount: "/usr/share/systemd/tmp.mount",
+        module_suffix: ".ko",
     },
     Release {
         number: "13",
         suite: "trixie",
         tmp_mount: "/usr/lib/systemd/system/tmp.mount",
+        module_suffix: ".ko.xz",
     },
 ];
 
