@@ -295,7 +295,8 @@ pub fn args(spec: &VmSpec, accel: Accel, hub_dir: Option<&Path>) -> Result<Vec<S
     } else {
         push(&["-kernel", spec.path_str("kernel", &spec.kernel)?]);
         push(&["-initrd", &esc(spec.path_str("initrd", &spec.initrd)?)]);
-        push(&["-append", &kernel_append(&spec.append)]);
+        let line = format!("{} {}", accel.kernel_args(), spec.append);
+        push(&["-append", &kernel_append(&line)]);
     }
 
     let console_sock = dir.join(CONSOLE_SOCK);
@@ -689,7 +690,10 @@ mod tests {
         assert_eq!(after(&a, "-m"), ["768"]);
         assert_eq!(after(&a, "-smp"), ["2"]);
         assert_eq!(after(&a, "-initrd"), ["/k/initrd,,1.img"]);
-        assert_eq!(after(&a, "-append"), ["root=nfs quiet console=ttyS0"]);
+        assert_eq!(
+            after(&a, "-append"),
+            ["no_timer_check root=nfs quiet console=ttyS0"]
+        );
         assert_eq!(
             after(&a, "-netdev"),
             ["dgram,id=n0,local.type=unix,local.path=/lab/node1.eth0.sock,remote.type=unix,remote.path=/lab/hub.sock"]

@@ -188,7 +188,7 @@ fn one(kind: &str, clients: usize, kver: &str) -> Result<Storm> {
                         .push((t0.elapsed().as_secs_f64(), c));
                 }
                 // Other VMs: checked every 2 s.
-                if k % 8 == 0 && others_running(&dir) {
+                if k.is_multiple_of(8) && others_running(&dir) {
                     *busy.lock().unwrap() = true;
                 }
                 k += 1;
@@ -337,10 +337,11 @@ fn native_http(image: &Path) -> Result<f64> {
 }
 
 /// `--nodes 4,8`: the client counts; `--kinds nfs,http`: the kinds.
-fn list<T: std::str::FromStr>(args: &[String], flag: &str, default: &[T]) -> Result<Vec<T>>
-where
-    T: Clone,
-{
+fn list<T: std::str::FromStr + Clone>(
+    args: &[String],
+    flag: &str,
+    default: &[T],
+) -> Result<Vec<T>> {
     let Some(i) = args.iter().position(|a| a == flag) else {
         return Ok(default.to_vec());
     };
@@ -358,7 +359,7 @@ where
 
 pub fn run(sh: &Shell, kver: &str, args: &[String]) -> Result<()> {
     let nodes: Vec<usize> = list(args, "--nodes", NODES)?;
-    if nodes.iter().any(|&n| n == 0) {
+    if nodes.contains(&0) {
         bail!("--nodes: a storm needs at least one client per run");
     }
     let kinds: Vec<String> = list(
@@ -392,7 +393,7 @@ pub fn run(sh: &Shell, kver: &str, args: &[String]) -> Result<()> {
             .unwrap_or_else(|| "-".into());
         let busy = if s.busy { " (busy)" } else { "" };
         println!(
-            "| {} | {} | {tm:.1} s | {tx:.1} s | {:.2} MB | {:.2} MB | {} | {} | {:.1} s | {:.2} s | {idle} |{busy}",
+            "| {}{busy} | {} | {tm:.1} s | {tx:.1} s | {:.2} MB | {:.2} MB | {} | {} | {:.1} s | {:.2} s | {idle} |",
             s.kind,
             s.clients,
             mb(bm),
