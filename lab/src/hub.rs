@@ -9,15 +9,19 @@
 //! yet still receives floods.  No root, no host interfaces, no traffic
 //! leaves the lab directory.  Sends are non-blocking: if a node's queue is
 //! full the frame is dropped, as a congested switch would.
+//!
+//! The hub counts what it delivers, frames and bytes per (sending node, receiving node)
+//! ([`Traffic`]): `lab test` writes them into `<dir>/traffic.tsv`, what a boot storm
+//! measures as the bytes a server served.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -66,12 +70,64 @@ fn is_node_socket_name(name: &str) -> bool {
         })
 }
 
+/// The node a port's socket belongs to: `server` for `<dir>/server.eth0.sock`.
+fn port_node(port: &Path) -> String {
+    let name = port
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    match name
+        .strip_suffix(".sock")
+        .and_then(|s| s.rsplit_once(".eth"))
+    {
+        Some((node, _)) => node.to_string(),
+        None => name,
+    }
+}
+
+/// Frames and bytes (whole Ethernet frames, without preamble or FCS) the hub delivered,
+/// per (sending node, receiving node). A flooded frame counts once per port it reached.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Traffic {
+    pub pairs: BTreeMap<(String, String), (u64, u64)>,
+}
+
+impl Traffic {
+    fn count(&mut self, from: &str, to: &str, bytes: usize) {
+        let e = self
+            .pairs
+            .entry((from.to_string(), to.to_string()))
+            .or_default();
+        e.0 += 1;
+        e.1 += bytes as u64;
+    }
+
+    /// Adds `other`'s counts (another segment's hub).
+    pub fn merge(&mut self, other: &Traffic) {
+        for (k, (f, b)) in &other.pairs {
+            let e = self.pairs.entry(k.clone()).or_default();
+            e.0 += f;
+            e.1 += b;
+        }
+    }
+
+    /// `from<TAB>to<TAB>frames<TAB>bytes` lines under a header, one per pair.
+    pub fn tsv(&self) -> String {
+        let mut s = String::from("from\tto\tframes\tbytes\n");
+        for ((from, to), (frames, bytes)) in &self.pairs {
+            s.push_str(&format!("{from}\t{to}\t{frames}\t{bytes}\n"));
+        }
+        s
+    }
+}
+
 /// A bound hub socket; call [`Hub::run`] to forward frames.
 #[derive(Debug)]
 pub struct Hub {
     sock: UnixDatagram,
     dir: PathBuf,
     path: PathBuf,
+    traffic: Arc<Mutex<Traffic>>,
 }
 
 impl Hub {
@@ -107,6 +163,7 @@ impl Hub {
             sock,
             dir: dir.to_path_buf(),
             path,
+            traffic: Arc::default(),
         })
     }
 
@@ -201,14 +258,19 @@ impl Hub {
                 .cloned()
                 .collect(),
         };
+        let sender = from.as_deref().map(port_node).unwrap_or_default();
+        let mut traffic = self.traffic.lock().unwrap_or_else(|e| e.into_inner());
         for t in targets {
-            if let Err(e) = self.sock.send_to(frame, &t) {
-                let gone = matches!(
-                    e.raw_os_error(),
-                    Some(libc::ECONNREFUSED) | Some(libc::ENOENT) | Some(libc::ENOTSOCK)
-                );
-                if gone {
-                    sw.forget(&t);
+            match self.sock.send_to(frame, &t) {
+                Ok(_) => traffic.count(&sender, &port_node(&t), frame.len()),
+                Err(e) => {
+                    let gone = matches!(
+                        e.raw_os_error(),
+                        Some(libc::ECONNREFUSED) | Some(libc::ENOENT) | Some(libc::ENOTSOCK)
+                    );
+                    if gone {
+                        sw.forget(&t);
+                    }
                 }
             }
         }
@@ -233,6 +295,7 @@ impl Switch {
 #[derive(Debug)]
 pub struct HubHandle {
     stop: Arc<AtomicBool>,
+    traffic: Arc<Mutex<Traffic>>,
     thread: Option<JoinHandle<()>>,
     dir: PathBuf,
     path: PathBuf,
@@ -247,6 +310,14 @@ impl HubHandle {
     /// The hub socket.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What the hub delivered so far.
+    pub fn traffic(&self) -> Traffic {
+        self.traffic
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -264,6 +335,7 @@ impl Drop for HubHandle {
 pub fn spawn_thread(dir: &Path) -> Result<HubHandle> {
     let hub = Hub::bind(dir)?;
     let path = hub.path.clone();
+    let traffic = Arc::clone(&hub.traffic);
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     let thread = std::thread::Builder::new()
@@ -272,6 +344,7 @@ pub fn spawn_thread(dir: &Path) -> Result<HubHandle> {
         .map_err(|e| LabError::io("cannot start hub thread for", &path, e))?;
     Ok(HubHandle {
         stop,
+        traffic,
         thread: Some(thread),
         dir: dir.to_path_buf(),
         path,
@@ -366,6 +439,15 @@ mod tests {
             .map_err(|e| LabError::io("send", dir, e))?;
         assert_eq!(recv(&a).as_deref(), Some(&reply[..]));
         assert_eq!(recv(&c), None);
+        // Counted per delivery: the flood once to b and once to c, the reply to a only.
+        let t = hub.traffic();
+        let n = bcast.len() as u64;
+        assert_eq!(t.pairs.get(&("a".into(), "b".into())), Some(&(1, n)));
+        assert_eq!(t.pairs.get(&("a".into(), "c".into())), Some(&(1, n)));
+        let r = reply.len() as u64;
+        assert_eq!(t.pairs.get(&("b".into(), "a".into())), Some(&(1, r)));
+        assert_eq!(t.pairs.len(), 3, "{t:?}");
+        assert!(t.tsv().contains(&format!("b\ta\t1\t{r}\n")), "{}", t.tsv());
         // Too-short frames are dropped.
         a.send_to(b"tiny", hub.path())
             .map_err(|e| LabError::io("send", dir, e))?;

@@ -116,6 +116,9 @@ pub struct VmSpec {
     /// The node's BMC (`ipmi_sim`'s VM socket on 127.0.0.1): a KCS interface wired to it
     /// ([`crate::bmc::qemu_args`]). Chosen when the run starts, never in the plan.
     pub bmc: Option<std::net::SocketAddrV4>,
+    /// Start with the CPUs stopped (`-S`) until a QMP `cont` ([`crate::qmp::cont_all`]):
+    /// how a run starts many clients at one moment (`--together`).
+    pub paused: bool,
 }
 
 impl VmSpec {
@@ -135,6 +138,7 @@ impl VmSpec {
             detached: false,
             netboot: false,
             bmc: None,
+            paused: false,
         }
     }
 
@@ -283,12 +287,16 @@ pub fn args(spec: &VmSpec, accel: Accel, hub_dir: Option<&Path>) -> Result<Vec<S
         &spec.cpus.to_string(),
     ]);
     push(&["-nodefaults", "-display", "none", "-no-reboot"]);
+    if spec.paused {
+        push(&["-S"]);
+    }
     if spec.netboot {
         push(&["-boot", "n"]);
     } else {
         push(&["-kernel", spec.path_str("kernel", &spec.kernel)?]);
         push(&["-initrd", &esc(spec.path_str("initrd", &spec.initrd)?)]);
-        push(&["-append", &kernel_append(&spec.append)]);
+        let line = format!("{} {}", accel.kernel_args(), spec.append);
+        push(&["-append", &kernel_append(&line)]);
     }
 
     let console_sock = dir.join(CONSOLE_SOCK);
@@ -682,7 +690,10 @@ mod tests {
         assert_eq!(after(&a, "-m"), ["768"]);
         assert_eq!(after(&a, "-smp"), ["2"]);
         assert_eq!(after(&a, "-initrd"), ["/k/initrd,,1.img"]);
-        assert_eq!(after(&a, "-append"), ["root=nfs quiet console=ttyS0"]);
+        assert_eq!(
+            after(&a, "-append"),
+            ["no_timer_check root=nfs quiet console=ttyS0"]
+        );
         assert_eq!(
             after(&a, "-netdev"),
             ["dgram,id=n0,local.type=unix,local.path=/lab/node1.eth0.sock,remote.type=unix,remote.path=/lab/hub.sock"]
@@ -760,6 +771,17 @@ mod tests {
         s.nics.clear();
         let e = args(&s, Accel::Tcg, Some(Path::new("/lab"))).unwrap_err();
         assert!(e.to_string().contains("no NIC"), "{e}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_paused_node_starts_with_its_cpus_stopped() -> Result<()> {
+        let a = args(&spec(), Accel::Tcg, Some(Path::new("/lab")))?;
+        assert!(!a.iter().any(|x| x == "-S"));
+        let mut s = spec();
+        s.paused = true;
+        let a = args(&s, Accel::Tcg, Some(Path::new("/lab")))?;
+        assert_eq!(a.iter().filter(|x| *x == "-S").count(), 1);
         Ok(())
     }
 

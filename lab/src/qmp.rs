@@ -1,5 +1,6 @@
-//! A minimal QMP client for a running node (`<node dir>/qmp.sock`): the one command the
-//! lab sends, `set_link` (a NIC's link down or up, as a pulled cable would).
+//! A minimal QMP client for a running node (`<node dir>/qmp.sock`): the commands the lab
+//! sends, `set_link` (a NIC's link down or up, as a pulled cable would) and `cont` (start
+//! the CPUs of nodes started paused, all at one moment: a boot storm).
 
 use crate::error::{LabError, Result};
 use std::io::{BufRead, BufReader, Write};
@@ -21,6 +22,21 @@ pub fn set_link(sock: &Path, name: &str, up: bool) -> Result<()> {
             "QMP set_link: netdev name '{name}' is not plain letters and digits"
         )));
     }
+    let mut c = connect(sock)?;
+    let cmd = set_link_command(name, up);
+    c.w.write_all(format!("{cmd}\n").as_bytes())
+        .map_err(|e| LabError::io("cannot write to QMP", sock, e))?;
+    reply(&mut c.r, sock, &cmd)?;
+    Ok(())
+}
+
+/// One QMP connection, past the greeting and `qmp_capabilities`.
+struct Conn {
+    w: UnixStream,
+    r: BufReader<UnixStream>,
+}
+
+fn connect(sock: &Path) -> Result<Conn> {
     let s =
         UnixStream::connect(sock).map_err(|e| LabError::io("cannot connect to QMP", sock, e))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))
@@ -30,13 +46,28 @@ pub fn set_link(sock: &Path, name: &str, up: bool) -> Result<()> {
     let mut greeting = String::new();
     r.read_line(&mut greeting)
         .map_err(|e| LabError::io("no QMP greeting from", sock, e))?;
-    for cmd in [
-        r#"{"execute":"qmp_capabilities"}"#.to_string(),
-        set_link_command(name, up),
-    ] {
-        w.write_all(format!("{cmd}\n").as_bytes())
-            .map_err(|e| LabError::io("cannot write to QMP", sock, e))?;
-        reply(&mut r, sock, &cmd)?;
+    let cmd = r#"{"execute":"qmp_capabilities"}"#;
+    w.write_all(format!("{cmd}\n").as_bytes())
+        .map_err(|e| LabError::io("cannot write to QMP", sock, e))?;
+    reply(&mut r, sock, cmd)?;
+    Ok(Conn { w, r })
+}
+
+/// Starts the CPUs of every node whose QMP socket is in `socks` (started paused, `-S`) at
+/// one moment: every connection is opened and negotiated first, then `cont` goes to each
+/// in one tight loop, then the answers are read.
+pub fn cont_all(socks: &[&Path]) -> Result<()> {
+    let mut conns = Vec::new();
+    for sock in socks {
+        conns.push((connect(sock)?, *sock));
+    }
+    let cmd = r#"{"execute":"cont"}"#;
+    for (c, sock) in conns.iter_mut() {
+        c.w.write_all(format!("{cmd}\n").as_bytes())
+            .map_err(|e| LabError::io("cannot write to QMP", *sock, e))?;
+    }
+    for (c, sock) in conns.iter_mut() {
+        reply(&mut c.r, sock, cmd)?;
     }
     Ok(())
 }

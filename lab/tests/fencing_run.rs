@@ -34,6 +34,7 @@ fn options(dir: PathBuf) -> LabOptions {
         detached: false,
         rootfs: srbuild_lab::run::rootfs::RootFs::Busybox,
         server_first: false,
+        together: false,
         bzimage: false,
     }
 }

@@ -27,6 +27,7 @@ fn options(m: &srbuild_lab::run::matrix::MatrixEntry) -> LabOptions {
         detached: false,
         rootfs: m.rootfs,
         server_first: false,
+        together: false,
         bzimage: false,
     }
 }

@@ -54,6 +54,11 @@ struct ClusterOpts {
     /// that a run times the clients' boot alone (what `cargo xtask bench --lab` does)
     #[arg(long)]
     server_first: bool,
+    /// Start every client with its CPUs stopped and release them all at one moment once
+    /// each QEMU is up (QMP `cont`): a boot storm. Their times count from that moment;
+    /// with --server-first, once the server serves (what `cargo xtask bench --storm` does)
+    #[arg(long)]
+    together: bool,
     /// Boot the compressed kernel (/boot/vmlinuz-*) through its own decompressor, as a
     /// boot loader does. By default the VMs boot the vmlinux inside it (taken out once
     /// into the lab cache) through its PVH entry, which under TCG is about 3 s sooner
@@ -138,6 +143,7 @@ fn options(o: ClusterOpts, junit: Option<PathBuf>, detached: bool) -> LabOptions
         detached,
         rootfs: o.rootfs,
         server_first: o.server_first,
+        together: o.together,
         bzimage: o.bzimage,
     }
 }

@@ -3,11 +3,14 @@
 //! ratios, and records them in `docs/measurements.md` ([`record`]). `--floor` (also run
 //! after the build table) times the build against packing the same tree with cpio and
 //! zstd; `--read` (also run after the build table) measures reading images; `--lab`
-//! compares boots. Each writes its own section of that file.
+//! compares boots; `--storm [--nodes 4,8,16] [--kinds nfs,http,glusterfs]` boots clients
+//! all at one moment against one server ([`storm`]). Each writes its own section of that
+//! file.
 
 mod floor;
 mod read;
 mod record;
+mod storm;
 
 use record::{fig, Figure};
 
@@ -23,6 +26,11 @@ struct Row {
 pub fn run(sh: &Shell, args: &[String]) -> Result<()> {
     if args.iter().any(|a| a == "--lab") {
         return lab(sh);
+    }
+    if args.iter().any(|a| a == "--storm") {
+        crate::deps(sh)?;
+        cmd!(sh, "cargo build --release -p srbuild").run()?;
+        return storm::run(sh, &newest_kernel()?, args);
     }
     if args.iter().any(|a| a == "--read") {
         crate::deps(sh)?;

@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask deps [--check-releases] | ci | bench [--floor|--read|--lab] [--runs N] | demo | lab [SCENARIO...] |
+//! Project automation: `cargo xtask deps [--check-releases] | ci | bench [--floor|--read|--lab|--storm [--nodes 4,8,16]] [--runs N] | demo | lab [SCENARIO...] |
 //! fuzz [--seconds N] [TARGET...] | docs [--check]`.
 //! `ci` is what `.ci/run` calls; it installs the host packages it needs first.
 
@@ -52,7 +52,7 @@ fn run() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask deps [--check-releases] | ci | bench [--floor|--read|--lab] [--runs N] | demo | lab [SCENARIO...] | \
+                "usage: cargo xtask deps [--check-releases] | ci | bench [--floor|--read|--lab|--storm [--nodes 4,8,16]] [--runs N] | demo | lab [SCENARIO...] | \
                  fuzz [--seconds N] [TARGET...] | docs [--check]"
             );
             std::process::exit(2);

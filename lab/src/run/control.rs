@@ -55,6 +55,21 @@ impl Net {
         }
     }
 
+    /// What the hubs delivered so far, every segment's together (`None`: a daemon hub,
+    /// whose counts stay in its own process).
+    pub fn traffic(&self) -> Option<crate::hub::Traffic> {
+        match self {
+            Net::Thread(hubs, _) => {
+                let mut all = crate::hub::Traffic::default();
+                for h in hubs {
+                    all.merge(&h.traffic());
+                }
+                Some(all)
+            }
+            Net::Daemon(..) => None,
+        }
+    }
+
     /// Leaves a daemon hub running (a thread hub stops with the process).
     pub fn detach(self) {
         std::mem::forget(self);

@@ -36,6 +36,10 @@ use scenarios::Scenario;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+/// `<dir>/traffic.tsv`: frames and bytes the hub delivered per (sender, receiver), written
+/// by `lab test` once every client has its verdict ([`crate::hub::Traffic`]).
+pub const TRAFFIC: &str = "traffic.tsv";
+
 /// What `srbuild lab test|up` was asked for.
 #[derive(Debug, Clone)]
 pub struct LabOptions {
@@ -69,6 +73,9 @@ pub struct LabOptions {
     /// Start the clients only once the server serves (`--server-first`): a boot then
     /// measures the initramfs alone, not the server's start.
     pub server_first: bool,
+    /// `--together`: start every client paused and release them all at one moment once
+    /// each QEMU is up (a boot storm); their times count from that moment.
+    pub together: bool,
     /// `--bzimage`: boot `/boot/vmlinuz-*` as it is, not its vmlinux through PVH
     /// ([`pvh`]).
     pub bzimage: bool,
@@ -188,6 +195,12 @@ pub fn test(opts: &LabOptions) -> Result<Outcome> {
         state.save(&opts.dir)?;
         hub.detach();
     } else {
+        if let Some(t) = hub.traffic() {
+            // What each node sent to each other one, as the hub delivered it.
+            let path = opts.dir.join(TRAFFIC);
+            srbuild_fsio::write_file(&path, t.tsv().as_bytes(), 0o644, None)
+                .map_err(|e| LabError::io("cannot write", &path, e))?;
+        }
         for mut r in started.services.into_iter().chain(started.clients) {
             let _ = r.vm.kill();
         }

@@ -169,6 +169,7 @@ mod tests {
             detached: false,
             rootfs: crate::run::rootfs::RootFs::Busybox,
             server_first: false,
+            together: false,
             bzimage: false,
         }
     }

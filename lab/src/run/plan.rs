@@ -50,6 +50,8 @@ pub struct Phase {
     pub delay: Duration,
     /// The phases after this one start only once all of its nodes are ready.
     pub blocking: bool,
+    /// Its nodes start paused and are released at one moment once all are up (`--together`).
+    pub together: bool,
     pub nodes: Vec<NodePlan>,
 }
 
@@ -370,6 +372,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
             recipes: Vec::new(),
             delay: Duration::ZERO,
             blocking: true,
+            together: false,
             nodes: vec![NodePlan {
                 node: n.clone(),
                 spec: seed_spec(r, n, &initrd),
@@ -401,6 +404,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
             // Clients built from the server's output wait for it, and so do clients that
             // boot from it: their firmware's DHCP gives up before a server boots under TCG.
             blocking: waits_for_server || sc.netboot.on() || opts.server_first,
+            together: false,
             nodes: vec![NodePlan {
                 node: n.clone(),
                 spec,
@@ -479,6 +483,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         recipes: client_recipes,
         delay: Duration::ZERO,
         blocking: false,
+        together: opts.together,
         nodes: clients,
     });
     let fsck = match (sc.fsck, kind.storage, layout.shared()) {

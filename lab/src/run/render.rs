@@ -73,10 +73,11 @@ impl LabPlan {
         for p in &self.phases {
             let _ = writeln!(
                 s,
-                "phase {} delay {} s{}",
+                "phase {} delay {} s{}{}",
                 p.name,
                 p.delay.as_secs(),
-                if p.blocking { " blocking" } else { "" }
+                if p.blocking { " blocking" } else { "" },
+                if p.together { " together" } else { "" }
             );
             for r in &p.recipes {
                 let _ = writeln!(s, "  make {r}");

@@ -1,6 +1,7 @@
 //! Running a [`LabPlan`]: phases start in order (a blocking phase, the seed, holds the ones
 //! after it until it is done; a delay holds just its own phase), service roles must get
-//! ready, every client gets a verdict, and in the node-dies scenario one node is killed and
+//! ready (a phase started `together` is released at one moment once all its QEMUs are
+//! up), every client gets a verdict, and in the node-dies scenario one node is killed and
 //! the survivors must go on writing to the shared root.
 
 use crate::console::{ConsoleEvent, ConsoleWatcher};
@@ -120,9 +121,17 @@ pub fn run(plan: &LabPlan, host: &Host, hub: &Path) -> Result<Started> {
                 for r in &phase.recipes {
                     crate::run::materialize::make(r, host)?;
                 }
+                let mut batch = Vec::new();
                 for n in &phase.nodes {
-                    let r = Running::start(n, host.accel, hub, t0)?;
-                    match n.expect {
+                    let mut n = n.clone();
+                    n.spec.paused = phase.together;
+                    batch.push(Running::start(&n, host.accel, hub, t0)?);
+                }
+                if phase.together {
+                    release(&mut batch, t0)?;
+                }
+                for r in batch {
+                    match r.plan.expect {
                         Expect::Ready { .. } => services.push(r),
                         Expect::Verdict { .. } | Expect::Console { .. } => clients.push(r),
                     }
@@ -164,6 +173,27 @@ pub fn run(plan: &LabPlan, host: &Host, hub: &Path) -> Result<Started> {
     }
     services.retain(|s| !matches!(s.plan.expect, Expect::Ready { stopped: true, .. }));
     Ok(Started { services, clients })
+}
+
+/// Releases nodes started paused all at one moment (QMP `cont`); each one's time counts
+/// from then.
+fn release(batch: &mut [Running], t0: Instant) -> Result<()> {
+    let socks: Vec<std::path::PathBuf> = batch
+        .iter()
+        .map(|r| r.plan.spec.dir.join(crate::qemu::QMP_SOCK))
+        .collect();
+    let refs: Vec<&Path> = socks.iter().map(|p| p.as_path()).collect();
+    crate::qmp::cont_all(&refs)?;
+    let now = Instant::now();
+    for r in batch.iter_mut() {
+        r.started = now;
+    }
+    println!(
+        "[{:6.1}s] lab: released {} nodes together",
+        t0.elapsed().as_secs_f64(),
+        batch.len()
+    );
+    Ok(())
 }
 
 fn follow_service(s: &mut Running, t0: Instant, limit: Duration) -> Result<()> {

@@ -95,6 +95,7 @@ mod tests {
             detached: false,
             rootfs: crate::run::rootfs::RootFs::Busybox,
             server_first: false,
+            together: false,
             bzimage: false,
         }
     }
