@@ -4,17 +4,18 @@
 //! contract (`tests/golden/image-hashes-builds.txt`).
 //!
 //! An image depends on the host's packages, so the file also records what the builds read
-//! from the host: the kernel version, a digest of every file under `/lib/modules/KVER`
-//! (path, size, mtime) and the size and mtime of every other host file the images hold.
-//! The hashes are compared only when all of those are unchanged; otherwise the test prints
-//! that it compared nothing, and why, and passes: on another machine the recording says
-//! nothing about the images. A change of the images by design is recorded again with the
-//! script, and the commit says why.
+//! from the host: the kernel version, a digest of the content of every file under
+//! `/lib/modules/KVER` and the SHA-256 of every other host file the images hold. Contents,
+//! not mtimes: a fresh machine that installs the same package versions (as CI does) has the
+//! same inputs, although dpkg and depmod gave its files new mtimes, so the hashes are
+//! compared there. Only when an input's content differs (another kernel, a package update)
+//! does the test print that it compared nothing, and why, and pass: the recording says
+//! nothing about images built from other inputs. A change of the images by design is
+//! recorded again with the script, and the commit says why.
 
 mod common;
 use common::*;
 use sha2::{Digest, Sha256};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden");
@@ -25,8 +26,8 @@ struct Recording {
     tree: (String, String),
     /// (build name, SHA-256 of its image)
     images: Vec<(String, String)>,
-    /// (path, size, mtime)
-    inputs: Vec<(String, u64, i64)>,
+    /// (path, SHA-256 of its content)
+    inputs: Vec<(String, String)>,
 }
 
 fn parse(text: &str) -> Recording {
@@ -37,16 +38,12 @@ fn parse(text: &str) -> Recording {
         inputs: Vec::new(),
     };
     for line in text.lines().filter(|l| !l.starts_with('#')) {
-        let w: Vec<&str> = line.splitn(4, ' ').collect();
+        let w: Vec<&str> = line.splitn(3, ' ').collect();
         match w[..] {
             ["kver", k] => r.kver = k.to_string(),
             ["tree", dir, sum] => r.tree = (dir.to_string(), sum.to_string()),
             ["image", name, sum] => r.images.push((name.to_string(), sum.to_string())),
-            ["input", size, mtime, path] => r.inputs.push((
-                path.to_string(),
-                size.parse().unwrap(),
-                mtime.parse().unwrap(),
-            )),
+            ["input", sum, path] => r.inputs.push((path.to_string(), sum.to_string())),
             _ => panic!("image-hashes.txt: unexpected line {line:?}"),
         }
     }
@@ -61,7 +58,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The `path size mtime` line of every file under `dir`, as `find -type f -exec stat`.
+/// The `SHA256  path` line of every file under `dir`, as `find -type f -exec sha256sum`.
 fn tree_lines(dir: &Path, out: &mut Vec<String>) {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
@@ -74,12 +71,19 @@ fn tree_lines(dir: &Path, out: &mut Vec<String>) {
             tree_lines(&e.path(), out);
         } else if m.is_file() {
             out.push(format!(
-                "{} {} {}\n",
-                e.path().display(),
-                m.len(),
-                m.mtime()
+                "{}  {}\n",
+                file_sha256(&e.path()),
+                e.path().display()
             ));
         }
+    }
+}
+
+/// The SHA-256 of the file at `path` in hex, or the error that stopped reading it.
+fn file_sha256(path: &Path) -> String {
+    match std::fs::read(path) {
+        Ok(bytes) => hex(&Sha256::digest(bytes)),
+        Err(e) => format!("unreadable ({e})"),
     }
 }
 
@@ -101,15 +105,13 @@ fn host_differs(r: &Recording) -> Option<String> {
     if tree_digest(&r.tree.0) != r.tree.1 {
         return Some(format!("a file under {} changed", r.tree.0));
     }
-    for (path, size, mtime) in &r.inputs {
-        match std::fs::metadata(path) {
-            Ok(m) if m.len() == *size && m.mtime() == *mtime => {}
-            Ok(m) => {
-                return Some(format!(
-                    "{path}: size {} mtime {} here, {size} {mtime} recorded",
-                    m.len(),
-                    m.mtime()
-                ))
+    for (path, sum) in &r.inputs {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                let here = hex(&Sha256::digest(bytes));
+                if here != *sum {
+                    return Some(format!("{path}: SHA-256 {here} here, {sum} recorded"));
+                }
             }
             Err(e) => return Some(format!("{path}: {e}")),
         }
@@ -189,7 +191,8 @@ fn another_host_is_told_apart_from_the_recording() {
     r.kver = "0.0.0-other".into();
     assert!(host_differs(&r).is_some());
     let mut r = parse(&text);
-    r.inputs.push(("/nonexistent/lib.so".into(), 1, 1));
+    r.inputs
+        .push(("/nonexistent/lib.so".into(), "0".repeat(64)));
     let why = host_differs(&r).unwrap();
     // On the recording's own host the added input is the one difference; on any other
     // (another kernel, reinstalled modules) an earlier difference may be named first.

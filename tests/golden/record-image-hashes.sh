@@ -6,8 +6,9 @@
 #
 # Run it with a binary whose images are known good (the release build of the commit
 # before a refactoring), never with the binary under test. Images depend on the host's
-# packages, so the file also lists every host file the builds read (size and mtime) and
-# the kernel version: tests/image_hashes.rs compares hashes only when all of those are
+# packages, so the file also lists every host file the builds read (the SHA-256 of its
+# content, not its mtime, so that a fresh install of the same packages matches) and the
+# kernel version: tests/image_hashes.rs compares hashes only when all of those are
 # unchanged, and otherwise says that it compared nothing.
 set -eu
 bin=${1:?usage: $0 SRBUILD-BINARY}
@@ -36,16 +37,16 @@ while read -r name profile args; do
 done <"$here/image-hashes-builds.txt"
 # What the builds read besides the planned host files: ld.so.conf, and the kernel's
 # modules (stored decompressed, so the manifest calls them generated) and index, as one
-# digest of the sorted `path size mtime` lines of every file under /lib/modules/KVER.
+# digest of the sorted `sha256sum` lines of every file under /lib/modules/KVER.
 ls -1d /etc/ld.so.conf /etc/ld.so.conf.d/* 2>/dev/null >>"$work/inputs" || true
 {
 	echo "# Written by tests/golden/record-image-hashes.sh; read by tests/image_hashes.rs."
 	echo "kver $kver"
-	printf 'tree /lib/modules/%s %s\n' "$kver" "$(find /lib/modules/"$kver" -type f -exec stat -c '%n %s %Y' {} + |
+	printf 'tree /lib/modules/%s %s\n' "$kver" "$(find /lib/modules/"$kver" -type f -exec sha256sum {} + |
 		LC_ALL=C sort | sha256sum | cut -d' ' -f1)"
 	cat "$work/images"
 	LC_ALL=C sort -u "$work/inputs" | while read -r p; do
-		printf 'input %s %s\n' "$(stat -c '%s %Y' "$p")" "$p"
+		printf 'input %s %s\n' "$(sha256sum <"$p" | cut -d' ' -f1)" "$p"
 	done
 } >"$out"
 echo "wrote $out: $(grep -c '^image ' "$out") images, $(grep -c '^input ' "$out") input files" >&2
