@@ -238,17 +238,28 @@ fn esc(s: &str) -> String {
     s.replace(',', ",,")
 }
 
-/// Adds `console=ttyS0` unless the command line already names ttyS0.
-pub fn kernel_append(append: &str) -> String {
-    let has = append
-        .split_whitespace()
-        .any(|w| w == "console=ttyS0" || w.starts_with("console=ttyS0,"));
+/// Adds `console=ttyS0` unless the command line already names ttyS0 and, under TCG,
+/// `no_timer_check`: on a host with more runnable threads than cores the kernel's early
+/// check that the IO-APIC timer ticks during a 10 ms busy wait can miss the ticks of an
+/// emulated CPU that was not scheduled, and the kernel panics ("IO-APIC + timer doesn't
+/// work!") before it prints anything else; the timer works, the check is what fails.
+pub fn kernel_append(append: &str, accel: Accel) -> String {
+    let words: Vec<&str> = append.split_whitespace().collect();
     let mut s = append.trim().to_string();
-    if !has {
+    let mut add = |w: &str| {
         if !s.is_empty() {
             s.push(' ');
         }
-        s.push_str("console=ttyS0");
+        s.push_str(w);
+    };
+    if !words
+        .iter()
+        .any(|w| *w == "console=ttyS0" || w.starts_with("console=ttyS0,"))
+    {
+        add("console=ttyS0");
+    }
+    if accel == Accel::Tcg && !words.contains(&"no_timer_check") {
+        add("no_timer_check");
     }
     s
 }
@@ -288,7 +299,7 @@ pub fn args(spec: &VmSpec, accel: Accel, hub_dir: Option<&Path>) -> Result<Vec<S
     } else {
         push(&["-kernel", spec.path_str("kernel", &spec.kernel)?]);
         push(&["-initrd", &esc(spec.path_str("initrd", &spec.initrd)?)]);
-        push(&["-append", &kernel_append(&spec.append)]);
+        push(&["-append", &kernel_append(&spec.append, accel)]);
     }
 
     let console_sock = dir.join(CONSOLE_SOCK);
@@ -682,7 +693,10 @@ mod tests {
         assert_eq!(after(&a, "-m"), ["768"]);
         assert_eq!(after(&a, "-smp"), ["2"]);
         assert_eq!(after(&a, "-initrd"), ["/k/initrd,,1.img"]);
-        assert_eq!(after(&a, "-append"), ["root=nfs quiet console=ttyS0"]);
+        assert_eq!(
+            after(&a, "-append"),
+            ["root=nfs quiet console=ttyS0 no_timer_check"]
+        );
         assert_eq!(
             after(&a, "-netdev"),
             ["dgram,id=n0,local.type=unix,local.path=/lab/node1.eth0.sock,remote.type=unix,remote.path=/lab/hub.sock"]
