@@ -175,6 +175,36 @@ fn root_mode(cmdline: &str) -> (i32, String, String) {
     )
 }
 
+/// `sr_hybrid_dir` (root-mode's cmdline hook; the ram copy and the http root use it): a
+/// hybrid path is good only when every part of it is a real directory under the root, and
+/// the first part that is not is named.
+#[test]
+fn a_hybrid_path_must_be_real_directories_all_the_way() {
+    let (_d, x) = extracted("nfs");
+    let cwd = globby();
+    let r = cwd.path().join("root");
+    std::fs::create_dir_all(r.join("usr/lib")).unwrap();
+    std::fs::create_dir_all(r.join("real/local")).unwrap();
+    std::os::unix::fs::symlink("real", r.join("opt")).unwrap();
+    std::os::unix::fs::symlink("/", r.join("abs")).unwrap();
+    std::fs::write(r.join("file"), "").unwrap();
+    let (rc, out, err) = run_sh(
+        &x,
+        cwd.path(),
+        "srbuild.rootmode=hybrid srbuild.hybrid=/usr",
+        "sr_cmdline_parse \"$CMDLINE\"\n. \"$X/usr/lib/srbuild/hooks/cmdline/20-root-mode.sh\"\n\
+         for p in /usr /usr/lib /opt/local /abs/usr /file /usr/nope /nope/deeper; do\n\
+         if sr_hybrid_dir \"$PWD/root\" \"$p\"; then echo \"$p ok\"; else echo \"$p no at=$SR_HYBRID_AT\"; fi\n\
+         done\n",
+    );
+    assert_eq!(rc, 0, "{out}{err}");
+    assert_eq!(
+        out,
+        "/usr ok\n/usr/lib ok\n/opt/local no at=/opt\n/abs/usr no at=/abs\n/file no at=/file\n\
+         /usr/nope no at=/usr/nope\n/nope/deeper no at=/nope\n"
+    );
+}
+
 #[test]
 fn root_mode_arguments_fail_at_stage_cmdline_with_a_value_that_looks_like_an_option() {
     let (rc, out, _) = root_mode("srbuild.rootmode=hybrid srbuild.hybrid=-n");

@@ -242,17 +242,27 @@ fn esc(s: &str) -> String {
     s.replace(',', ",,")
 }
 
-/// Adds `console=ttyS0` unless the command line already names ttyS0.
-pub fn kernel_append(append: &str) -> String {
-    let has = append
-        .split_whitespace()
-        .any(|w| w == "console=ttyS0" || w.starts_with("console=ttyS0,"));
+/// Adds `console=ttyS0` unless the command line already names ttyS0, and the words the
+/// accelerator needs ([`Accel::kernel_args`]: under TCG `no_timer_check`) it lacks.
+pub fn kernel_append(append: &str, accel: Accel) -> String {
+    let words: Vec<&str> = append.split_whitespace().collect();
     let mut s = append.trim().to_string();
-    if !has {
+    let mut add = |w: &str| {
         if !s.is_empty() {
             s.push(' ');
         }
-        s.push_str("console=ttyS0");
+        s.push_str(w);
+    };
+    if !words
+        .iter()
+        .any(|w| *w == "console=ttyS0" || w.starts_with("console=ttyS0,"))
+    {
+        add("console=ttyS0");
+    }
+    for w in accel.kernel_args().split_whitespace() {
+        if !words.contains(&w) {
+            add(w);
+        }
     }
     s
 }
@@ -295,8 +305,7 @@ pub fn args(spec: &VmSpec, accel: Accel, hub_dir: Option<&Path>) -> Result<Vec<S
     } else {
         push(&["-kernel", spec.path_str("kernel", &spec.kernel)?]);
         push(&["-initrd", &esc(spec.path_str("initrd", &spec.initrd)?)]);
-        let line = format!("{} {}", accel.kernel_args(), spec.append);
-        push(&["-append", &kernel_append(&line)]);
+        push(&["-append", &kernel_append(&spec.append, accel)]);
     }
 
     let console_sock = dir.join(CONSOLE_SOCK);
@@ -692,7 +701,7 @@ mod tests {
         assert_eq!(after(&a, "-initrd"), ["/k/initrd,,1.img"]);
         assert_eq!(
             after(&a, "-append"),
-            ["no_timer_check root=nfs quiet console=ttyS0"]
+            ["root=nfs quiet console=ttyS0 no_timer_check"]
         );
         assert_eq!(
             after(&a, "-netdev"),

@@ -130,6 +130,8 @@ pub const MATRIX: &[MatrixEntry] = &[
     e("http-ram-3-clients", "http", Scenario::Normal, 3),
     e("http-server-late", "http", Scenario::LateServer, 2),
     e("http-bad-hash", "http", Scenario::BadHash, 1),
+    // Hybrid: the image without /usr, which stays read-only on NFS from the same server.
+    e("http-hybrid-root", "http", Scenario::HybridRoot, 2),
     // A real Debian 12 root with systemd: per-node machine-id, hostname, /var/log and
     // /var/tmp as CDSLs, /tmp a tmpfs per node, the agent as a unit, and a clean power-off.
     MatrixEntry {

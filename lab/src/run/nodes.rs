@@ -63,6 +63,14 @@ pub fn client_append(
         Address::Described => {}
     }
     args.extend(spec.client_args.iter().map(|s| s.to_string()));
+    // A hybrid root whose paths are not on the kind's own root: where they are.
+    if let (Some(h), Some(_)) = (kind.hybrid_from, spec.hybrid_paths()) {
+        args.extend(
+            h.client_args
+                .iter()
+                .map(|a| a.replace("{server_ip}", server_ip)),
+        );
+    }
     if opts.initrd.is_some() {
         // A foreign image (dracut, say) has no cluster description: give it the node and a
         // static address in the kernel's ip= syntax, on a predictable interface name.
@@ -118,14 +126,16 @@ pub fn agent_checks(kind: &RootKind, scenario: Scenario) -> Vec<Check> {
         kind.fstype
     })];
     if spec.root_mode == RootMode::Hybrid {
-        checks.push(Check::MountRo("/usr", kind.fstype));
+        let fstype = kind.hybrid_from.map_or(kind.fstype, |h| h.fstype);
+        checks.push(Check::MountRo("/usr", fstype));
     }
     // In full RAM mode a daemon that served the network root must be gone.
     checks.extend(kind.checks.iter().map(|c| match c {
         Check::Daemon(d) if spec.root_mode == RootMode::Ram => Check::Absent(d),
         c => *c,
     }));
-    if spec.in_ram() {
+    // (once: a kind whose root is always in RAM lists it already)
+    if spec.in_ram() && !checks.contains(&Check::Ram) {
         checks.push(Check::Ram);
     }
     // Every lab machine has virtio NICs and disks only: coldplug must leave the image's
@@ -332,6 +342,37 @@ mod tests {
         );
         assert_eq!(
             checks(nfs, Scenario::HybridRoot),
+            [
+                "fstype tmpfs",
+                "mountro /usr nfs",
+                "ram",
+                "absent-modules e1000 e1000e"
+            ]
+        );
+        assert!(!a.contains("srbuild.hybrid_from="), "{a}");
+        // A root image in RAM keeps its hybrid paths on NFS, named after the scenario's
+        // arguments; the agent finds /usr on NFS, not on the image's tmpfs.
+        let http = kinds::by_name("http").unwrap();
+        let a = client_append(
+            http,
+            &opts(Scenario::HybridRoot),
+            &kopts(http),
+            &n,
+            "10.77.0.1",
+        );
+        assert!(
+            a.contains(
+                "root=http://10.77.0.1/root.img srbuild.root_sha256={root_sha256} \
+                 srbuild.mount_timeout=150 srbuild.rootmode=hybrid srbuild.hybrid=/usr \
+                 srbuild.ramsize=160M \
+                 srbuild.hybrid_from=nfs:10.77.0.1:/:vers=4.2,lookupcache=positive quiet"
+            ),
+            "{a}"
+        );
+        let a = client_append(http, &opts(Scenario::Normal), &kopts(http), &n, "10.77.0.1");
+        assert!(!a.contains("hybrid"), "{a}");
+        assert_eq!(
+            checks(http, Scenario::HybridRoot),
             [
                 "fstype tmpfs",
                 "mountro /usr nfs",

@@ -15,9 +15,7 @@ use crate::run::recipe::{ChapPlan, FromServer, Recipe};
 use crate::run::rootfs::RootFs;
 use crate::run::roottree::AgentConfig;
 use crate::run::scenarios::Scenario;
-use crate::run::scenarios::{
-    Boots, CutNodes, Netboot, RootMode, ServerPolicy, Victim, NETBOOT_BASE_URL,
-};
+use crate::run::scenarios::{Boots, CutNodes, Netboot, ServerPolicy, Victim, NETBOOT_BASE_URL};
 use crate::run::storage::{self, LayoutInput};
 use crate::run::topology::{self, LabNode, CLUSTER};
 use crate::run::LabOptions;
@@ -326,16 +324,12 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
             },
             netboot,
             // A hybrid root's network paths are not in its image.
-            exclude: match sc.root_mode {
-                RootMode::Hybrid => sc
-                    .client_args
-                    .iter()
-                    .filter_map(|a| a.strip_prefix("srbuild.hybrid="))
-                    .flat_map(|v| v.split(','))
-                    .map(str::to_string)
-                    .collect(),
-                _ => Vec::new(),
-            },
+            exclude: sc
+                .hybrid_paths()
+                .unwrap_or_default()
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
         },
     );
     recipes.extend(layout.recipes.iter().cloned());
@@ -385,8 +379,18 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
     }
     if let Some((r, n)) = server.as_ref().filter(|_| server_runs) {
         let initrd = work.join("initrd-server.img");
+        // A hybrid root whose paths come from elsewhere than the kind's own root: the
+        // server serves them too.
+        let hybrid_server = kind
+            .hybrid_from
+            .filter(|_| sc.hybrid_paths().is_some())
+            .map(|h| h.server_profile);
         recipes.push(Recipe::Image {
-            profile: sc.server_profile.unwrap_or(r.profile).to_string(),
+            profile: sc
+                .server_profile
+                .or(hybrid_server)
+                .unwrap_or(r.profile)
+                .to_string(),
             cluster: Some(cluster.clone()),
             output: initrd.clone(),
             from_server: None,

@@ -27,6 +27,7 @@ pub const KIND: RootKind = RootKind {
     death_seen: None,
     recovery_seen: None,
     client_input: None,
+    hybrid_from: None,
     options: &[],
     root_args,
 };

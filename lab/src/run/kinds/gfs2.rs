@@ -50,6 +50,7 @@ pub const KIND: RootKind = RootKind {
     death_seen: Some("dlm: closing connection to node"),
     recovery_seen: Some("Looking at journal"),
     client_input: None,
+    hybrid_from: None,
     options: &[],
     root_args,
 };

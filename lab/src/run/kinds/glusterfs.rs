@@ -56,6 +56,7 @@ pub const KIND: RootKind = RootKind {
         file: "client.vol",
         input: "gluster-volfile",
     }),
+    hybrid_from: None,
     options: &[],
     root_args,
 };

@@ -1,9 +1,10 @@
 //! The HTTP root: the lab makes a root image of the tree (`srbuild rootimage`) onto the
 //! server node's data disk, the server serves it with nginx from its initramfs, and every
 //! client fetches it into RAM (`root=http://SERVER/root.img`), checked against the hash
-//! the image was made with (`srbuild.root_sha256=`).
+//! the image was made with (`srbuild.root_sha256=`). A hybrid root keeps its network paths
+//! on NFS: the image leaves them out, and the server exports the tree as well.
 
-use super::{Check, Role, RoleDisk, RootArgs, RootKind, Sizes, Storage};
+use super::{Check, HybridFrom, Role, RoleDisk, RootArgs, RootKind, Sizes, Storage};
 use crate::run::plan::ROOT_SHA256;
 use crate::run::scenarios::Scenario;
 use crate::timeout::scaled;
@@ -43,10 +44,23 @@ pub const KIND: RootKind = RootKind {
         disks: &[RoleDisk::Data],
     }),
     checks: &[Check::Ram],
-    scenarios: &[Scenario::Normal, Scenario::LateServer, Scenario::BadHash],
+    scenarios: &[
+        Scenario::Normal,
+        Scenario::LateServer,
+        Scenario::BadHash,
+        Scenario::HybridRoot,
+    ],
     death_seen: None,
     recovery_seen: None,
     client_input: None,
+    // The server's data disk holds the tree beside the image (under /root): the NFS
+    // server exports it (its default srbuild.export=/srv/root, the NFSv4 root) and serves
+    // the image with nginx (srbuild.http.dir=/www, as above).
+    hybrid_from: Some(HybridFrom {
+        fstype: "nfs",
+        server_profile: "lab-nfs-http-server",
+        client_args: &["srbuild.hybrid_from=nfs:{server_ip}:/:vers=4.2,lookupcache=positive"],
+    }),
     options: &[],
     root_args,
 };
@@ -124,6 +138,42 @@ mod tests {
         let a = &p.phases.last().unwrap().nodes[0].spec.append;
         assert!(a.contains(&format!("srbuild.root_sha256={sum} ")), "{a}");
         assert!(!a.contains(ROOT_SHA256), "{a}");
+    }
+
+    #[test]
+    fn a_hybrid_root_leaves_usr_out_of_the_image_and_its_server_exports_the_tree() {
+        let p = plan(&opts(Scenario::HybridRoot, 2), &super::KIND).unwrap();
+        let exclude = p
+            .recipes
+            .iter()
+            .find_map(|r| match r {
+                Recipe::RootImage { exclude, .. } => Some(exclude.clone()),
+                _ => None,
+            })
+            .expect("a root image recipe");
+        assert_eq!(exclude, ["/usr"]);
+        let server_image = |p: &crate::run::plan::LabPlan| {
+            p.recipes
+                .iter()
+                .find_map(|r| match r {
+                    Recipe::Image {
+                        profile, output, ..
+                    } if output.ends_with("initrd-server.img") => Some(profile.clone()),
+                    _ => None,
+                })
+                .expect("a server image")
+        };
+        // nginx for the image, NFS for /usr, from the same data disk.
+        assert_eq!(server_image(&p), "lab-nfs-http-server");
+        let server = &p.phases[0].nodes[0].spec.append;
+        assert!(server.contains("srbuild.http.dir=/www"), "{server}");
+        // Without a hybrid root: nginx alone, and the whole tree in the image.
+        let p = plan(&opts(Scenario::Normal, 2), &super::KIND).unwrap();
+        assert_eq!(server_image(&p), "lab-http-server");
+        assert!(p
+            .recipes
+            .iter()
+            .any(|r| matches!(r, Recipe::RootImage { exclude, .. } if exclude.is_empty())));
     }
 
     #[test]

@@ -306,6 +306,21 @@ pub struct ServerOutput {
     pub input: &'static str,
 }
 
+/// The network filesystem a kind's hybrid root keeps its `srbuild.hybrid=` paths on, when
+/// the kind's own root is not one (an image fetched into RAM): the clients name it with
+/// `srbuild.hybrid_from=`, and the server role serves it besides the root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HybridFrom {
+    /// Its filesystem type, as the agent must see it on each hybrid path.
+    pub fstype: &'static str,
+    /// In a scenario that asks for a hybrid root, the server role boots this profile
+    /// instead of its own (one that serves the paths' filesystem as well).
+    pub server_profile: &'static str,
+    /// The clients' arguments that name it, after the scenario's own; `{server_ip}` is
+    /// the server role's address.
+    pub client_args: &'static [&'static str],
+}
+
 /// An option of a kind (`--opt key=value`).
 #[derive(Debug, Clone, Copy)]
 pub struct KindOption {
@@ -362,6 +377,9 @@ pub struct RootKind {
     pub recovery_seen: Option<&'static str>,
     /// The clients' image is built from what the server prints, once it is ready.
     pub client_input: Option<ServerOutput>,
+    /// Where a hybrid root's network paths come from, when not from the kind's own root
+    /// (a root image in RAM has no network filesystem to keep them on); `None`: from it.
+    pub hybrid_from: Option<HybridFrom>,
     pub options: &'static [KindOption],
     /// The clients' root arguments (`root=`, `rootfstype=`, …).
     pub root_args: fn(&RootArgs) -> Vec<String>,
@@ -542,6 +560,16 @@ mod tests {
                 assert!(
                     spec.seed_args.is_empty() || k.seed.is_some(),
                     "{} lists {} but has no seed",
+                    k.name,
+                    spec.name
+                );
+                // A hybrid root's server serves the paths too: a scenario's own server
+                // profile would not.
+                assert!(
+                    k.hybrid_from.is_none()
+                        || spec.hybrid_paths().is_none()
+                        || spec.server_profile.is_none(),
+                    "{} lists {}, whose server profile would not serve its hybrid paths",
                     k.name,
                     spec.name
                 );

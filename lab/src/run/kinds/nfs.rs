@@ -60,6 +60,7 @@ pub const KIND: RootKind = RootKind {
     death_seen: None,
     recovery_seen: None,
     client_input: None,
+    hybrid_from: None,
     options: &[KindOption {
         key: "version",
         default: "4.2",

@@ -41,6 +41,7 @@ pub const KIND: RootKind = RootKind {
     death_seen: Some("o2dlm has evicted node"),
     recovery_seen: Some("Begin replay journal"),
     client_input: None,
+    hybrid_from: None,
     options: &[],
     root_args,
 };

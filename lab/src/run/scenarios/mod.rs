@@ -288,6 +288,21 @@ impl ScenarioSpec {
         self.root_mode != RootMode::Network
     }
 
+    /// The paths the clients are asked to keep on the network (`srbuild.hybrid=`), when
+    /// their arguments ask for a hybrid root (`srbuild.rootmode=hybrid`), whether or not it
+    /// must work; `None` otherwise.
+    pub fn hybrid_paths(&self) -> Option<Vec<&'static str>> {
+        self.client_args
+            .contains(&"srbuild.rootmode=hybrid")
+            .then(|| {
+                self.client_args
+                    .iter()
+                    .filter_map(|a| a.strip_prefix("srbuild.hybrid="))
+                    .flat_map(|v| v.split(','))
+                    .collect()
+            })
+    }
+
     /// Refuses a node count below the scenario's minimum.
     pub fn check_nodes(&self, nodes: usize) -> Result<()> {
         match self.min_nodes {
@@ -392,6 +407,20 @@ mod tests {
             );
             assert!(!d.doc.is_empty(), "{} has no doc", d.name);
         }
+    }
+
+    #[test]
+    fn hybrid_paths_come_from_the_arguments_that_ask_for_a_hybrid_root() {
+        assert_eq!(
+            spec(Scenario::HybridRoot).hybrid_paths(),
+            Some(vec!["/usr"])
+        );
+        assert_eq!(
+            spec(Scenario::HybridMissingPath).hybrid_paths(),
+            Some(vec!["/usr", "/no-such-dir"])
+        );
+        assert_eq!(spec(Scenario::RamRoot).hybrid_paths(), None);
+        assert_eq!(spec(Scenario::Normal).hybrid_paths(), None);
     }
 
     #[test]
