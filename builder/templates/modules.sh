@@ -198,6 +198,19 @@ sr_cs() {
 	SR_CS=${sr_c:-0}
 }
 
+# sr_modules_links_up SYSFS: sets every network interface but lo that is down up, so the
+# kernel's link watch (at most once a second) reports it up while the rest of the modules
+# load; the network stage then finds it up instead of waiting. Only when
+# SR_MODULES_LINKS_UP is set (the network module's cmdline hook sets it).
+sr_modules_links_up() {
+	for sr_if in "$1"/class/net/*; do
+		[ "${sr_if##*/}" = lo ] && continue
+		read -r sr_o 2>/dev/null <"$sr_if/operstate" || continue
+		[ "$sr_o" = down ] && ip link set "${sr_if##*/}" up 2>/dev/null
+	done
+	return 0
+}
+
 # sr_modules_coldplug SYSFS MODDIR LOADLIST ALIASES BUSES: loads what sr_modules_select
 # picks, with one insmod per module. Drivers come first: when they brought new devices (a
 # bus driver such as virtio_pci makes the virtio NIC and disk), the rest waits for a new
@@ -237,6 +250,7 @@ sr_modules_coldplug() {
 						sr_new=1
 						break
 					fi
+					[ -z "${SR_MODULES_LINKS_UP-}" ] || sr_modules_links_up "$1"
 				fi
 				sr_rest=1
 				continue

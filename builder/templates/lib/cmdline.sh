@@ -8,9 +8,18 @@ sr_each_arg() {
 	shift
 	# Globbing off for the split, then as the caller had it.
 	case $- in *f*) sr_glob= ;; *) sr_glob=1 ;; esac
+	# The files are read by the shell itself: a $(cat ...) would cost a fork and an exec,
+	# milliseconds each under emulation. A file that is missing or unreadable adds nothing.
+	sr_ea_words=""
+	for sr_ea_file in "$@"; do
+		[ -r "$sr_ea_file" ] || continue
+		while IFS= read -r sr_ea_line || [ -n "$sr_ea_line" ]; do
+			sr_ea_words="$sr_ea_words $sr_ea_line"
+		done <"$sr_ea_file"
+	done
 	set -f
-	# shellcheck disable=SC2046 # split into words on purpose, with globbing off
-	set -- $(cat "$@" 2>/dev/null)
+	# shellcheck disable=SC2086 # split into words on purpose, with globbing off
+	set -- $sr_ea_words
 	[ -z "$sr_glob" ] || set +f
 	for sr_a in "$@"; do
 		"$sr_fn" "$sr_a"

@@ -72,17 +72,25 @@ sr_identity() {
 			case ",$SR_NODE_MACS," in *",$sr_mac,"*) SR_NODE_IF=${sr_if##*/} ;; esac
 		done
 	fi
-	# Static address from the cluster description unless ip= configured the interface.
-	if [ -n "$SR_NODE_ADDR" ] && [ -n "$SR_NODE_IF" ] && ! ip -4 addr show dev "$SR_NODE_IF" | grep -q inet; then
-		ip link set "$SR_NODE_IF" up
-		ip addr add "$SR_NODE_ADDR" dev "$SR_NODE_IF" || sr_fail "cannot set $SR_NODE_ADDR on $SR_NODE_IF"
-		[ -n "$SR_NODE_GW" ] && ip route add default via "$SR_NODE_GW" dev "$SR_NODE_IF"
-	fi
-	# Report what is configured: ip= or DHCP may have set another address than described.
+	# Static address from the cluster description unless ip= or DHCP configured the
+	# interface; then report what they configured, which may differ from the description.
+	# One `ip` for both: its first line's fourth field is the first IPv4 address.
 	if [ -n "$SR_NODE_IF" ]; then
-		sr_actual=$(ip -4 -o addr show dev "$SR_NODE_IF" | awk '{ print $4; exit }')
-		[ -n "$sr_actual" ] && SR_NODE_ADDR=$sr_actual
+		sr_actual=$(ip -4 -o addr show dev "$SR_NODE_IF")
+		set -f
+		# shellcheck disable=SC2086 # split into fields on purpose, never globbed
+		set -- $sr_actual
+		set +f
+		sr_actual=${4-}
+		if [ -n "$sr_actual" ]; then
+			SR_NODE_ADDR=$sr_actual
+		elif [ -n "$SR_NODE_ADDR" ]; then
+			ip link set "$SR_NODE_IF" up
+			ip addr add "$SR_NODE_ADDR" dev "$SR_NODE_IF" || sr_fail "cannot set $SR_NODE_ADDR on $SR_NODE_IF"
+			[ -n "$SR_NODE_GW" ] && ip route add default via "$SR_NODE_GW" dev "$SR_NODE_IF"
+		fi
 	fi
-	hostname "$SR_NODE_NAME"
+	# The kernel's own file, written by the shell: no fork for the hostname applet.
+	printf '%s\n' "$SR_NODE_NAME" >/proc/sys/kernel/hostname || sr_fail "cannot set the hostname $SR_NODE_NAME"
 	sr_log "node=$SR_NODE_NAME id=$SR_NODE_ID if=${SR_NODE_IF:-none} addr=${SR_NODE_ADDR:-none}"
 }

@@ -7,7 +7,8 @@
 sr_mount_retry() {
 	sr_what=$1
 	shift
-	sr_deadline=$(($(sr_secs) + SR_MOUNT_TIMEOUT))
+	read -r sr_up _ </proc/uptime
+	sr_deadline=$((${sr_up%.*} + SR_MOUNT_TIMEOUT))
 	sr_delay=1
 	sr_try=1
 	sr_final=0
