@@ -96,15 +96,35 @@ holders() {
 }
 
 # daemon_pid NAME: the process whose argv[0] is @NAME (a root storage daemon), if any.
+# Read with the shell's own read (argv[0] ends at the first NUL): no process is started
+# per entry of /proc. Between the root's unmount and dlm_controld's leave this node is
+# still in dlm's process group, and a node that stops answering corosync there is fenced;
+# under TCG a fork and exec per process was seconds of work in that window.
 daemon_pid() {
 	for p in /proc/[0-9]*; do
-		a=$(tr '\0' '\n' <"$p/cmdline" 2>/dev/null | head -n 1)
+		a=""
+		# shellcheck disable=SC3045 # busybox sh's read has -d ('' = up to a NUL)
+		IFS= read -r -d '' a 2>/dev/null <"$p/cmdline"
 		[ "$a" = "@$1" ] && {
 			echo "${p#/proc/}"
 			return 0
 		}
 	done
 	return 1
+}
+
+# The service chroot (/run/srbuild/svc), where the cluster tools are; its /proc, /sys and
+# /dev went with systemd's unmounts, so they are mounted again before a tool runs there.
+svc=/run/srbuild/svc
+svc_mounted=0
+svc_run() {
+	if [ "$svc_mounted" = 0 ]; then
+		mount -t proc proc "$svc/proc" 2>/dev/null
+		mount -t sysfs sysfs "$svc/sys" 2>/dev/null
+		mount -t devtmpfs devtmpfs "$svc/dev" 2>/dev/null
+		svc_mounted=1
+	fi
+	PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$svc" "$@"
 }
 
 # stop_daemon NAME SECONDS: SIGTERM to @NAME, SIGKILL if it is still there after SECONDS.
@@ -141,11 +161,7 @@ fi
 # lockspaces left (lvm_VG, then lvm_global with the last), so dlm_controld can leave. The
 # service chroot's /proc, /sys and /dev went with systemd's unmounts: mounted again for lvm.
 if daemon_pid lvmlockd >/dev/null; then
-	svc=/run/srbuild/svc
-	mount -t proc proc "$svc/proc" 2>/dev/null
-	mount -t sysfs sysfs "$svc/sys" 2>/dev/null
-	mount -t devtmpfs devtmpfs "$svc/dev" 2>/dev/null
-	svc_lvm() { PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$svc" lvm "$@"; }
+	svc_lvm() { svc_run lvm "$@"; }
 	if bounded 30 svc_lvm vgchange -an >/lvm.out 2>&1 && bounded 30 svc_lvm vgchange --lock-stop >>/lvm.out 2>&1; then
 		say "lvm: shared volume groups deactivated and stopped"
 	else
@@ -155,23 +171,78 @@ if daemon_pid lvmlockd >/dev/null; then
 fi
 # A dlm lockspace left behind (an unmount that did not finish) keeps dlm_controld from
 # leaving; wait for the kernel's lockspaces to go, bounded.
-lockspaces() { find /sys/kernel/dlm -mindepth 1 -maxdepth 1 2>/dev/null | tr '\n' ' '; }
+# lockspaces: the kernel's dlm lockspaces into $ls_names (no process started).
+lockspaces() {
+	ls_names=""
+	for d in /sys/kernel/dlm/*; do
+		[ -e "$d" ] && ls_names="$ls_names${d##*/} "
+	done
+}
 n=100
-while [ -n "$(lockspaces)" ] && [ "$n" -gt 0 ]; do
+lockspaces
+while [ -n "$ls_names" ] && [ "$n" -gt 0 ]; do
 	sleep 0.2
 	n=$((n - 1))
+	lockspaces
 done
-[ -z "$(lockspaces)" ] || say "dlm lockspaces still there: $(lockspaces)"
+[ -z "$ls_names" ] || say "dlm lockspaces still there: $ls_names"
 # Then the cluster stack, in the order it was started backwards. dlm_controld leaves its
 # process group (dlm:controld) through corosync: the others see a member that left, and
-# dlm fences only a member that failed while in that group. corosync itself is ended with
-# SIGKILL once that leave had 2 s to reach the others: its SIGTERM shutdown (corosync
-# 3.1.7) aborts with a core dump here, after spinning at real-time priority for up to 80 s
-# on a 1-CPU guest, which starved this script and held the leave back. The others then
-# see the node gone, which for a node outside dlm's group needs no fence.
+# dlm fences only a member that failed while in that group (dlm_controld 4.2 and 4.3 alike:
+# a member whose corosync goes away while it is still in the group is "nodedown" to them).
+# corosync itself is ended with SIGKILL, but only once that leave has reached the others:
+# its SIGTERM shutdown (corosync 3.1.7) aborts with a core dump here, after spinning at
+# real-time priority for up to 80 s on a 1-CPU guest, which starved this script and held
+# the leave back. The others then see the node gone, which for a node outside dlm's group
+# needs no fence.
+dlm_pid=$(daemon_pid dlm_controld)
 stop_daemon dlm_controld 15
+
+# in_group PID: whether this node's corosync still has process PID in dlm:controld (its
+# leave not delivered yet); status 2 when corosync-cpgtool cannot tell.
+in_group() {
+	svc_run corosync-cpgtool -d ' ' >/cpg.out 2>/dev/null || return 2
+	awk -v p="$1" '$1 ~ /^dlm:controld/ && $2 == p { f = 1 } END { exit !f }' /cpg.out
+}
+# tokens: how many times totem's token reached this node (empty when unknown).
+tokens() {
+	svc_run corosync-cmapctl -m stats -g stats.srp.orf_token_rx 2>/dev/null | awk '$NF ~ /^[0-9]+$/ { print $NF }'
+}
+# left_group PID: waits until the leave of dlm_controld (process PID) is delivered here,
+# in totem's order, then until the token has come round twice more, so every other member
+# has had it too (a member that missed it asks for it again on the token, which needs this
+# node's corosync still running). Bounded: 10 s for each; without the tools, 2 s.
+left_group() {
+	n=50
+	while in_group "$1" && [ "$n" -gt 0 ]; do
+		sleep 0.2
+		n=$((n - 1))
+	done
+	in_group "$1"
+	case $? in
+	0) say "dlm_controld's leave not delivered after 10 s: going on" ;;
+	2)
+		say "corosync-cpgtool cannot tell whether dlm_controld's leave was delivered: waiting 2 s"
+		sleep 2
+		return
+		;;
+	esac
+	t0=$(tokens)
+	if [ -z "$t0" ]; then
+		sleep 2
+		return
+	fi
+	n=50
+	while [ "$n" -gt 0 ]; do
+		t=$(tokens)
+		[ -n "$t" ] && [ "$t" -ge $((t0 + 2)) ] && return
+		sleep 0.2
+		n=$((n - 1))
+	done
+	say "the token did not come round twice in 10 s after dlm_controld's leave: going on"
+}
 if pid=$(daemon_pid corosync); then
-	sleep 2
+	[ -z "$dlm_pid" ] || left_group "$dlm_pid"
 	kill -KILL "$pid" 2>/dev/null
 	if wait_gone "$pid" 5; then
 		say "corosync ended"
