@@ -178,9 +178,9 @@ pub const MATRIX: &[MatrixEntry] = &[
     deb13("ocfs2-2-nodes-deb13", "ocfs2", 2, RootFs::Busybox),
     deb13("glusterfs-3-clients-deb13", "glusterfs", 3, RootFs::Busybox),
     deb13("nfs-debian-2-clients-deb13", "nfs", 2, RootFs::Debian(None)),
-    // Not gfs2-debian-2-nodes-deb13 yet: fenced at its leave in 2 of 3 runs by hand (the
-    // exitrd now waits until dlm_controld's leave has gone round corosync's ring), then
-    // its guests stalled in the kernel under TCG on a loaded machine (docs/lab.md, Debian 13).
+    // The exitrd ends corosync only once dlm_controld's leave has gone round its ring:
+    // dlm_controld 4.3.0 fences a member that vanished from dlm:controld (docs/lab.md).
+    deb13("gfs2-debian-2-nodes-deb13", "gfs2", 2, RootFs::Debian(None)),
     deb13(
         "ocfs2-debian-2-nodes-deb13",
         "ocfs2",
