@@ -36,9 +36,24 @@ struct Conn {
     r: BufReader<UnixStream>,
 }
 
+/// Connects to `sock`, waiting up to 10 s (scaled) for it to appear and listen: QEMU writes
+/// its pidfile, which is what the lab waits for, before it creates its chardev sockets.
 fn connect(sock: &Path) -> Result<Conn> {
-    let s =
-        UnixStream::connect(sock).map_err(|e| LabError::io("cannot connect to QMP", sock, e))?;
+    let deadline = std::time::Instant::now() + crate::timeout::scaled(Duration::from_secs(10));
+    let s = loop {
+        match UnixStream::connect(sock) {
+            Ok(s) => break s,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(LabError::io("cannot connect to QMP", sock, e)),
+        }
+    };
     s.set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(|e| LabError::io("QMP", sock, e))?;
     let mut w = s.try_clone().map_err(|e| LabError::io("QMP", sock, e))?;
@@ -55,8 +70,10 @@ fn connect(sock: &Path) -> Result<Conn> {
 
 /// Starts the CPUs of every node whose QMP socket is in `socks` (started paused, `-S`) at
 /// one moment: every connection is opened and negotiated first, then `cont` goes to each
-/// in one tight loop, then the answers are read.
-pub fn cont_all(socks: &[&Path]) -> Result<()> {
+/// in one tight loop, then the answers are read. Returns the moment the last `cont` was
+/// written, the release the nodes' times count from (reading the answers of many busy
+/// QEMUs takes longer).
+pub fn cont_all(socks: &[&Path]) -> Result<std::time::Instant> {
     let mut conns = Vec::new();
     for sock in socks {
         conns.push((connect(sock)?, *sock));
@@ -66,10 +83,11 @@ pub fn cont_all(socks: &[&Path]) -> Result<()> {
         c.w.write_all(format!("{cmd}\n").as_bytes())
             .map_err(|e| LabError::io("cannot write to QMP", *sock, e))?;
     }
+    let released = std::time::Instant::now();
     for (c, sock) in conns.iter_mut() {
         reply(&mut c.r, sock, cmd)?;
     }
-    Ok(())
+    Ok(released)
 }
 
 /// Reads until the answer to `cmd` (events before it are skipped); an `error` is an error.

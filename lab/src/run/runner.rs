@@ -183,8 +183,7 @@ fn release(batch: &mut [Running], t0: Instant) -> Result<()> {
         .map(|r| r.plan.spec.dir.join(crate::qemu::QMP_SOCK))
         .collect();
     let refs: Vec<&Path> = socks.iter().map(|p| p.as_path()).collect();
-    crate::qmp::cont_all(&refs)?;
-    let now = Instant::now();
+    let now = crate::qmp::cont_all(&refs)?;
     for r in batch.iter_mut() {
         r.started = now;
     }

@@ -105,11 +105,15 @@ pub fn modules(kver: &str) -> Result<Vec<String>> {
     let sel = index
         .select(&requests)
         .with_context(|| format!("the lab floor's modules {NEEDED:?} for kernel {kver}"))?;
-    Ok(sel
-        .load_order
+    sel.load_order
         .iter()
-        .map(|m| index.path_of(m).unwrap_or_default().to_string())
-        .collect())
+        .map(|m| {
+            index
+                .path_of(m)
+                .map(str::to_string)
+                .with_context(|| format!("{m}: not in modules.dep of kernel {kver}"))
+        })
+        .collect()
 }
 
 /// `/init` loading `modules` (paths relative to `/lib/modules/KVER`) from `/lib/modules`.
@@ -164,11 +168,12 @@ pub fn build(sh: &Shell, kver: &str, work: &Path, out: &Path) -> Result<()> {
     }
     write("init", init_script(&mods).as_bytes(), 0o755)?;
     let (tree, img) = (work.display().to_string(), out.display().to_string());
+    // The paths are the script's arguments, never part of its text.
     let pack = format!(
-        "cd {tree} && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 \
-         | zstd -q -f -T{ZSTD_WORKERS} -{ZSTD_LEVEL} -o {img}"
+        "cd \"$1\" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0 \
+         | zstd -q -f -T{ZSTD_WORKERS} -{ZSTD_LEVEL} -o \"$2\""
     );
-    cmd!(sh, "sh -c {pack}")
+    cmd!(sh, "sh -c {pack} sh {tree} {img}")
         .quiet()
         .run()
         .context("packing the floor image with cpio and zstd")?;
@@ -213,6 +218,14 @@ mod tests {
         };
         let mods = modules(&kver).unwrap();
         let pos = |n: &str| mods.iter().position(|m| ko_name(m) == format!("{n}.ko"));
+        let builtin = std::fs::read_to_string(format!("/lib/modules/{kver}/modules.builtin"))
+            .unwrap_or_default();
+        for n in ["virtio_net", "nfsv4"] {
+            assert!(
+                pos(n).is_some() || builtin.contains(&format!("/{n}.ko")),
+                "{n} neither in the floor's modules nor built in: {mods:?}"
+            );
+        }
         if let (Some(nfs), Some(v4)) = (pos("nfs"), pos("nfsv4")) {
             assert!(nfs < v4, "{mods:?}");
         }

@@ -355,8 +355,10 @@ fn native_http(image: &Path) -> Result<f64> {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        if !up {
-            bail!("the host's nginx did not serve {url}");
+        // Ours must be the one that answered: with the port taken by another server,
+        // nginx exits and the figures would be another process's.
+        if !up || !matches!(nginx.try_wait(), Ok(None)) {
+            bail!("the host's nginx did not serve {url} (is port {port} taken?)");
         }
         let before = cpu().context("nginx's /proc stat")?;
         let st = Command::new("curl")
@@ -368,6 +370,9 @@ fn native_http(image: &Path) -> Result<f64> {
             bail!("curl fetching {url} {NATIVE_FETCHES} times: {st}");
         }
         let after = cpu().context("nginx's /proc stat")?;
+        if !matches!(nginx.try_wait(), Ok(None)) {
+            bail!("the host's nginx exited while serving {url}");
+        }
         Ok((after - before) / (size * NATIVE_FETCHES as f64 / 1e6))
     })();
     let _ = nginx.kill();
