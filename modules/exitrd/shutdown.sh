@@ -117,13 +117,16 @@ daemon_pid() {
 # /dev went with systemd's unmounts, so they are mounted again before a tool runs there.
 svc=/run/srbuild/svc
 svc_mounted=0
-svc_run() {
+svc_mount() {
 	if [ "$svc_mounted" = 0 ]; then
 		mount -t proc proc "$svc/proc" 2>/dev/null
 		mount -t sysfs sysfs "$svc/sys" 2>/dev/null
 		mount -t devtmpfs devtmpfs "$svc/dev" 2>/dev/null
 		svc_mounted=1
 	fi
+}
+svc_run() {
+	svc_mount
 	PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$svc" "$@"
 }
 
@@ -198,28 +201,55 @@ done
 dlm_pid=$(daemon_pid dlm_controld)
 stop_daemon dlm_controld 15
 
-# in_group PID: whether this node's corosync still has process PID in dlm:controld (its
-# leave not delivered yet); status 2 when corosync-cpgtool cannot tell.
-in_group() {
-	svc_run corosync-cpgtool -d ' ' >/cpg.out 2>/dev/null || return 2
-	awk -v p="$1" '$1 ~ /^dlm:controld/ && $2 == p { f = 1 } END { exit !f }' /cpg.out
+# now: whole seconds since boot into now_s, read by the shell itself.
+now() {
+	read -r now_u _ </proc/uptime
+	now_s=${now_u%.*}
 }
-# tokens: how many times totem's token reached this node (empty when unknown).
+# last_number FILE: the last field of FILE's first line that ends in a number (empty if none).
+last_number() {
+	awk '$NF ~ /^[0-9]+$/ { print $NF; exit }' "$1" 2>/dev/null
+}
+# Each corosync tool runs bounded: its client library waits for corosync's answer without
+# a limit, and a corosync that stopped answering must not hold PID 1.
+# in_group PID: whether this node's corosync still lists process PID of this node (my_id,
+# when known) in dlm:controld (its leave not delivered yet); status 2 when
+# corosync-cpgtool cannot tell in 3 s. Nodes boot from one image, so another node's
+# dlm_controld may well have the same PID: the node ID is what tells them apart.
+in_group() {
+	bounded 3 svc_run corosync-cpgtool -d ' ' >/cpg.out 2>/dev/null || return 2
+	awk -v p="$1" -v id="$my_id" '$1 ~ /^dlm:controld/ && $2 == p && (id == "" || $3 !~ /^[0-9]+$/ || $3 == id) { f = 1 } END { exit !f }' /cpg.out
+}
+# tokens: how many times totem's token reached this node, into tok (empty when unknown).
 tokens() {
-	svc_run corosync-cmapctl -m stats -g stats.srp.orf_token_rx 2>/dev/null | awk '$NF ~ /^[0-9]+$/ { print $NF }'
+	tok=
+	bounded 3 svc_run corosync-cmapctl -m stats -g stats.srp.orf_token_rx >/tok.out 2>/dev/null || return 0
+	tok=$(last_number /tok.out)
 }
 # left_group PID: waits until the leave of dlm_controld (process PID) is delivered here,
 # in totem's order, then until the token has come round twice more, so every other member
 # has had it too (a member that missed it asks for it again on the token, which needs this
-# node's corosync still running). Bounded: 10 s for each; without the tools, 2 s.
+# node's corosync still running). Bounded by the clock: 10 s for each wait, every call in
+# it 3 s at most; without the tools, 2 s.
 left_group() {
-	n=50
-	while in_group "$1" && [ "$n" -gt 0 ]; do
+	# The chroot's mounts are made here, not in a bounded call's subshell, which would
+	# forget that it made them.
+	svc_mount
+	my_id=
+	if bounded 3 svc_run corosync-cmapctl -g runtime.votequorum.this_node_id >/id.out 2>/dev/null; then
+		my_id=$(last_number /id.out)
+	fi
+	now
+	end=$((now_s + 10))
+	while :; do
+		in_group "$1"
+		st=$?
+		[ "$st" = 0 ] || break
+		now
+		[ "$now_s" -lt "$end" ] || break
 		sleep 0.2
-		n=$((n - 1))
 	done
-	in_group "$1"
-	case $? in
+	case $st in
 	0) say "dlm_controld's leave not delivered after 10 s: going on" ;;
 	2)
 		say "corosync-cpgtool cannot tell whether dlm_controld's leave was delivered: waiting 2 s"
@@ -227,17 +257,19 @@ left_group() {
 		return
 		;;
 	esac
-	t0=$(tokens)
-	if [ -z "$t0" ]; then
+	tokens
+	if [ -z "$tok" ]; then
 		sleep 2
 		return
 	fi
-	n=50
-	while [ "$n" -gt 0 ]; do
-		t=$(tokens)
-		[ -n "$t" ] && [ "$t" -ge $((t0 + 2)) ] && return
+	t0=$tok
+	now
+	end=$((now_s + 10))
+	while [ "$now_s" -lt "$end" ]; do
+		tokens
+		[ -n "$tok" ] && [ "$tok" -ge $((t0 + 2)) ] && return
 		sleep 0.2
-		n=$((n - 1))
+		now
 	done
 	say "the token did not come round twice in 10 s after dlm_controld's leave: going on"
 }
