@@ -249,13 +249,8 @@ fn read_lab(dir: &str, nodes: usize, into: &mut LabTimes) -> Result<()> {
         }
     }
     let junit = std::fs::read_to_string(format!("{dir}/junit.xml")).context("junit.xml")?;
-    for tc in junit.split("<testcase").skip(1) {
-        if let Some(t) = tc.split("time=\"").nth(1).and_then(|r| r.split('"').next()) {
-            if let Ok(t) = t.parse::<f64>() {
-                into.pass_wall.push(t);
-            }
-        }
-    }
+    into.pass_wall
+        .extend(storm::junit_cases(&junit).into_iter().map(|(_, t, _)| t));
     Ok(())
 }
 

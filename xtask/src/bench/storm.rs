@@ -53,9 +53,8 @@ struct Storm {
 /// The median (upper of the two middle values for an even count) and the maximum; `None`
 /// for no values.
 fn median_max(v: &[f64]) -> Option<(f64, f64)> {
-    let mut v = v.to_vec();
-    v.sort_by(|a, b| a.total_cmp(b));
-    Some((*v.get(v.len() / 2)?, *v.last()?))
+    let max = v.iter().copied().reduce(f64::max)?;
+    Some((super::median(v), max))
 }
 
 /// The bytes `from` sent to each node of `to` in a `traffic.tsv` (`from to frames bytes`,
@@ -122,7 +121,7 @@ fn agent_times(lines: &[String]) -> (Option<f64>, Vec<(String, f64)>) {
 }
 
 /// Each testcase's (name, seconds, passed) in a junit.xml.
-fn junit_cases(xml: &str) -> Vec<(String, f64, bool)> {
+pub(super) fn junit_cases(xml: &str) -> Vec<(String, f64, bool)> {
     let mut out = Vec::new();
     for tc in xml.split("<testcase ").skip(1) {
         let attr = |k: &str| {
