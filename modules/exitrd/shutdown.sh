@@ -81,12 +81,25 @@ wait_gone() {
 	! alive "$1"
 }
 
-# holders: the processes whose root, working directory or an open file is under /oldroot.
+# The root: at /oldroot, where systemd-shutdown put the root it ran from; but a FUSE root
+# was left by PID 1 before (modules/fuse-shutdown/fuse-leave.sh) and kept at
+# /dev/.srbuild-root, while /oldroot is the service chroot PID 1 ran from since.
+# systemd-shutdown binds /dev here without its submounts (systemd 252: MS_BIND), so the
+# FUSE root is still below the old root's /dev; a recursive move would bring it here.
+root=/oldroot
+for r in /oldroot/dev/.srbuild-root /dev/.srbuild-root; do
+	if awk -v r="$r" '$2 == r { f = 1 } END { exit !f }' /proc/mounts; then
+		root=$r
+		break
+	fi
+done
+
+# holders: the processes whose root, working directory or an open file is under the root.
 holders() {
 	for p in /proc/[0-9]*; do
 		for l in "$p/root" "$p/cwd" "$p"/fd/*; do
 			case "$(readlink "$l" 2>/dev/null)" in
-			/oldroot | /oldroot/*)
+			"$root" | "$root"/*)
 				printf '%s(%s) ' "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null | cut -c1-40)" "${p#/proc/}"
 				break
 				;;
@@ -146,20 +159,22 @@ say "$verb: taking the root down"
 # Everything mounted below the old root first, the deepest first (the CDSL bind mount, the
 # old /run, /proc, /sys and /dev); lazily where a normal unmount is refused.
 umount_one() { umount "$1" 2>/dev/null || umount -l "$1" 2>/dev/null; }
-awk '$2 ~ "^/oldroot/" { print $2 }' /proc/mounts | sort -r >/mounts.below
+awk -v r="$root/" 'substr($2, 1, length(r)) == r { print $2 }' /proc/mounts | sort -r >/mounts.below
 while IFS= read -r m; do
 	bounded 10 umount_one "$m" || say "cannot unmount $m in 10 s: going on"
 done </mounts.below
 # The root: a shared root may need the network and its daemons for a while (gfs2 writes
 # its journal and leaves the lockspace; NFS flushes), so in the background, bounded.
-fstype=$(awk '$2 == "/oldroot" { t = $3 } END { print t }' /proc/mounts)
+fstype=$(awk -v r="$root" '$2 == r { t = $3 } END { print t }' /proc/mounts)
 if [ -z "$fstype" ]; then
-	say "cannot unmount the root: nothing is mounted at /oldroot"
-elif bounded 60 umount /oldroot 2>/umount.err && ! awk '$2 == "/oldroot" { f = 1 } END { exit !f }' /proc/mounts; then
+	say "cannot unmount the root: nothing is mounted at $root"
+elif bounded 60 umount "$root" 2>/umount.err && ! awk -v r="$root" '$2 == r { f = 1 } END { exit !f }' /proc/mounts; then
 	say "root ($fstype) unmounted"
 else
 	say "cannot unmount the root ($fstype): $(cat /umount.err 2>/dev/null) held by: $(holders)"
 fi
+# A FUSE root's daemon (glusterfs) ends with its mount; should it linger, it serves nothing.
+case "$fstype" in fuse | fuse.*) stop_daemon glusterfs 10 ;; esac
 # Shared LVM volume groups (lvmlockd): their logical volumes deactivated and their dlm
 # lockspaces left (lvm_VG, then lvm_global with the last), so dlm_controld can leave. The
 # service chroot's /proc, /sys and /dev went with systemd's unmounts: mounted again for lvm.

@@ -10,6 +10,7 @@ use crate::run::scenarios::SPECS;
 fn storage(k: &RootKind) -> String {
     match k.storage {
         Storage::ServerExport => "served by the server node".into(),
+        Storage::Volume => "served by the server node (a Debian tree filled on the host)".into(),
         Storage::ServerImage { file, .. } => {
             format!("an image ({file}) the server node serves, fetched into RAM")
         }
@@ -26,8 +27,8 @@ fn cell(s: &str) -> String {
 /// The markdown table of the root kinds.
 pub fn kinds_table() -> String {
     let mut s = String::from(
-        "| `--root` | profile | root | shared | service roles | options | scenarios |\n\
-         |---|---|---|---|---|---|---|\n",
+        "| `--root` | profile | root | shared | `--rootfs debian` | service roles | options | scenarios |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
     for k in KINDS {
         let roles: Vec<&str> = k
@@ -49,12 +50,13 @@ pub fn kinds_table() -> String {
             })
             .collect();
         s.push_str(&format!(
-            "| `{}` | `{}` | {} ({}) | {} | {} | {} | {} |\n",
+            "| `{}` | `{}` | {} ({}) | {} | {} | {} | {} | {} |\n",
             k.name,
             k.client_profile,
             k.fstype,
             storage(k),
             if k.shared { "yes" } else { "no" },
+            if k.debian.is_some() { "yes" } else { "no" },
             if roles.is_empty() {
                 "-".to_string()
             } else {

@@ -255,6 +255,12 @@ pub fn make(r: &Recipe, host: &Host) -> Result<()> {
             size_mb,
             label,
         } => artifacts::mkfs_from_dir(fs, src, image, *size_mb, label),
+        Recipe::Bricks {
+            tree,
+            image,
+            size_mb,
+            label,
+        } => crate::run::bricks::fill(tree, image, *size_mb, label),
         Recipe::SharedDisk {
             path,
             size_mb,

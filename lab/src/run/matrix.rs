@@ -171,6 +171,16 @@ pub const MATRIX: &[MatrixEntry] = &[
         rootfs: crate::run::rootfs::RootFs::Debian(None),
         distro: None,
     },
+    // A Debian root on glusterfs (FUSE): filled on the host, and its systemd shutdown leaves
+    // the FUSE root before the final kill loop stops the FUSE daemon (module fuse-shutdown).
+    MatrixEntry {
+        name: "glusterfs-debian-2-clients",
+        kind: "glusterfs",
+        scenario: Scenario::Normal,
+        nodes: 2,
+        rootfs: crate::run::rootfs::RootFs::Debian(None),
+        distro: None,
+    },
     // Debian 13 (trixie): every image built from its sysroot and its kernel 6.12 booted,
     // with the busybox root and with a Debian 13 root under systemd 257.
     deb13("nfs-3-clients-deb13", "nfs", 3, RootFs::Busybox),

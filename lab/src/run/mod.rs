@@ -5,6 +5,7 @@
 
 pub mod afterdeath;
 pub mod artifacts;
+pub mod bricks;
 pub mod cache;
 pub mod control;
 pub mod docs;

@@ -323,6 +323,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
                 slots: opts.slots.unwrap_or(opts.nodes),
             },
             netboot,
+            debian,
             // A hybrid root's network paths are not in its image.
             exclude: sc
                 .hybrid_paths()

@@ -85,6 +85,14 @@ pub enum Recipe {
         size_mb: u64,
         label: &'static str,
     },
+    /// A fresh ext4 image whose `/bricks/b1` and `/bricks/b2` hold a replica-2 GlusterFS
+    /// volume filled with `tree` on the host ([`crate::run::bricks`]).
+    Bricks {
+        tree: PathBuf,
+        image: PathBuf,
+        size_mb: u64,
+        label: &'static str,
+    },
     /// A fresh raw disk, formatted by the kind.
     SharedDisk {
         path: PathBuf,
@@ -266,6 +274,17 @@ impl fmt::Display for Recipe {
                 "mkfs.{fs} {} <- {} {size_mb} MiB label {label}",
                 image.display(),
                 src.display()
+            ),
+            Recipe::Bricks {
+                tree,
+                image,
+                size_mb,
+                label,
+            } => write!(
+                f,
+                "glusterfs bricks {} <- {} (filled on the host) {size_mb} MiB label {label}",
+                image.display(),
+                tree.display()
             ),
             Recipe::SharedDisk {
                 path,

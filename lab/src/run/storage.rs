@@ -33,6 +33,8 @@ pub struct LayoutInput<'a> {
     pub netboot: Option<Recipe>,
     /// What a root image leaves out (the paths a hybrid root keeps on the network).
     pub exclude: Vec<String>,
+    /// The tree is a Debian root (not the busybox one).
+    pub debian: bool,
 }
 
 fn disk(path: &Path, format: DiskFormat, shared: bool, readonly: bool) -> Disk {
@@ -48,7 +50,17 @@ fn disk(path: &Path, format: DiskFormat, shared: bool, readonly: bool) -> Disk {
 pub fn layout(storage: Storage, i: LayoutInput) -> Layout {
     let mut l = Layout::default();
     match storage {
-        Storage::ServerExport | Storage::ServerImage { .. } => {
+        Storage::Volume if i.debian => {
+            let img = i.work.join("server-data.img");
+            l.recipes.push(Recipe::Bricks {
+                tree: i.tree.to_path_buf(),
+                image: img.clone(),
+                size_mb: i.sizes.disk_mb,
+                label: "labroot",
+            });
+            l.data = Some(img);
+        }
+        Storage::ServerExport | Storage::ServerImage { .. } | Storage::Volume => {
             let data = i.work.join("data");
             l.recipes.push(Recipe::DataDir {
                 tree: i.tree.to_path_buf(),

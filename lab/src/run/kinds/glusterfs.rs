@@ -16,17 +16,19 @@ pub const KIND: RootKind = RootKind {
     fstype: "fuse.glusterfs",
     shared: true,
     fencing: false,
-    storage: Storage::ServerExport,
+    storage: Storage::Volume,
     networks: 1,
     sizes: Sizes {
         disk_mb: 256,
         source_mb: 0,
     },
-    // Not Debian: it boots and passes, but systemd 252's shutdown stops every process
-    // (SIGSTOP), the FUSE root's daemon included, and then looks paths up on the root; once
-    // the FUSE cache has expired that lookup waits for the stopped daemon forever (README,
-    // "FUSE roots and systemd's shutdown").
-    debian: None,
+    // A Debian root (about 180 MB) is filled on the host ([`Storage::Volume`]); both bricks
+    // are on the data disk. Its systemd shutdown leaves the FUSE root first (module
+    // fuse-shutdown, in the glusterfs profile).
+    debian: Some(Sizes {
+        disk_mb: 1024,
+        source_mb: 0,
+    }),
     seed: None,
     server: Some(Role {
         node: "server",

@@ -41,6 +41,11 @@ pub const KINDS: &[&RootKind] = &[
 pub enum Storage {
     /// The server role's ext4 data disk holds the tree under `/root`; it serves it.
     ServerExport,
+    /// A GlusterFS volume on the server role's ext4 data disk: a busybox tree goes under
+    /// `/root` and the server fills its volume with it through FUSE; a Debian tree, too big
+    /// for that under TCG, is filled on the host into the two bricks under `/bricks`
+    /// ([`crate::run::bricks`]), which the server serves as they are.
+    Volume,
     /// The server role's ext4 data disk holds the tree under `/root` and, under `/<dir>`,
     /// the root image `file` made from it (`srbuild rootimage`, reproducible): the server
     /// serves the image, the clients fetch it with the hash the image was made with

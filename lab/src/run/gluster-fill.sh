@@ -1,0 +1,56 @@
+#!/bin/sh
+# srbuild lab: fills a GlusterFS replica-2 volume on the host, through a real glusterd and
+# FUSE client, into two bricks on a fresh ext4 image that the lab's gluster server then
+# serves. Run by lab/src/run/bricks.rs inside new mount, network and PID namespaces
+# (unshare --mount --net --pid --fork --mount-proc): glusterd's state directories are
+# tmpfs mounts seen by nobody else, its only network is this namespace's loopback, and
+# every process it starts ends with this shell. Arguments: IMAGE TREE WORK.
+set -eu
+image=$1
+tree=$2
+work=$3
+addr=10.254.254.1
+vol=root
+
+ip link set lo up
+ip addr add "$addr/32" dev lo
+for d in /var/lib/glusterd /var/log/glusterfs /run/gluster; do
+	mkdir -p "$d"
+	mount -t tmpfs -o mode=0755 srbuild-lab "$d"
+done
+mkdir -p "$work/disk" "$work/vol"
+mount -o loop "$image" "$work/disk"
+mkdir -p "$work/disk/bricks/b1" "$work/disk/bricks/b2"
+glusterd -p /run/gluster/glusterd.pid
+n=0
+until gluster --mode=script volume list >/dev/null 2>&1; do
+	n=$((n + 1))
+	[ "$n" -le 300 ] || { echo "glusterd does not answer: $(tail -n 3 /var/log/glusterfs/glusterd.log)" >&2; exit 1; }
+	sleep 0.1
+done
+gluster --mode=script volume create "$vol" replica 2 "$addr:$work/disk/bricks/b1" "$addr:$work/disk/bricks/b2" force >/dev/null
+gluster --mode=script volume start "$vol" >/dev/null
+glusterfs --volfile-server="$addr" --volfile-id="$vol" "$work/vol"
+n=0
+until grep -q " $work/vol fuse" /proc/mounts; do
+	n=$((n + 1))
+	[ "$n" -le 300 ] || { echo "the FUSE mount of the volume did not come up" >&2; exit 1; }
+	sleep 0.1
+done
+# Four copies at a time: the client and both bricks always have requests in flight.
+cd "$tree"
+find . -mindepth 1 -maxdepth 1 -printf '%P\0' | xargs -0 -P 4 -I {} cp -a {} "$work/vol/"
+chown "$(stat -c %u:%g .)" "$work/vol"
+chmod "$(stat -c %a .)" "$work/vol"
+touch -r . "$work/vol"
+cd /
+umount "$work/vol"
+gluster --mode=script volume stop "$vol" >/dev/null
+# The bricks are given to a new volume by the lab's server: this volume's identity goes
+# (its ID, and the directory named after it for inodes that lost their name).
+for b in b1 b2; do
+	setfattr -x trusted.glusterfs.volume-id "$work/disk/bricks/$b"
+	rm -rf "$work/disk/bricks/$b"/.glusterfs-anonymous-inode-*
+done
+umount "$work/disk"
+echo "filled"
