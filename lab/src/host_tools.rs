@@ -81,6 +81,16 @@ pub const TOOLS: &[Tool] = &[
     t("gluster", "glusterfs-cli", "the glusterfs lab server"),
     t("cc", "gcc", "the lab (glusterfs mmap check helper)"),
     t(
+        "setfattr",
+        "attr",
+        "the lab (a glusterfs Debian root's bricks, filled on the host)",
+    ),
+    t(
+        "unshare",
+        "util-linux",
+        "the lab (the host fill of glusterfs bricks, in its own namespaces)",
+    ),
+    t(
         "nginx",
         "nginx",
         "the lab's HTTP servers (lab-http-server, lab-nfs-http-server)",

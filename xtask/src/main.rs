@@ -73,30 +73,78 @@ pub fn deps(sh: &Shell) -> Result<()> {
 }
 
 fn ci(sh: &Shell) -> Result<()> {
-    deps(sh)?;
+    let mut steps = Steps::default();
+    steps.run("deps", || deps(sh))?;
     // The same package list must resolve on every supported host release (Debian 12 and
     // 13), with apt's resolver and nothing installed: mmdebstrap comes from the list.
-    hostreleases::run(sh).context("host releases")?;
-    cmd!(sh, "cargo fmt --all -- --check")
-        .run()
-        .context("cargo fmt")?;
+    steps.run("host releases", || {
+        hostreleases::run(sh).context("host releases")
+    })?;
+    steps.run("fmt", || {
+        cmd!(sh, "cargo fmt --all -- --check")
+            .run()
+            .context("cargo fmt")
+    })?;
     // The docs' generated tables (kinds, scenarios) match the registries.
-    docs::run(&project_root(), &["--check".into()]).context("generated docs")?;
-    cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings")
-        .run()
-        .context("clippy")?;
+    steps.run("docs", || {
+        docs::run(&project_root(), &["--check".into()]).context("generated docs")
+    })?;
+    steps.run("clippy", || {
+        cmd!(sh, "cargo clippy --workspace --all-targets -- -D warnings")
+            .run()
+            .context("clippy")
+    })?;
     // Release build: the lab scenarios and the builder tests use the real binary.
-    cmd!(sh, "cargo build --release --workspace").run()?;
-    cmd!(sh, "cargo test --release --workspace -- --test-threads=2")
-        .run()
-        .context("cargo test")?;
+    steps.run("release build", || {
+        Ok(cmd!(sh, "cargo build --release --workspace").run()?)
+    })?;
+    steps.run("tests", || {
+        cmd!(sh, "cargo test --release --workspace -- --test-threads=2")
+            .run()
+            .context("cargo test")
+    })?;
     // Every fuzz target for a bounded time on the checked-in corpus (builds on stable).
-    let seconds = fuzz::CI_SECONDS.to_string();
-    fuzz::run(&project_root(), &["--seconds".into(), seconds]).context("fuzzing")?;
+    steps.run("fuzz", || {
+        let seconds = fuzz::CI_SECONDS.to_string();
+        fuzz::run(&project_root(), &["--seconds".into(), seconds]).context("fuzzing")
+    })?;
     // The .deb: install, use from outside the tree, a real kernel package install and
     // removal through its hooks, purge leaves nothing.
-    dist::run(sh).context("packaging test")?;
-    lab_scenarios(sh, &[])
+    steps.run("packaging", || dist::run(sh).context("packaging test"))?;
+    let lab = steps.run("lab", || lab_scenarios(sh, &[]));
+    steps.report();
+    lab
+}
+
+/// The wall time of each step of `cargo xtask ci`, printed at the end, so that every CI log
+/// says where its time went (docs/measurements.md keeps the figures).
+#[derive(Default)]
+struct Steps(Vec<(&'static str, std::time::Duration)>);
+
+impl Steps {
+    fn run(&mut self, name: &'static str, step: impl FnOnce() -> Result<()>) -> Result<()> {
+        let t = std::time::Instant::now();
+        let res = step();
+        self.0.push((name, t.elapsed()));
+        if res.is_err() {
+            self.report();
+        }
+        res
+    }
+
+    fn report(&self) {
+        let total: f64 = self.0.iter().map(|(_, d)| d.as_secs_f64()).sum();
+        let each: Vec<String> = self
+            .0
+            .iter()
+            .map(|(n, d)| format!("{n} {:.0} s", d.as_secs_f64()))
+            .collect();
+        println!(
+            "xtask: ci steps: {}; total {:.1} min",
+            each.join(", "),
+            total / 60.0
+        );
+    }
 }
 
 /// The end-to-end lab scenarios of `srbuild_lab::run::matrix::MATRIX` (all of them, or
@@ -108,6 +156,7 @@ fn lab_scenarios(sh: &Shell, only: &[String]) -> Result<()> {
     let before = leftovers::qemus_under(&root, out);
     let mut failed: Vec<String> = Vec::new();
     let mut passed = 0;
+    let mut times: Vec<String> = Vec::new();
     let chosen: Vec<&MatrixEntry> = MATRIX
         .iter()
         .filter(|m| only.is_empty() || only.iter().any(|o| o == m.name))
@@ -132,7 +181,9 @@ fn lab_scenarios(sh: &Shell, only: &[String]) -> Result<()> {
             .distro
             .map(|r| vec!["--distro", r.number])
             .unwrap_or_default();
+        let t = std::time::Instant::now();
         let res = cmd!(sh, "{bin} lab test --root {kind} --nodes {nodes} --scenario {scenario} --rootfs {rootfs} {distro...} --dir {dir} --junit {junit}").run();
+        times.push(format!("{name} {:.0} s", t.elapsed().as_secs_f64()));
         match res {
             Ok(()) => passed += 1,
             Err(_) => failed.push(format!("{name} (logs {}/*/console.log)", dir.display())),
@@ -154,6 +205,7 @@ fn lab_scenarios(sh: &Shell, only: &[String]) -> Result<()> {
         );
         failed.push(format!("no-qemu-left-behind (pids {})", left.join(" ")));
     }
+    println!("lab: scenario times: {}", times.join(", "));
     println!("lab: {passed} passed, {} failed", failed.len());
     if !failed.is_empty() {
         bail!("lab scenarios failed: {}", failed.join("; "));
