@@ -39,7 +39,7 @@ bb=/bin/busybox
 for d in run dev proc sys; do
 	$bb mount --move "/oldroot/$d" "/$d" || say "cannot move /oldroot/$d to /$d"
 done
-$bb mkdir -p /dev/.srbuild-root &&
-	$bb mount --move /oldroot /dev/.srbuild-root ||
+if ! { $bb mkdir -p /dev/.srbuild-root && $bb mount --move /oldroot /dev/.srbuild-root; }; then
 	say "cannot move the FUSE root under /dev: systemd-shutdown will unmount it, forced"
+fi
 say "PID 1 left the FUSE root for the service chroot"
