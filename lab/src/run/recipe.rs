@@ -282,7 +282,7 @@ impl fmt::Display for Recipe {
                 label,
             } => write!(
                 f,
-                "glusterfs bricks {} <- {} (filled on the host) {size_mb} MiB label {label}",
+                "volume bricks {} <- {} (filled on the host) {size_mb} MiB label {label}",
                 image.display(),
                 tree.display()
             ),
