@@ -1,9 +1,12 @@
-//! Low-level process helpers: liveness checks, signals and pidfiles.
+//! Low-level process helpers: liveness checks, signals, pidfiles, and host commands run
+//! with a time limit ([`run_bounded`]).
 //!
 //! Used for QEMU children, detached VMs found through their pidfiles and
 //! the detached hub daemon.
 
+use std::io::Read as _;
 use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::error::{LabError, Result};
@@ -150,5 +153,85 @@ mod tests {
         assert!(!pidfile.exists());
         assert!(!kill_pidfile(&pidfile, &[], Duration::from_secs(1))?);
         Ok(())
+    }
+}
+
+/// What one bounded run printed.
+#[derive(Debug)]
+pub struct Outcome {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+/// Runs `cmd` with no input, killing it after `limit` (an error then, with what it had
+/// said on stderr). Its output is read while it runs, so a chatty command never blocks on
+/// a full pipe.
+pub fn run_bounded(mut cmd: Command, limit: Duration) -> Result<Outcome> {
+    let mut shown = format!("{cmd:?}");
+    if shown.len() > 200 {
+        let cut = (0..=200)
+            .rev()
+            .find(|&i| shown.is_char_boundary(i))
+            .unwrap_or(0);
+        shown.truncate(cut);
+        shown.push('…');
+    }
+    let start = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| {
+            crate::host_tools::spawn_failed(cmd.get_program(), source, |source| {
+                LabError::io("cannot run", cmd.get_program(), source)
+            })
+        })?;
+    let read = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let out = read(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = read(child.stderr.take().map(|p| Box::new(p) as _));
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(LabError::io("cannot wait for", cmd.get_program(), e));
+            }
+        }
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    match status {
+        Some(status) => Ok(Outcome {
+            status,
+            stdout,
+            stderr,
+            elapsed: start.elapsed(),
+        }),
+        None => Err(LabError::Tool {
+            what: shown,
+            stderr: format!(
+                "still running after {:.1}s; killed; its last words: {}",
+                limit.as_secs_f64(),
+                stderr.trim()
+            ),
+        }),
     }
 }

@@ -84,14 +84,15 @@ wait_gone() {
 # The root: at /oldroot, where systemd-shutdown put the root it ran from; but a FUSE root
 # was left by PID 1 before (modules/fuse-shutdown/fuse-leave.sh) and kept at
 # /dev/.srbuild-root, while /oldroot is the service chroot PID 1 ran from since.
-# systemd-shutdown binds /dev here without its submounts (systemd 252: MS_BIND), so the
-# FUSE root is still below the old root's /dev; a recursive move would bring it here.
+# systemd-shutdown brings /dev here: 252 binds it without its submounts (MS_BIND), so the
+# FUSE root is still below the old root's /dev; a recursive bind (later releases) gives it
+# at both paths, and then the copy here must go before the root (copies).
+mounted() { awk -v r="$1" '$2 == r { f = 1 } END { exit !f }' /proc/mounts; }
 root=/oldroot
+copies=""
 for r in /oldroot/dev/.srbuild-root /dev/.srbuild-root; do
-	if awk -v r="$r" '$2 == r { f = 1 } END { exit !f }' /proc/mounts; then
-		root=$r
-		break
-	fi
+	mounted "$r" || continue
+	if [ "$root" = /oldroot ]; then root=$r; else copies="$copies $r"; fi
 done
 
 # holders: the processes whose root, working directory or an open file is under the root.
@@ -159,16 +160,27 @@ say "$verb: taking the root down"
 # Everything mounted below the old root first, the deepest first (the CDSL bind mount, the
 # old /run, /proc, /sys and /dev); lazily where a normal unmount is refused.
 umount_one() { umount "$1" 2>/dev/null || umount -l "$1" 2>/dev/null; }
-awk -v r="$root/" 'substr($2, 1, length(r)) == r { print $2 }' /proc/mounts | sort -r >/mounts.below
+for b in "$root" $copies; do
+	awk -v r="$b/" 'substr($2, 1, length(r)) == r { print $2 }' /proc/mounts
+done | sort -r >/mounts.below
 while IFS= read -r m; do
 	bounded 10 umount_one "$m" || say "cannot unmount $m in 10 s: going on"
 done </mounts.below
 # The root: a shared root may need the network and its daemons for a while (gfs2 writes
 # its journal and leaves the lockspace; NFS flushes), so in the background, bounded.
 fstype=$(awk -v r="$root" '$2 == r { t = $3 } END { print t }' /proc/mounts)
+for c in $copies; do
+	bounded 10 umount "$c" 2>/dev/null || say "cannot unmount the root's copy at $c in 10 s: going on"
+done
+# Unmounted means no mount left at the root's path nor at a copy's.
+gone() {
+	for g in "$root" $copies; do
+		if mounted "$g"; then return 1; fi
+	done
+}
 if [ -z "$fstype" ]; then
 	say "cannot unmount the root: nothing is mounted at $root"
-elif bounded 60 umount "$root" 2>/umount.err && ! awk -v r="$root" '$2 == r { f = 1 } END { exit !f }' /proc/mounts; then
+elif bounded 60 umount "$root" 2>/umount.err && gone; then
 	say "root ($fstype) unmounted"
 else
 	say "cannot unmount the root ($fstype): $(cat /umount.err 2>/dev/null) held by: $(holders)"

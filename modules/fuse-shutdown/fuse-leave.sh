@@ -1,6 +1,6 @@
 #!/bin/busybox sh
-# srbuild: PID 1 leaves the FUSE root, the last unit of a systemd shutdown (wanted by
-# final.target, after umount.target; written by modules/fuse-shutdown/fuse-shutdown.sh.hbs).
+# srbuild: PID 1 leaves the FUSE root, the last unit of a systemd power-off, reboot, halt
+# or kexec (before final.target, after umount.target; written by modules/fuse-shutdown/fuse-shutdown.sh.hbs).
 #
 # pivot_root(2) moves the root of every process whose root is the old root, PID 1
 # included, to the new one. The new root is the service chroot (/run/srbuild/svc, a copy
@@ -36,10 +36,14 @@ $bb pivot_root . oldroot || {
 cd / || true
 # From here on the service chroot's own static busybox: the same program.
 bb=/bin/busybox
+moved=""
 for d in run dev proc sys; do
-	$bb mount --move "/oldroot/$d" "/$d" || say "cannot move /oldroot/$d to /$d"
+	if $bb mount --move "/oldroot/$d" "/$d"; then moved="$moved /$d"; else say "cannot move /oldroot/$d to /$d"; fi
 done
-if ! { $bb mkdir -p /dev/.srbuild-root && $bb mount --move /oldroot /dev/.srbuild-root; }; then
-	say "cannot move the FUSE root under /dev: systemd-shutdown will unmount it, forced"
+if [ "$moved" != " /run /dev /proc /sys" ]; then
+	say "PID 1 left the FUSE root for the service chroot, but only$moved came along: systemd-shutdown may miss the exitrd"
+elif ! { $bb mkdir -p /dev/.srbuild-root && $bb mount --move /oldroot /dev/.srbuild-root; }; then
+	say "PID 1 left the FUSE root for the service chroot, but the root stays at /oldroot: systemd-shutdown will unmount it, forced"
+else
+	say "PID 1 left the FUSE root for the service chroot"
 fi
-say "PID 1 left the FUSE root for the service chroot"

@@ -2,11 +2,10 @@
 //! from the BMC's secret file (never on a command line), cipher suite 3, bounded retries,
 //! and a hard time limit on every call.
 
-use std::io::Read as _;
 use std::net::SocketAddrV4;
 use std::path::Path;
-use std::process::{Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use crate::error::{LabError, Result};
 
@@ -34,60 +33,7 @@ pub fn command(lan: SocketAddrV4, user: &str, password_file: &Path, args: &[&str
     c
 }
 
-/// What one bounded run printed.
-#[derive(Debug)]
-pub struct Outcome {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
-}
-
-/// Runs `cmd` with no input, killing it after `limit` (an error then).
-pub fn run_bounded(mut cmd: Command, limit: Duration) -> Result<Outcome> {
-    let shown = format!("{cmd:?}");
-    let start = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| {
-            crate::host_tools::spawn_failed(cmd.get_program(), source, |source| {
-                LabError::io("cannot run", cmd.get_program(), source)
-            })
-        })?;
-    // ipmitool prints a few lines: the pipes cannot fill up before it exits.
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(10)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(LabError::Tool {
-                    what: shown,
-                    stderr: format!("still running after {:.1}s; killed", limit.as_secs_f64()),
-                });
-            }
-            Err(e) => return Err(LabError::io("cannot wait for", cmd.get_program(), e)),
-        }
-    };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    if let Some(mut o) = child.stdout.take() {
-        let _ = o.read_to_string(&mut stdout);
-    }
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
-    Ok(Outcome {
-        status,
-        stdout,
-        stderr,
-        elapsed: start.elapsed(),
-    })
-}
+pub use crate::process::{run_bounded, Outcome};
 
 /// `chassis power status`: `Ok(true)` for on, `Ok(false)` for off, an error naming the
 /// BMC and ipmitool's words when the BMC cannot be reached or refuses the login.

@@ -2,22 +2,24 @@
 # srbuild lab: fills a GlusterFS replica-2 volume on the host, through a real glusterd and
 # FUSE client, into two bricks on a fresh ext4 image that the lab's gluster server then
 # serves. Run by lab/src/run/bricks.rs inside new mount, network and PID namespaces
-# (unshare --mount --net --pid --fork --mount-proc): glusterd's state directories are
-# tmpfs mounts seen by nobody else, its only network is this namespace's loopback, and
-# every process it starts ends with this shell. Arguments: IMAGE TREE WORK.
+# (unshare --mount --net --pid --fork --kill-child --mount-proc): /run (glusterd's socket
+# and pid file, and this fill's mount points), /tmp and glusterd's state and log
+# directories are tmpfs mounts seen by nobody else, its only network is this namespace's
+# loopback, and every process it starts ends with this shell. Arguments: IMAGE TREE.
 set -eu
 image=$1
 tree=$2
-work=$3
 addr=10.254.254.1
 vol=root
 
 ip link set lo up
 ip addr add "$addr/32" dev lo
-for d in /var/lib/glusterd /var/log/glusterfs /run/gluster; do
+for d in /run /tmp /var/lib/glusterd /var/log/glusterfs; do
 	mkdir -p "$d"
 	mount -t tmpfs -o mode=0755 srbuild-lab "$d"
 done
+mkdir -p /run/gluster
+work=/run/srbuild-fill
 mkdir -p "$work/disk" "$work/vol"
 mount -o loop "$image" "$work/disk"
 mkdir -p "$work/disk/bricks/b1" "$work/disk/bricks/b2"
@@ -52,5 +54,7 @@ for b in b1 b2; do
 	setfattr -x trusted.glusterfs.volume-id "$work/disk/bricks/$b"
 	rm -rf "$work/disk/bricks/$b"/.glusterfs-anonymous-inode-*
 done
+# The last step: the server serves only bricks marked whole.
+: >"$work/disk/bricks/.srbuild-filled"
 umount "$work/disk"
 echo "filled"

@@ -38,6 +38,14 @@ pub fn prepare(plan: &mut LabPlan) -> Result<Host> {
     for tool in &plan.tools {
         crate::host_tools::require(OsStr::new(tool))?;
     }
+    // And when the bricks' host fill cannot run (it needs root), before the tree is built.
+    if plan
+        .recipes
+        .iter()
+        .any(|r| matches!(r, Recipe::Bricks { .. }))
+    {
+        crate::run::bricks::may_fill()?;
+    }
     std::fs::create_dir_all(&plan.work)
         .map_err(|e| LabError::io("cannot create", &plan.work, e))?;
     let sysroot = plan.sysroot.directory(&crate::run::rootfs::cache_dir())?;

@@ -563,18 +563,22 @@ fn join_args(line: &str, args: Vec<String>) -> String {
 fn tools_of(recipes: &[Recipe]) -> Vec<String> {
     recipes
         .iter()
-        .filter_map(|r| match r {
-            Recipe::Mkfs { fs, .. } => Some(format!("mkfs.{fs}")),
+        .flat_map(|r| match r {
+            Recipe::Mkfs { fs, .. } => vec![format!("mkfs.{fs}")],
             // A blank disk (formatted by the seed) needs no host tool.
             Recipe::SharedDisk { format, .. } if !format.tool.is_empty() => {
-                Some(format.tool.to_string())
+                vec![format.tool.to_string()]
             }
-            Recipe::Overlay { .. } => Some("qemu-img".to_string()),
+            Recipe::Overlay { .. } => vec!["qemu-img".to_string()],
             // The writable shared mmap check's helper is compiled into the tree.
             Recipe::RootTree { agent, .. } if agent.checks.contains(&Check::Mmap) => {
-                Some("cc".to_string())
+                vec!["cc".to_string()]
             }
-            _ => None,
+            Recipe::Bricks { .. } => crate::run::bricks::TOOLS
+                .iter()
+                .map(|t| t.to_string())
+                .collect(),
+            _ => vec![],
         })
         .collect()
 }
