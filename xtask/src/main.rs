@@ -1,4 +1,4 @@
-//! Project automation: `cargo xtask deps [--check-releases] | ci | bench [--floor|--read|--lab|--storm [--nodes 4,8,16]] [--runs N] | demo | lab [SCENARIO...] |
+//! Project automation: `cargo xtask deps [--check-releases] | ci | bench [--floor|--read|--lab|--storm [--nodes 4,8,16]] [--runs N] | demo | lab [--jobs N] [SCENARIO...] |
 //! fuzz [--seconds N] [TARGET...] | docs [--check]`.
 //! `ci` is what `.ci/run` calls; it installs the host packages it needs first.
 
@@ -8,10 +8,10 @@ mod dist;
 mod docs;
 mod fuzz;
 mod hostreleases;
+mod labrun;
 mod leftovers;
 
 use anyhow::{bail, Context, Result};
-use srbuild_lab::run::matrix::{MatrixEntry, MATRIX};
 use std::process::ExitCode;
 use xshell::{cmd, Shell};
 
@@ -47,12 +47,13 @@ fn run() -> Result<()> {
         Some("fuzz") => fuzz::run(&project_root(), &args[1..]),
         Some("docs") => docs::run(&project_root(), &args[1..]),
         Some("lab") => {
+            let opts = labrun::parse(&args[1..])?;
             cmd!(sh, "cargo build --release -p srbuild").run()?;
-            lab_scenarios(&sh, &args[1..])
+            labrun::run(&project_root(), &opts)
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask deps [--check-releases] | ci | bench [--floor|--read|--lab|--storm [--nodes 4,8,16]] [--runs N] | demo | lab [SCENARIO...] | \
+                "usage: cargo xtask deps [--check-releases] | ci | bench [--floor|--read|--lab|--storm [--nodes 4,8,16]] [--runs N] | demo | lab [--jobs N] [SCENARIO...] | \
                  fuzz [--seconds N] [TARGET...] | docs [--check]"
             );
             std::process::exit(2);
@@ -112,7 +113,13 @@ fn ci(sh: &Shell) -> Result<()> {
     // removal through its hooks, purge leaves nothing.
     steps.run("packaging", || dist::run(sh).context("packaging test"))?;
     // A failed step has printed the times already.
-    steps.run("lab", || lab_scenarios(sh, &[]))?;
+    steps.run("lab", || {
+        let opts = labrun::Options {
+            jobs: labrun::CI_JOBS,
+            only: Vec::new(),
+        };
+        labrun::run(&project_root(), &opts)
+    })?;
     steps.report();
     Ok(())
 }
@@ -146,72 +153,6 @@ impl Steps {
             total / 60.0
         );
     }
-}
-
-/// The end-to-end lab scenarios of `srbuild_lab::run::matrix::MATRIX` (all of them, or
-/// those named in `only`): real kernels booting real images under QEMU.
-fn lab_scenarios(sh: &Shell, only: &[String]) -> Result<()> {
-    // Relative, so the unix socket paths under it stay short.
-    let out = std::path::Path::new("target/lab-ci");
-    let root = project_root();
-    let before = leftovers::qemus_under(&root, out);
-    let mut failed: Vec<String> = Vec::new();
-    let mut passed = 0;
-    let mut times: Vec<String> = Vec::new();
-    let chosen: Vec<&MatrixEntry> = MATRIX
-        .iter()
-        .filter(|m| only.is_empty() || only.iter().any(|o| o == m.name))
-        .collect();
-    if chosen.is_empty() {
-        let names: Vec<&str> = MATRIX.iter().map(|m| m.name).collect();
-        bail!(
-            "no lab scenario named {}; known: {}",
-            only.join(" "),
-            names.join(" ")
-        );
-    }
-    for m in chosen {
-        let name = m.name;
-        let dir = out.join(name);
-        println!("xtask: lab scenario {name}");
-        let bin = "target/release/srbuild";
-        let junit = dir.join("junit.xml");
-        let (kind, nodes, scenario) = (m.kind, m.nodes.to_string(), m.scenario.name());
-        let rootfs = m.rootfs.to_string();
-        let distro: Vec<&str> = m
-            .distro
-            .map(|r| vec!["--distro", r.number])
-            .unwrap_or_default();
-        let t = std::time::Instant::now();
-        let res = cmd!(sh, "{bin} lab test --root {kind} --nodes {nodes} --scenario {scenario} --rootfs {rootfs} {distro...} --dir {dir} --junit {junit}").run();
-        times.push(format!("{name} {:.0} s", t.elapsed().as_secs_f64()));
-        match res {
-            Ok(()) => passed += 1,
-            Err(_) => failed.push(format!("{name} (logs {}/*/console.log)", dir.display())),
-        }
-    }
-    // Every exit path of `lab test` must have killed its QEMUs and BMCs. Only those of this run
-    // count (their command lines name files under target/lab-ci); others are left alone.
-    let left: Vec<String> = leftovers::qemus_under(&root, out)
-        .into_iter()
-        .filter(|p| !before.contains(p))
-        .map(|p| p.to_string())
-        .collect();
-    if left.is_empty() {
-        passed += 1;
-    } else {
-        eprintln!(
-            "xtask: QEMU or ipmi_sim processes of this run left behind: pids {}",
-            left.join(" ")
-        );
-        failed.push(format!("no-qemu-left-behind (pids {})", left.join(" ")));
-    }
-    println!("lab: scenario times: {}", times.join(", "));
-    println!("lab: {passed} passed, {} failed", failed.len());
-    if !failed.is_empty() {
-        bail!("lab scenarios failed: {}", failed.join("; "));
-    }
-    Ok(())
 }
 
 fn demo(sh: &Shell) -> Result<()> {

@@ -2,6 +2,8 @@
 //! what they are made of ([`fnv1a`]), what a run reuses is refreshed
 //! ([`touch`]), and this user's entries of a kind that no run used for [`STALE_DAYS`]
 //! days are removed ([`sweep`]), so old kernels and old Debian roots do not pile up.
+//! Runs side by side (`cargo xtask lab --jobs 2`, or two users' commands) build an entry
+//! one at a time under [`lock`], so a second run reuses the first one's result.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -26,6 +28,37 @@ pub fn is_ours(meta: &std::fs::Metadata) -> bool {
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
     meta.file_type().is_file() && meta.uid() == uid
+}
+
+/// The name of the lock file in the cache (not an entry: [`sweep`] never matches it).
+pub const LOCK: &str = ".build.lock";
+
+/// Takes the cache's build lock (an exclusive `flock` on [`LOCK`], released when the file
+/// is dropped), saying so when another run holds it. A caller checks for its entry again
+/// once it holds the lock: the other run may have built it.
+pub fn lock(cache: &Path) -> crate::Result<std::fs::File> {
+    use rustix::fs::{flock, FlockOperation};
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::create_dir_all(cache).map_err(|e| crate::LabError::io("cannot create", cache, e))?;
+    let path = cache.join(LOCK);
+    let file = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(|e| crate::LabError::io("cannot open the cache lock", &path, e))?;
+    if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+        println!(
+            "lab: another run is building in the cache {}; waiting for it",
+            cache.display()
+        );
+        flock(&file, FlockOperation::LockExclusive)
+            .map_err(|e| crate::LabError::io("cannot lock", &path, e.into()))?;
+    }
+    Ok(file)
 }
 
 /// Marks `path` as used now (best effort; a link there is not followed).
@@ -69,6 +102,29 @@ pub fn sweep(cache: &Path, prefixes: &[&str], keep: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_build_lock_excludes_a_second_holder_until_dropped() {
+        use rustix::fs::{flock, FlockOperation};
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("cache");
+        let held = lock(&cache).unwrap();
+        let other = std::fs::File::open(cache.join(LOCK)).unwrap();
+        assert!(flock(&other, FlockOperation::NonBlockingLockExclusive).is_err());
+        drop(held);
+        assert!(flock(&other, FlockOperation::NonBlockingLockExclusive).is_ok());
+        // Not an entry: no sweep prefix of an entry kind matches it.
+        for p in [
+            "debian-",
+            ".debian-",
+            "sysroot-",
+            ".sysroot-",
+            "vmlinux-",
+            ".vmlinux-",
+        ] {
+            assert!(!LOCK.starts_with(p));
+        }
+    }
 
     #[test]
     fn stale_entries_of_the_kind_go_and_the_rest_stays() {

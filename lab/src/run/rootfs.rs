@@ -113,13 +113,23 @@ pub fn debian_tarball(cache: &Path, release: &Release) -> Result<PathBuf> {
     let suite = release.suite;
     let key = || key(suite);
     let tar = cache.join(key());
-    if tar.is_file() {
-        println!("lab: Debian root from the cache: {}", tar.display());
-        crate::run::cache::touch(&tar);
+    let cached = |tar: &Path| {
+        let hit = tar.is_file();
+        if hit {
+            println!("lab: Debian root from the cache: {}", tar.display());
+            crate::run::cache::touch(tar);
+        }
+        hit
+    };
+    if cached(&tar) {
         return Ok(tar);
     }
     crate::host_tools::require(std::ffi::OsStr::new("mmdebstrap"))?;
-    std::fs::create_dir_all(cache).map_err(|e| LabError::io("cannot create", cache, e))?;
+    // Held until this function returns; another run may have built it meanwhile.
+    let _lock = crate::run::cache::lock(cache)?;
+    if cached(&tar) {
+        return Ok(tar);
+    }
     // mmdebstrap picks the output format from the name: keep the .tar suffix.
     let tmp = cache.join(format!(
         ".{}-{}.tmp.tar",
@@ -237,9 +247,13 @@ pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str, release: &Release) ->
 /// `/usr`: on a shared root every node would rewrite the one cache at once. Debian 13's
 /// systemd 257 ships it enabled (Debian 12's does not ship it): with two nodes each ran
 /// `ldconfig -X` for about 60 s under TCG and one failed, leaving the system degraded. The
-/// cache is the tree's, kept by dpkg where the tree is updated. Masking a unit a release
-/// does not have is harmless.
-pub const MASKED: &[&str] = &["ldconfig.service"];
+/// cache is the tree's, kept by dpkg where the tree is updated.
+/// `systemd-sysusers.service` (same condition) takes the lock of `/etc/passwd` and may
+/// rewrite it, `group`, `shadow` and `gshadow`: on a shared root every booting node at once.
+/// Over NFS the two nodes' lock requests took about 20 s under TCG (2 s on GFS2); the
+/// accounts are made by dpkg's maintainer scripts where the tree is updated. Masking a unit
+/// a release does not have is harmless.
+pub const MASKED: &[&str] = &["ldconfig.service", "systemd-sysusers.service"];
 
 /// Masks [`MASKED`] in `tree`, as `systemctl mask` would.
 pub fn mask_units(tree: &Path) -> Result<()> {

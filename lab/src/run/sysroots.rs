@@ -71,16 +71,26 @@ fn key(release: &Release) -> String {
 /// The sysroot of `release` in `cache`, built with mmdebstrap (a directory) unless there.
 pub fn release_tree(cache: &Path, release: &Release) -> Result<PathBuf> {
     let dir = cache.join(key(release));
-    if dir.join("usr/lib/modules").is_dir() {
-        println!(
-            "lab: Debian {} sysroot from the cache: {}",
-            release.number,
-            dir.display()
-        );
+    let cached = |dir: &Path| {
+        let hit = dir.join("usr/lib/modules").is_dir();
+        if hit {
+            println!(
+                "lab: Debian {} sysroot from the cache: {}",
+                release.number,
+                dir.display()
+            );
+        }
+        hit
+    };
+    if cached(&dir) {
         return Ok(dir);
     }
     crate::host_tools::require(std::ffi::OsStr::new("mmdebstrap"))?;
-    std::fs::create_dir_all(cache).map_err(|e| LabError::io("cannot create", cache, e))?;
+    // Held until this function returns; another run may have built it meanwhile.
+    let _lock = crate::run::cache::lock(cache)?;
+    if cached(&dir) {
+        return Ok(dir);
+    }
     let tmp = cache.join(format!(".{}-{}.tmp", key(release), std::process::id()));
     println!(
         "lab: building the Debian {} sysroot with mmdebstrap ({}, {VARIANT} + {}) into {}",

@@ -107,6 +107,8 @@ pub(super) fn leaked_inodes_only(report: &str) -> Option<String> {
         "Reconciling bitmaps.",
         "fsck.gfs2 complete",
         "Journal recovery complete.",
+        // Printed with a carriage return on each side when a pass takes long (under load).
+        "* percent complete.",
     ];
     // What follows from leaked blocks: the bitmap and resource group counts. Without a
     // leak, any of these is damage.
@@ -129,7 +131,12 @@ pub(super) fn leaked_inodes_only(report: &str) -> Option<String> {
     let mut leak_follow = 0;
     // (current, calculated) of the statfs file's total blocks, free blocks and dinodes.
     let (mut blocks, mut free, mut dinodes) = (Vec::new(), Vec::new(), Vec::new());
-    for line in report.lines().map(str::trim).filter(|l| !l.is_empty()) {
+    // Progress lines end in a carriage return, not a newline: each piece is a line.
+    for line in report
+        .split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
         if let Some(n) = line.strip_prefix("blocks:") {
             blocks.push(first_number(n)?);
         } else if let Some(n) = line.strip_prefix("free:") {
@@ -237,6 +244,27 @@ mod tests {
     /// A `gfs2-node-dies` run's report (CI, 2026-12-05): the master statfs 5 dinodes and 5
     /// free blocks behind, nothing else.
     const LAG: &str = include_str!("../../../tests/fsck-gfs2-statfs-lag.txt");
+    /// A `gfs2-partition` run beside another scenario (2026-12-06): the master statfs 5
+    /// behind, and pass1's progress (`\r14 percent complete.\r`) glued to the next line.
+    const PROGRESS: &str = include_str!("../../../tests/fsck-gfs2-progress.txt");
+
+    #[test]
+    fn progress_printed_under_load_is_not_damage() {
+        assert!(PROGRESS.contains("\r14 percent complete.\rReconciling"));
+        assert_eq!(
+            leaked_inodes_only(PROGRESS).as_deref(),
+            Some(
+                "a master statfs 5 dinode(s) and as many blocks behind (the dead node's last \
+                 creates, never folded in)"
+            )
+        );
+        // A progress line does not hide what follows it on the same line.
+        let hidden = PROGRESS.replace(
+            "complete.\rReconciling bitmaps.",
+            "complete.\rRG #1 free count inconsistent: is 5 should be 6",
+        );
+        assert_eq!(leaked_inodes_only(&hidden), None);
+    }
 
     #[test]
     fn a_statfs_behind_by_the_dead_nodes_creates_is_told_from_damage() {
