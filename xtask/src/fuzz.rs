@@ -1,7 +1,7 @@
 //! `cargo xtask fuzz [--seconds N] [TARGET...]`: builds the cargo-fuzz crate (`fuzz/`) on
 //! stable Rust with the coverage flags `cargo fuzz build -s none` passes (no sanitizer, so no
 //! nightly), into its own target directory (`target/fuzz`, the main builds stay valid), then
-//! runs each libFuzzer target for a bounded time, one after the other. The checked-in corpus
+//! runs each libFuzzer target for a bounded time, one per core side by side. The checked-in corpus
 //! (`fuzz/corpus/TARGET`) is read; what libFuzzer finds goes to `target/fuzz/corpus-new`.
 //! Prints one line per target with its executions; a crash fails with the input's path.
 
@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// Every fuzz target of `fuzz/Cargo.toml`, in the order they run.
+/// Every fuzz target of `fuzz/Cargo.toml`, in the order they start.
 pub const TARGETS: &[&str] = &[
     "archive_list",
     "profile_toml",
@@ -215,20 +215,43 @@ fn run_target(root: &Path, bin: &Path, target: &str, seconds: u64, log: &Path) -
 }
 
 /// `cargo xtask fuzz [--seconds N] [TARGET...]` (default: every target, 60 s each).
+/// Targets run side by side, one per core (a libFuzzer run uses one); each is reported in
+/// the order given, the first failure ends the command.
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let opts = parse_args(args)?;
     let bin_dir = build(root, &opts.targets)?;
     let logs = root.join("target/fuzz/logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
-    for t in &opts.targets {
-        let log = logs.join(format!("{t}.log"));
-        let started = Instant::now();
-        let stats = run_target(root, &bin_dir.join(t), t, opts.seconds, &log)?;
+    let jobs = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, opts.targets.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(t) = opts.targets.get(i) else { break };
+                let log = logs.join(format!("{t}.log"));
+                let started = Instant::now();
+                let res = run_target(root, &bin_dir.join(t), t, opts.seconds, &log);
+                let took = started.elapsed();
+                done.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push((i, took, res));
+            });
+        }
+    });
+    let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
+    done.sort_by_key(|d| d.0);
+    for (i, took, res) in done {
+        let t = &opts.targets[i];
+        let stats = res?;
         println!(
             "fuzz: {t} {} execs in {:.0} s, no crash ({} new inputs in target/fuzz/corpus-new/{t}, \
              peak RSS {} MB)",
             stats.execs,
-            started.elapsed().as_secs_f64(),
+            took.as_secs_f64(),
             stats.new_units,
             stats.peak_rss_mb
         );
