@@ -222,30 +222,14 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let bin_dir = build(root, &opts.targets)?;
     let logs = root.join("target/fuzz/logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
-    let jobs = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, opts.targets.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let done = std::sync::Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(t) = opts.targets.get(i) else { break };
-                let log = logs.join(format!("{t}.log"));
-                let started = Instant::now();
-                let res = run_target(root, &bin_dir.join(t), t, opts.seconds, &log);
-                let took = started.elapsed();
-                done.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push((i, took, res));
-            });
-        }
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let done = crate::pool::each(&opts.targets, jobs, |t| {
+        let log = logs.join(format!("{t}.log"));
+        let started = Instant::now();
+        let res = run_target(root, &bin_dir.join(t), t, opts.seconds, &log);
+        (started.elapsed(), res)
     });
-    let mut done = done.into_inner().unwrap_or_else(|p| p.into_inner());
-    done.sort_by_key(|d| d.0);
-    for (i, took, res) in done {
-        let t = &opts.targets[i];
+    for (t, (took, res)) in opts.targets.iter().zip(done) {
         let stats = res?;
         println!(
             "fuzz: {t} {} execs in {:.0} s, no crash ({} new inputs in target/fuzz/corpus-new/{t}, \

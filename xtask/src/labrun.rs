@@ -16,7 +16,7 @@ use srbuild_lab::run::matrix::{MatrixEntry, MATRIX};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Scenarios side by side in `cargo xtask ci` (the machine's two cores).
 pub const CI_JOBS: usize = 2;
@@ -112,60 +112,42 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
     std::fs::create_dir_all(root.join(out)).context("cannot create target/lab-ci")?;
     let before = leftovers::qemus_under(root, out);
     let todo = chosen(MATRIX, &opts.only)?;
-    let next = Mutex::new(0usize);
     let print = Mutex::new(());
-    let results: Mutex<Vec<(usize, Duration, Result<bool>)>> = Mutex::new(Vec::new());
     let side_by_side = opts.jobs > 1;
-    std::thread::scope(|s| {
-        for _ in 0..opts.jobs.min(todo.len()) {
-            s.spawn(|| loop {
-                let i = {
-                    let mut n = next.lock().unwrap_or_else(|p| p.into_inner());
-                    let i = *n;
-                    *n += 1;
-                    i
-                };
-                let Some(m) = todo.get(i) else { break };
-                let dir = out.join(m.name);
-                let log = out.join(format!("{}.log", m.name));
-                {
-                    let _p = print.lock().unwrap_or_else(|p| p.into_inner());
-                    println!("xtask: lab scenario {}", m.name);
-                }
-                let t = Instant::now();
-                let res = run_one(root, m, &dir, side_by_side.then_some(log.as_path()));
-                let took = t.elapsed();
-                if side_by_side {
-                    let _p = print.lock().unwrap_or_else(|p| p.into_inner());
-                    let verdict = match &res {
-                        Ok(true) => "passed",
-                        _ => "FAILED",
-                    };
-                    println!(
-                        "xtask: lab scenario {} {verdict} in {:.0} s; its output ({}):",
-                        m.name,
-                        took.as_secs_f64(),
-                        log.display()
-                    );
-                    match std::fs::read(root.join(&log)) {
-                        Ok(text) => print!("{}", String::from_utf8_lossy(&text)),
-                        Err(e) => println!("xtask: cannot read {}: {e}", log.display()),
-                    }
-                }
-                results
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push((i, took, res));
-            });
+    let results = crate::pool::each(&todo, opts.jobs, |m| {
+        let dir = out.join(m.name);
+        let log = out.join(format!("{}.log", m.name));
+        {
+            let _p = print.lock().unwrap_or_else(|p| p.into_inner());
+            println!("xtask: lab scenario {}", m.name);
         }
+        let t = Instant::now();
+        let res = run_one(root, m, &dir, side_by_side.then_some(log.as_path()));
+        let took = t.elapsed();
+        if side_by_side {
+            let _p = print.lock().unwrap_or_else(|p| p.into_inner());
+            let verdict = match &res {
+                Ok(true) => "passed",
+                _ => "FAILED",
+            };
+            println!(
+                "xtask: lab scenario {} {verdict} in {:.0} s; its output ({}):",
+                m.name,
+                took.as_secs_f64(),
+                log.display()
+            );
+            match std::fs::read(root.join(&log)) {
+                Ok(text) => print!("{}", String::from_utf8_lossy(&text)),
+                Err(e) => println!("xtask: cannot read {}: {e}", log.display()),
+            }
+        }
+        (took, res)
     });
-    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    results.sort_by_key(|r| r.0);
     let mut failed: Vec<String> = Vec::new();
     let mut passed = 0;
     let mut times: Vec<String> = Vec::new();
-    for (i, took, res) in results {
-        let name = todo[i].name;
+    for (m, (took, res)) in todo.iter().zip(results) {
+        let name = m.name;
         times.push(format!("{name} {:.0} s", took.as_secs_f64()));
         match res {
             Ok(true) => passed += 1,

@@ -10,6 +10,7 @@ mod fuzz;
 mod hostreleases;
 mod labrun;
 mod leftovers;
+mod pool;
 
 use anyhow::{bail, Context, Result};
 use std::process::ExitCode;
