@@ -104,6 +104,19 @@ fn run_one(root: &Path, m: &MatrixEntry, dir: &Path, log: Option<&Path>) -> Resu
     Ok(status.success())
 }
 
+/// How many lines of a failed scenario's output are repeated at the end of the run.
+const FAILED_TAIL: usize = 40;
+
+/// The last `n` lines of `text`.
+fn last_lines(text: &str, n: usize) -> &str {
+    let text = text.trim_end_matches('\n');
+    match text.rmatch_indices('\n').nth(n.saturating_sub(1)) {
+        Some((i, _)) if n > 0 => &text[i + 1..],
+        _ if n == 0 => "",
+        _ => text,
+    }
+}
+
 /// Runs the chosen scenarios, `jobs` at a time, then checks that none left a QEMU or BMC
 /// behind. Fails naming every scenario that failed.
 pub fn run(root: &Path, opts: &Options) -> Result<()> {
@@ -114,7 +127,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
     let todo = chosen(MATRIX, &opts.only)?;
     let print = Mutex::new(());
     let side_by_side = opts.jobs > 1;
-    let results = crate::pool::each(&todo, opts.jobs, |m| {
+    let outcomes = crate::pool::each(&todo, opts.jobs, |m| {
         let dir = out.join(m.name);
         let log = out.join(format!("{}.log", m.name));
         {
@@ -146,7 +159,7 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
     let mut failed: Vec<String> = Vec::new();
     let mut passed = 0;
     let mut times: Vec<String> = Vec::new();
-    for (m, (took, res)) in todo.iter().zip(results) {
+    for (m, (took, res)) in todo.iter().zip(&outcomes) {
         let name = m.name;
         times.push(format!("{name} {:.0} s", took.as_secs_f64()));
         match res {
@@ -174,6 +187,25 @@ pub fn run(root: &Path, opts: &Options) -> Result<()> {
         );
         failed.push(format!("no-qemu-left-behind (pids {})", left.join(" ")));
     }
+    // CI keeps only the end of its output: repeat the end of each failed scenario's log
+    // (its verdict table and the lines before it) next to the summary.
+    if side_by_side {
+        for (m, (_, res)) in todo.iter().zip(&outcomes) {
+            if matches!(res, Ok(true)) {
+                continue;
+            }
+            let log = out.join(format!("{}.log", m.name));
+            if let Ok(text) = std::fs::read(root.join(&log)) {
+                let text = String::from_utf8_lossy(&text);
+                println!(
+                    "xtask: the last {FAILED_TAIL} lines of {} ({}):",
+                    m.name,
+                    log.display()
+                );
+                println!("{}", last_lines(&text, FAILED_TAIL));
+            }
+        }
+    }
     println!(
         "lab: scenario times ({} side by side): {}",
         opts.jobs,
@@ -192,6 +224,15 @@ mod tests {
 
     fn args(a: &[&str]) -> Vec<String> {
         a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_end_of_a_failed_log_is_its_last_lines() {
+        assert_eq!(last_lines("a\nb\nc\n", 2), "b\nc");
+        assert_eq!(last_lines("a\nb\nc", 5), "a\nb\nc");
+        assert_eq!(last_lines("a\nb\nc", 3), "a\nb\nc");
+        assert_eq!(last_lines("a\nb\nc", 0), "");
+        assert_eq!(last_lines("", 3), "");
     }
 
     #[test]

@@ -52,8 +52,9 @@ fn set_links(started: &Started, cut: &PlannedCut, up: bool) -> Result<()> {
 }
 
 /// Cuts, holds, restores, and adds what each client showed to its verdict (failing it when
-/// the path was not seen failing, not reinstated, or the client stopped writing). Waits at
-/// most `bound` after the restore.
+/// the path was not seen failing, not reinstated, or the client stopped writing). Holds the
+/// link down for the cut's time and, until every client saw its path fail, at most `bound`
+/// more; waits at most `bound` after the restore.
 pub fn cut_link(started: &mut Started, cut: &PlannedCut, bound: Duration) -> Result<()> {
     let mut seen = vec![Seen::default(); started.clients.len()];
     // Each client's last write before the cut starts its series: the lines the run read
@@ -87,7 +88,12 @@ pub fn cut_link(started: &mut Started, cut: &PlannedCut, bound: Duration) -> Res
         cut.nodes.join(", "),
         cut.down_for.as_secs()
     );
-    while t_cut.elapsed() < cut.down_for {
+    // Down for `down_for`, and longer (up to `bound`) until every client saw its path fail:
+    // a loaded host slows the guests' clocks, and a path restored before it failed proves
+    // nothing about the reinstatement.
+    while t_cut.elapsed() < cut.down_for
+        || (seen.iter().any(|s| s.down_at.is_none()) && t_cut.elapsed() < cut.down_for + bound)
+    {
         for (c, s) in started.clients.iter_mut().zip(seen.iter_mut()) {
             for line in c.watch.poll_lines()? {
                 if s.down_at.is_none() && line.contains(cut.down_seen) {
@@ -100,7 +106,11 @@ pub fn cut_link(started: &mut Started, cut: &PlannedCut, bound: Duration) -> Res
     }
     set_links(started, cut, true)?;
     let t_up = Instant::now();
-    println!("lab: link cut: nic {} restored", cut.nic);
+    println!(
+        "lab: link cut: nic {} restored after {:.1} s",
+        cut.nic,
+        t_cut.elapsed().as_secs_f64()
+    );
     for s in seen.iter_mut() {
         s.up_beats.extend(s.down_beats.last().copied());
     }

@@ -162,7 +162,7 @@ pub struct ScenarioSpec {
 }
 
 /// A link cut once every client passed: QMP `set_link` takes NIC `segment` of `nodes` down
-/// for `secs` seconds, then up again. The clients go on writing (the agent's `LAB-BEAT`
+/// for `secs` seconds (longer, within a bound, until every client saw `down_seen`), then up again. The clients go on writing (the agent's `LAB-BEAT`
 /// lines) throughout; every client's console must show `down_seen` while the link is down
 /// and `up_seen` after it came back, then a write. The longest gap between writes is
 /// reported as the I/O stall.
