@@ -34,6 +34,8 @@ pub struct ClusterContext {
     /// corosync knet crypto: `none` or a cipher / hash name from a fixed list.
     pub crypto_cipher: String,
     pub crypto_hash: String,
+    /// corosync's totem `token` in milliseconds, when the description sets `token_ms`.
+    pub token_ms: Option<u32>,
     /// An authkey goes into the image (`etc/srbuild/corosync-authkey`).
     pub authkey: bool,
     /// dlm fencing is on unless the kernel command line says `srbuild.fencing=0`: the
@@ -119,6 +121,7 @@ impl ClusterContext {
             nodes,
             crypto_cipher: c.crypto.cipher.clone(),
             crypto_hash: c.crypto.hash.clone(),
+            token_ms: c.token_ms,
             authkey: c.crypto.authkey.is_some(),
             fencing: true,
             fence_every_member: false,
@@ -193,6 +196,20 @@ addresses = ["10.77.0.12/24"]
             kernel_modules: vec![],
             cluster: Some(ClusterContext::new(&cluster(&text)).unwrap()),
         }
+    }
+
+    #[test]
+    fn a_token_in_the_description_reaches_corosync_conf_and_none_keeps_the_default() {
+        let hb = crate::rendering::handlebars();
+        let stack = include_str!("../../modules/cluster-stack/start-stack.sh.hbs");
+        let mut ctx = sample(2);
+        let out = hb.render_template(stack, &ctx).unwrap();
+        assert!(!out.contains("token:"), "{out}");
+        let text = TWO.replacen("[cluster]\n", "[cluster]\ntoken_ms = 10000\n", 1);
+        ctx.cluster = Some(ClusterContext::new(&cluster(&text)).unwrap());
+        let out = hb.render_template(stack, &ctx).unwrap();
+        let totem = &out[out.find("totem {").unwrap()..out.find("nodelist {").unwrap()];
+        assert!(totem.contains("\ttoken: 10000\n"), "{totem}");
     }
 
     #[test]

@@ -157,6 +157,9 @@ pub struct Cluster {
     pub failover_domains: Vec<FailoverDomain>,
     /// `[iscsi]`: the CHAP account of the root's iSCSI sessions, if the targets require one.
     pub iscsi: Option<crate::iscsi::IscsiAuth>,
+    /// corosync's totem `token` timeout in milliseconds (`token_ms`), within [`TOKEN_MS`];
+    /// None keeps corosync's default (3000 ms, plus 650 ms per member past two).
+    pub token_ms: Option<u32>,
     /// The file it was loaded from (as resolved by [`Cluster::load`]).
     pub source: PathBuf,
 }
@@ -181,7 +184,12 @@ struct RawClusterSection {
     crypto_cipher: Option<Spanned<String>>,
     crypto_hash: Option<Spanned<String>>,
     authkey: Option<Spanned<String>>,
+    token_ms: Option<Spanned<i64>>,
 }
+
+/// The `token_ms` a description may set: from a fast LAN's 1 s to the 5 minutes an
+/// emulated or heavily loaded machine may need.
+pub const TOKEN_MS: std::ops::RangeInclusive<u32> = 1000..=300_000;
 
 /// corosync knet crypto settings of a cluster.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -470,8 +478,23 @@ impl Cluster {
             }
         };
         let mut crypto = Crypto::default();
+        let mut token_ms = None;
         if let Some(c) = &raw.cluster {
             let c = c.get_ref();
+            if let Some(t) = &c.token_ms {
+                match u32::try_from(*t.get_ref()) {
+                    Ok(v) if TOKEN_MS.contains(&v) => token_ms = Some(v),
+                    _ => ck.at(
+                        t.span(),
+                        format!(
+                            "token_ms = {} is out of range; corosync's token timeout is given in milliseconds, from {} to {} (the default is corosync's 3000)",
+                            t.get_ref(),
+                            TOKEN_MS.start(),
+                            TOKEN_MS.end()
+                        ),
+                    ),
+                }
+            }
             for (field, allowed, into) in [
                 (&c.crypto_cipher, CIPHERS, &mut crypto.cipher),
                 (&c.crypto_hash, HASHES, &mut crypto.hash),
@@ -881,6 +904,7 @@ impl Cluster {
             nodes,
             failover_domains,
             iscsi,
+            token_ms,
             source: source.to_path_buf(),
         })
     }

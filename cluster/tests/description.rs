@@ -432,3 +432,35 @@ fn corosync_crypto_is_checked() {
     assert!(e.contains("authkey"), "{e}");
     assert_eq!(parse(SAMPLE).unwrap().crypto.cipher, "none");
 }
+
+#[test]
+fn corosync_token_is_checked_and_named_with_its_line() {
+    let with =
+        |extra: &str| SAMPLE.replacen("name = \"lab\"\n", &format!("name = \"lab\"\n{extra}"), 1);
+    assert_eq!(parse(SAMPLE).unwrap().token_ms, None);
+    assert_eq!(
+        parse(&with("token_ms = 10000\n")).unwrap().token_ms,
+        Some(10000)
+    );
+    for bad in [
+        "token_ms = 999\n",
+        "token_ms = -5\n",
+        "token_ms = 300001\n",
+        "token_ms = 99999999999\n",
+    ] {
+        let e = err(&with(bad));
+        let value = bad.trim_end().trim_start_matches("token_ms = ");
+        assert!(
+            e.contains(&format!("token_ms = {value} is out of range"))
+                && e.contains("1000 to 300000"),
+            "{bad}: {e}"
+        );
+        // The file and the line of the value (the [cluster] table's second line).
+        assert!(e.contains("cluster.toml:4:"), "{bad}: {e}");
+    }
+    let e = err(&with("token_ms = \"10s\"\n"));
+    assert!(
+        e.contains("cluster.toml:4:") && e.contains("\"10s\""),
+        "{e}"
+    );
+}

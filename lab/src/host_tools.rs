@@ -86,6 +86,11 @@ pub const TOOLS: &[Tool] = &[
         "the lab (a glusterfs Debian root's bricks, filled on the host)",
     ),
     t(
+        "losetup",
+        "mount",
+        "the lab (the host fill of glusterfs bricks: the image's loop device)",
+    ),
+    t(
         "unshare",
         "util-linux",
         "the lab (the host fill of glusterfs bricks, in its own namespaces)",

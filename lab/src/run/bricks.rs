@@ -24,6 +24,7 @@ pub const TOOLS: &[&str] = &[
     "gluster",
     "glusterfs",
     "setfattr",
+    "losetup",
 ];
 
 /// Why the fill needs root, for the error a user sees without it.
@@ -122,6 +123,16 @@ mod tests {
             .expect("the tmpfs loop");
         assert!(tmpfs < s.find("glusterd -p").unwrap());
         assert!(s.contains("work=/run/"));
+        // The tree and the image are taken before the tmpfs mounts, which may hide them.
+        let cd = s.find("cd -P -- \"$tree\"").expect("cd -P to the tree");
+        let lo = s
+            .find("losetup --find --show -- \"$image\"")
+            .expect("losetup");
+        assert!(cd < tmpfs && lo < tmpfs);
+        assert!(
+            !s.contains("cd \"$tree\""),
+            "the tree is reached once, before the mounts"
+        );
         // Marked whole as the very last change to the disk.
         let mark = s.find(": >\"$work/disk/bricks/.srbuild-filled\"").unwrap();
         assert!(mark > s.find("setfattr -x").unwrap());

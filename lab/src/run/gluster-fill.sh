@@ -12,6 +12,14 @@ tree=$2
 addr=10.254.254.1
 vol=root
 
+# The tree and the image may well lie under /tmp or /run (a lab --dir there, a CI clone),
+# which the tmpfs mounts below hide: the tree is kept as the working directory (cd -P, not
+# a path rebuilt from $PWD later) and the image as a loop device, both taken first. Until
+# the device is mounted, a failure detaches it.
+cd -P -- "$tree"
+loop=$(losetup --find --show -- "$image")
+trap 'losetup -d "$loop" 2>/dev/null' EXIT
+
 ip link set lo up
 ip addr add "$addr/32" dev lo
 for d in /run /tmp /var/lib/glusterd /var/log/glusterfs; do
@@ -21,7 +29,11 @@ done
 mkdir -p /run/gluster
 work=/run/srbuild-fill
 mkdir -p "$work/disk" "$work/vol"
-mount -o loop "$image" "$work/disk"
+mount "$loop" "$work/disk"
+# Detached now, it goes with the mount (the kernel's autoclear); the trap must not detach
+# a device that someone else may get once this mount is gone.
+losetup -d "$loop"
+trap - EXIT
 mkdir -p "$work/disk/bricks/b1" "$work/disk/bricks/b2"
 glusterd -p /run/gluster/glusterd.pid
 n=0
@@ -39,8 +51,8 @@ until grep -q " $work/vol fuse" /proc/mounts; do
 	[ "$n" -le 300 ] || { echo "the FUSE mount of the volume did not come up" >&2; exit 1; }
 	sleep 0.1
 done
-# Four copies at a time: the client and both bricks always have requests in flight.
-cd "$tree"
+# Four copies at a time: the client and both bricks always have requests in flight. The
+# working directory is the tree.
 find . -mindepth 1 -maxdepth 1 -printf '%P\0' | xargs -0 -P 4 -I {} cp -a {} "$work/vol/"
 chown "$(stat -c %u:%g .)" "$work/vol"
 chmod "$(stat -c %a .)" "$work/vol"

@@ -80,6 +80,13 @@ pub fn static_ip(n: &LabNode) -> String {
     format!("{SUBNET}.{}", 50 + n.id)
 }
 
+/// corosync's token timeout in the lab's clusters. Its default of 3 s is for real CPUs: an
+/// emulated guest on a loaded host can stall for longer than that (soft lockups of 26 s
+/// were seen with two scenarios side by side), and a member that does is taken for dead
+/// and fenced, even while it powers off cleanly. A site on slow or shared hardware sets it
+/// the same way (`token_ms` in `[cluster]`).
+pub const LAB_TOKEN_MS: u32 = 10_000;
+
 /// The cluster description of a lab; with `authkey` (a file next to it), corosync runs
 /// with knet crypto (aes256, sha256), as a real site would.
 ///
@@ -99,7 +106,7 @@ pub fn cluster_toml(
         .unwrap_or_default();
     let mut s = format!(
         "# Written by srbuild lab: the lab's own private segment (QEMU guests only).\n\
-         [cluster]\nname = \"{CLUSTER}\"\n{crypto}\n[[network]]\nname = \"lab\"\n"
+         [cluster]\nname = \"{CLUSTER}\"\ntoken_ms = {LAB_TOKEN_MS}\n{crypto}\n[[network]]\nname = \"lab\"\n"
     );
     let _ = writeln!(s, "cidr = \"{SUBNET}.0/24\"\n");
     for n in nodes {
