@@ -128,7 +128,7 @@ mod tests {
         let lo = s
             .find("losetup --find --show -- \"$image\"")
             .expect("losetup");
-        assert!(cd < tmpfs && lo < tmpfs);
+        assert!(lo < cd && cd < tmpfs, "losetup, then cd (both paths may be relative)");
         assert!(
             !s.contains("cd \"$tree\""),
             "the tree is reached once, before the mounts"

@@ -16,9 +16,10 @@ vol=root
 # which the tmpfs mounts below hide: the tree is kept as the working directory (cd -P, not
 # a path rebuilt from $PWD later) and the image as a loop device, both taken first. Until
 # the device is mounted, a failure detaches it.
-cd -P -- "$tree"
 loop=$(losetup --find --show -- "$image")
 trap 'losetup -d "$loop" 2>/dev/null' EXIT
+# After the losetup: either path may be relative to where the fill started.
+cd -P -- "$tree"
 
 ip link set lo up
 ip addr add "$addr/32" dev lo
