@@ -60,6 +60,9 @@ struct Seen {
     fenced: Option<Duration>,
     down: Option<Duration>,
     restored: Option<Duration>,
+    /// How many fence requests the gateway dropped while the victim's BMC was unreachable
+    /// (read when it became reachable again).
+    dropped: u64,
     survivors: Vec<Survivor>,
 }
 
@@ -76,6 +79,7 @@ pub fn watch(started: &mut Started, w: &Watch) -> Result<()> {
             if now >= d {
                 g.set_down(w.victim, false)?;
                 seen.restored = Some(now);
+                seen.dropped = g.stats(w.victim)?.dropped_down;
                 println!(
                     "lab: fencing: {}'s BMC reachable again {:.1} s after its {}",
                     w.victim,
@@ -201,6 +205,38 @@ fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
 }
 
+/// What a run with the victim's BMC unreachable for `down` (reachable again at `restored`)
+/// showed, and whether it passes: no recovery before the BMC answered, and at least one
+/// fence request that met the unreachable BMC (`dropped`), or nothing was tested.
+fn bmc_down_line(
+    down: Duration,
+    restored: Duration,
+    recovery: Option<Duration>,
+    dropped: u64,
+) -> (String, bool) {
+    let d = down.as_secs();
+    match recovery {
+        Some(x) if x < restored => (
+            format!("; recovery began while its BMC was unreachable ({d} s)"),
+            false,
+        ),
+        _ if dropped == 0 => (
+            format!(
+                "; no fence request reached its BMC while it was unreachable ({d} s): the \
+                 run proved nothing (the death was noticed too late; make the outage longer)"
+            ),
+            false,
+        ),
+        _ => (
+            format!(
+                "; no recovery while its BMC was unreachable ({d} s, {dropped} fence \
+                 request(s) dropped)"
+            ),
+            true,
+        ),
+    }
+}
+
 fn judge(started: &mut Started, w: &Watch, s: &Seen) {
     // The first recovery any survivor showed: the journal's, whoever replays it.
     let recovery = s.survivors.iter().filter_map(|x| x.recovery).min();
@@ -284,19 +320,11 @@ fn judge(started: &mut Started, w: &Watch, s: &Seen) {
         None => {}
     }
     if let (Some(d), Some(r)) = (w.bmc_down, s.restored) {
-        match recovery {
-            Some(x) if x < r => fail(
-                &mut ok,
-                &mut common,
-                format!(
-                    "; recovery began while its BMC was unreachable ({} s)",
-                    d.as_secs()
-                ),
-            ),
-            _ => common.push_str(&format!(
-                "; no recovery while its BMC was unreachable ({} s)",
-                d.as_secs()
-            )),
+        let (line, good) = bmc_down_line(d, r, recovery, s.dropped);
+        if good {
+            common.push_str(&line);
+        } else {
+            fail(&mut ok, &mut common, line);
         }
     }
     for (c, x) in started.clients.iter_mut().zip(&s.survivors) {
@@ -354,6 +382,18 @@ mod tests {
         assert!(recovery_after_fence(at(40) - POLL, false, None, d(40)).is_ok());
         assert!(recovery_after_fence(at(39), false, None, d(40)).is_err());
         assert!(recovery_after_fence(at(39), false, None, None).is_err());
+    }
+
+    #[test]
+    fn an_outage_passes_only_when_a_fence_request_met_it_and_nobody_recovered_meanwhile() {
+        let (line, ok) = bmc_down_line(d(60).unwrap(), d(61).unwrap(), d(70), 4);
+        assert!(ok && line.contains("4 fence request(s) dropped"), "{line}");
+        let (line, ok) = bmc_down_line(d(60).unwrap(), d(61).unwrap(), d(30), 4);
+        assert!(!ok && line.contains("recovery began while"), "{line}");
+        let (line, ok) = bmc_down_line(d(60).unwrap(), d(61).unwrap(), d(70), 0);
+        assert!(!ok && line.contains("proved nothing"), "{line}");
+        let (_, ok) = bmc_down_line(d(60).unwrap(), d(61).unwrap(), None, 0);
+        assert!(!ok);
     }
 
     #[test]

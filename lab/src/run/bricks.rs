@@ -63,6 +63,10 @@ pub fn may_fill() -> Result<()> {
     Ok(())
 }
 
+fn absolute(p: &Path) -> Result<std::path::PathBuf> {
+    std::path::absolute(p).map_err(|e| LabError::io("cannot make an absolute path of", p, e))
+}
+
 /// A fresh ext4 image of `size_mb` labelled `label` at `image`, whose `/bricks/b1` and
 /// `/bricks/b2` hold a replica-2 volume filled with `tree`.
 pub fn fill(tree: &Path, image: &Path, size_mb: u64, label: &str) -> Result<()> {
@@ -98,8 +102,9 @@ pub fn fill(tree: &Path, image: &Path, size_mb: u64, label: &str) -> Result<()> 
         FILL_SH,
         "gluster-fill",
     ])
-    .arg(image)
-    .arg(tree);
+    // Absolute, so the script does not depend on where it changes directory.
+    .arg(absolute(image)?)
+    .arg(absolute(tree)?);
     run_bounded(fill, &what, FILL_LIMIT)?;
     println!(
         "lab: glusterfs bricks filled on the host in {:.1} s ({})",
@@ -128,7 +133,10 @@ mod tests {
         let lo = s
             .find("losetup --find --show -- \"$image\"")
             .expect("losetup");
-        assert!(lo < cd && cd < tmpfs, "losetup, then cd (both paths may be relative)");
+        assert!(
+            lo < cd && cd < tmpfs,
+            "losetup, then cd (both paths may be relative)"
+        );
         assert!(
             !s.contains("cd \"$tree\""),
             "the tree is reached once, before the mounts"

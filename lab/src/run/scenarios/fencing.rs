@@ -17,10 +17,10 @@ pub const PARTITION: ScenarioSpec = ScenarioSpec {
 pub const FENCE_DEVICE_DOWN: ScenarioSpec = ScenarioSpec {
     id: Scenario::FenceDeviceDown,
     name: "fence-device-down",
-    doc: "Once every node passed, the last node dies while its BMC is unreachable for 40 s: nobody may replay its journal meanwhile (dlm retries the fence; writes stay blocked); once the BMC answers, the fence succeeds, the journal is replayed and the others write again; the shared disk checks clean at the end.",
+    doc: "Once every node passed, the last node dies while its BMC is unreachable for 60 s: nobody may replay its journal meanwhile (dlm retries the fence; writes stay blocked), and at least one fence request must meet the unreachable BMC; once the BMC answers, the fence succeeds, the journal is replayed and the others write again; the shared disk checks clean at the end.",
     victim: Victim::Client,
     min_nodes: Some((2, "one dies, the others wait for its fence")),
-    bmc_down: 40,
+    bmc_down: 60,
     fsck: true,
     ..BASE
 };
