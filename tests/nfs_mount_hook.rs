@@ -1,6 +1,7 @@
 //! The nfs module's mount-root hook, as the image carries it, run by busybox sh with the
 //! mount itself stubbed: an NFSv4.1 or 4.2 root from an IPv4 address is mounted by the
-//! kernel's own text mount (busybox `mount -t nfs4` with `addr=`), so `/init` does not load
+//! kernel's own text mount (busybox `mount -i -t nfs4` with `addr=`, never its mount.nfs4
+//! helper), so `/init` does not load
 //! mount.nfs and its shared libraries; every other root (a name, v3, v4.0, no `vers=`,
 //! mount.nfs's own options) still goes through mount.nfs, once per attempt (`retry=0`).
 
@@ -34,12 +35,12 @@ fn nfs_v4_1_and_4_2_from_an_ipv4_address_use_the_kernels_mount() {
     let out = mount_command(&x, "nfs:10.77.0.1:/srv/root:vers=4.2", "", false);
     assert_eq!(
         out,
-        "mount\n-n\n-t\nnfs4\n-o\nvers=4.2,addr=10.77.0.1\n10.77.0.1:/srv/root\n/sysroot\n"
+        "mount\n-n\n-i\n-t\nnfs4\n-o\nvers=4.2,addr=10.77.0.1\n10.77.0.1:/srv/root\n/sysroot\n"
     );
     let out = mount_command(&x, "nfs:10.0.0.9:/r:nfsvers=4.1,hard", "timeo=50", true);
     assert_eq!(
         out,
-        "mount\n-n\n-t\nnfs4\n-o\nnfsvers=4.1,hard,timeo=50,ro,addr=10.0.0.9\n10.0.0.9:/r\n/sysroot\n"
+        "mount\n-n\n-i\n-t\nnfs4\n-o\nnfsvers=4.1,hard,timeo=50,ro,addr=10.0.0.9\n10.0.0.9:/r\n/sysroot\n"
     );
 }
 

@@ -223,12 +223,17 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let logs = root.join("target/fuzz/logs");
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let done = crate::pool::each(&opts.targets, jobs, |t| {
-        let log = logs.join(format!("{t}.log"));
-        let started = Instant::now();
-        let res = run_target(root, &bin_dir.join(t), t, opts.seconds, &log);
-        (started.elapsed(), res)
-    });
+    let done = crate::pool::each(
+        &opts.targets,
+        jobs,
+        |_| false,
+        |t| {
+            let log = logs.join(format!("{t}.log"));
+            let started = Instant::now();
+            let res = run_target(root, &bin_dir.join(t), t, opts.seconds, &log);
+            (started.elapsed(), res)
+        },
+    );
     for (t, (took, res)) in opts.targets.iter().zip(done) {
         let stats = res?;
         println!(
