@@ -89,6 +89,15 @@ impl ClusterContext {
         // when it parses; this holds for a Cluster made any other way too.
         let source = c.source.display();
         crate::names::check_plain_name(&format!("cluster name in {source}"), &c.name)?;
+        if let Some(v) = c
+            .token_ms
+            .filter(|v| !srbuild_cluster::TOKEN_MS.contains(v))
+        {
+            return Err(BuildError::TokenOutOfRange {
+                cluster: c.source.clone(),
+                value: v,
+            });
+        }
         let mut nodes = Vec::new();
         for n in c.nodes.iter().filter(|n| n.is_member()) {
             crate::names::check_plain_name(&format!("node name in {source}"), &n.name)?;
@@ -210,6 +219,16 @@ addresses = ["10.77.0.12/24"]
         let out = hb.render_template(stack, &ctx).unwrap();
         let totem = &out[out.find("totem {").unwrap()..out.find("nodelist {").unwrap()];
         assert!(totem.contains("\ttoken: 10000\n"), "{totem}");
+        // A Cluster not made by parsing is checked again here.
+        let mut c = cluster(&text);
+        for bad in [0, 5, 300_001] {
+            c.token_ms = Some(bad);
+            let e = ClusterContext::new(&c).unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("token_ms = {bad} is out of range")),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -107,6 +107,14 @@ pub enum BuildError {
     )]
     MemberWithoutAddress { cluster: PathBuf, node: String },
     #[error(
+        "{}: token_ms = {value} is out of range; corosync's token timeout is given in \
+         milliseconds, from {} to {}",
+        cluster.display(),
+        srbuild_cluster::TOKEN_MS.start(),
+        srbuild_cluster::TOKEN_MS.end()
+    )]
+    TokenOutOfRange { cluster: PathBuf, value: u32 },
+    #[error(
         "profile {profile}: module {module} needs a cluster description (its members go into \
          the cluster stack's configuration); pass --cluster cluster.toml (see `srbuild cluster --help`)"
     )]

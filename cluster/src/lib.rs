@@ -17,7 +17,7 @@ mod secret_file;
 
 pub use cli::{run_cdsl, run_cluster, CdslArgs, ClusterArgs};
 pub use description::{
-    normalize_mac, valid_iscsi_name, Cidr, Cluster, Crypto, FailoverDomain, Network, Node,
+    normalize_mac, valid_iscsi_name, Cidr, Cluster, Crypto, FailoverDomain, Network, Node, TOKEN_MS,
 };
 pub use error::{ClusterError, Diagnostic};
 pub use fence::FenceDevice;

@@ -92,7 +92,8 @@ pub fn cut_link(started: &mut Started, cut: &PlannedCut, bound: Duration) -> Res
     // a loaded host slows the guests' clocks, and a path restored before it failed proves
     // nothing about the reinstatement.
     while t_cut.elapsed() < cut.down_for
-        || (seen.iter().any(|s| s.down_at.is_none()) && t_cut.elapsed() < cut.down_for + bound)
+        || (seen.iter().any(|s| s.down_at.is_none())
+            && t_cut.elapsed() < cut.down_for.saturating_add(bound))
     {
         for (c, s) in started.clients.iter_mut().zip(seen.iter_mut()) {
             for line in c.watch.poll_lines()? {
