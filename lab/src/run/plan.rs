@@ -102,6 +102,10 @@ pub struct LabPlan {
     /// Clients power themselves off after passing (a systemd root): each must reach the
     /// kernel's power-down line within this bound, without unmount failures.
     pub poweroff: Option<Duration>,
+    /// How long the run waits for every client's verdict, from its start (the phases'
+    /// delays come on top): 330 s, 600 s for a systemd root, whose boot under TCG took up
+    /// to 270 s to the agent on a glusterfs root.
+    pub verdict_within: Duration,
     /// The members' BMCs (a kind with fencing), started with the run.
     pub bmcs: Vec<PlannedBmc>,
 }
@@ -536,6 +540,7 @@ pub fn plan(opts: &LabOptions, kind: &'static RootKind) -> Result<LabPlan> {
         cut,
         // A systemd root powers off once it passed; the lab checks how it went down.
         poweroff: debian.then(|| scaled(Duration::from_secs(90))),
+        verdict_within: scaled(Duration::from_secs(if debian { 600 } else { 330 })),
         bmcs,
     })
 }

@@ -39,6 +39,7 @@ impl LabPlan {
                 .map(|d| format!("{} s", d.as_secs()))
                 .unwrap_or_else(|| "-".into())
         );
+        let _ = writeln!(s, "verdict within {} s", self.verdict_within.as_secs());
         // Shown only when there is one, so plans without them read as before.
         if self.networks > 1 {
             let _ = writeln!(s, "networks {}", self.networks);

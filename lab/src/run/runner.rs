@@ -101,7 +101,7 @@ pub fn run(plan: &LabPlan, host: &Host, hub: &Path) -> Result<Started> {
         .unwrap_or_default();
     // Above the guests' own waits (quorum or mount 150 s, then the agent's 120 s for its
     // peers), so a slow node reports its own reason rather than "no verdict".
-    let limit = scaled(Duration::from_secs(330)) + max_delay;
+    let limit = plan.verdict_within + max_delay;
     let role_limit = scaled(Duration::from_secs(180));
     loop {
         // Start what the phases allow: a blocking phase holds every later one until all of
