@@ -251,9 +251,19 @@ pub fn unpack_debian(tree: &Path, tar: &Path, agent: &str, release: &Release) ->
 /// `systemd-sysusers.service` (same condition) takes the lock of `/etc/passwd` and may
 /// rewrite it, `group`, `shadow` and `gshadow`: on a shared root every booting node at once.
 /// Over NFS the two nodes' lock requests took about 20 s under TCG (2 s on GFS2); the
-/// accounts are made by dpkg's maintainer scripts where the tree is updated. Masking a unit
-/// a release does not have is harmless.
-pub const MASKED: &[&str] = &["ldconfig.service", "systemd-sysusers.service"];
+/// accounts are made by dpkg's maintainer scripts where the tree is updated.
+/// `systemd-update-utmp.service` (and its runlevel twin) writes the boot record to
+/// `/var/log/wtmp` under a POSIX lock, which glibc gives up after 10 s ("Failed to write
+/// utmp record: Interrupted system call"): a lock over the lab's NFSv4 root took 7 s under
+/// TCG on one host and more than 10 s on a slower one, which failed the boot (degraded).
+/// Why an NFS lock takes seconds here is not diagnosed; the lab does not test wtmp.
+/// Masking a unit a release does not have is harmless.
+pub const MASKED: &[&str] = &[
+    "ldconfig.service",
+    "systemd-sysusers.service",
+    "systemd-update-utmp.service",
+    "systemd-update-utmp-runlevel.service",
+];
 
 /// Masks [`MASKED`] in `tree`, as `systemctl mask` would.
 pub fn mask_units(tree: &Path) -> Result<()> {
