@@ -109,11 +109,13 @@ const FAILED_TAIL: usize = 40;
 
 /// The last `n` lines of `text`.
 fn last_lines(text: &str, n: usize) -> &str {
+    if n == 0 {
+        return "";
+    }
     let text = text.trim_end_matches('\n');
-    match text.rmatch_indices('\n').nth(n.saturating_sub(1)) {
-        Some((i, _)) if n > 0 => &text[i + 1..],
-        _ if n == 0 => "",
-        _ => text,
+    match text.rmatch_indices('\n').nth(n - 1) {
+        Some((i, _)) => &text[i + 1..],
+        None => text,
     }
 }
 

@@ -18,7 +18,7 @@ vol=root
 # the device is mounted, a failure detaches it.
 loop=$(losetup --find --show -- "$image")
 trap 'losetup -d "$loop" 2>/dev/null' EXIT
-# After the losetup: either path may be relative to where the fill started.
+# After the losetup: run by hand, either path may be relative to where the fill started.
 cd -P -- "$tree"
 
 ip link set lo up
