@@ -1,5 +1,5 @@
-//! Coldplug with a real image: the nfs image's own `usr/lib/srbuild/modules.sh`, load list,
-//! trimmed `modules.alias` and bus list, and its nfs `cmdline` hook, run by busybox sh
+//! Coldplug with a real image: the nfs image's own `usr/lib/srbuild/modules.sh`, coldplug
+//! table (`etc/srbuild/modules.match`) and bus list, and its nfs `cmdline` hook, run by busybox sh
 //! (with busybox applets only, as in the image) against a fake sysfs. The selection must
 //! follow the devices and the root: virtio drivers and no e1000 on a virtio machine,
 //! e1000e and no virtio on an e1000e machine, nfsv4 or nfsv3 as the mount asks.
@@ -37,7 +37,7 @@ fn sysfs(dir: &Path, devices: &[(&str, &str)]) -> PathBuf {
 fn select(x: &Path, sys: &Path, root: &str) -> Vec<String> {
     let bin = x.parent().unwrap().join("bb");
     std::fs::create_dir_all(&bin).unwrap();
-    for applet in ["awk", "printf", "cat", "sh"] {
+    for applet in ["printf", "cat", "sh"] {
         let l = bin.join(applet);
         if !l.exists() {
             std::os::unix::fs::symlink("/bin/busybox", l).unwrap();
@@ -50,8 +50,10 @@ SR_ROOT=$ROOT
 SR_MODULES_SKIP=""
 for h in "$X"/usr/lib/srbuild/hooks/cmdline/*-nfs.sh; do . "$h"; done
 . "$X/usr/lib/srbuild/modules.sh"
+. "$X/etc/srbuild/modules.match"
 sr_modules_devices "$SYS" "$X/etc/srbuild/modules.buses"
-sr_modules_select "$X/etc/srbuild/modules.load" "$X/lib/modules/$KVER/modules.alias"
+sr_modules_select
+printf '%s' "$SR_MODULES_PLAN"
 "#;
     let o = std::process::Command::new("/bin/busybox")
         .args(["sh", "-euc", script])

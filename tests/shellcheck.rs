@@ -31,8 +31,8 @@ fn repo_scripts(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The shell files of an extracted image: `init` and everything under usr/lib/srbuild
-/// ending in `.sh`.
+/// The shell files of an extracted image: `init`, everything under usr/lib/srbuild ending
+/// in `.sh`, and the coldplug table `etc/srbuild/modules.match`.
 fn image_scripts(x: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();
@@ -44,6 +44,11 @@ fn image_scripts(x: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
     }
     if dir == x.join("usr/lib/srbuild") {
         out.push(x.join("init"));
+        // The coldplug table, shell generated at build time and sourced by modules.sh.
+        let table = x.join("etc/srbuild/modules.match");
+        if table.exists() {
+            out.push(table);
+        }
     }
 }
 

@@ -17,6 +17,9 @@ pub const CMDLINE_DEFAULT: &str = "etc/srbuild/cmdline.default";
 pub const PROFILE: &str = "etc/srbuild/profile";
 /// `NAME CLASS PATH NEEDS` per carried kernel module, in load order ([`LoadLine`]).
 pub const MODULES_LOAD: &str = "etc/srbuild/modules.load";
+/// The load list and the drivers' device aliases as shell, sourced at the modules stage
+/// ([`write_modules_match`]).
+pub const MODULES_MATCH: &str = "etc/srbuild/modules.match";
 /// The buses the image's drivers name, one per line.
 pub const MODULES_BUSES: &str = "etc/srbuild/modules.buses";
 /// The cluster description, as given to `--cluster`.
@@ -132,6 +135,13 @@ pub fn modules_load_text(lines: &[LoadLine]) -> String {
 pub fn write_modules_load(plan: &mut Plan, lines: &[LoadLine]) -> Result<()> {
     let text = modules_load_text(lines);
     plan.insert_bytes(MODULES_LOAD, text.into_bytes(), 0o644, "kernel modules")
+}
+
+/// Writes [`MODULES_MATCH`]: `text`, the load list and the drivers' device aliases as
+/// shell (made by `resolve::modmatch::table_text` from the lines of [`MODULES_LOAD`]),
+/// which `sr_modules_coldplug` (`templates/modules.sh`) sources.
+pub fn write_modules_match(plan: &mut Plan, text: String) -> Result<()> {
+    plan.insert_bytes(MODULES_MATCH, text.into_bytes(), 0o644, "kernel modules")
 }
 
 /// The text of [`MODULES_BUSES`]: one bus per line, sorted; read by `sr_modules_devices`.

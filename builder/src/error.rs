@@ -62,6 +62,8 @@ pub enum BuildError {
         by: String,
         kver: String,
     },
+    #[error("kernel module {module}: {message} (the coldplug table, etc/srbuild/modules.match)")]
+    ColdplugTable { module: String, message: String },
     #[error("{path}:{line}: malformed line in {what}: {text}")]
     ModulesIndex {
         path: PathBuf,

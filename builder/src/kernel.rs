@@ -136,9 +136,11 @@ pub fn add_kernel_modules(
         }
     }
     // What loads at boot: drivers by modalias, the rest always or as needed (coldplug.rs).
-    let (load, buses) = crate::resolve::coldplug::load_list(&index, &sel)?;
-    contract::write_modules_load(plan, &load)?;
-    contract::write_modules_buses(plan, &buses)?;
+    let load = crate::resolve::coldplug::load_list(&index, &sel)?;
+    contract::write_modules_load(plan, &load.lines)?;
+    let table = crate::resolve::modmatch::table_text(&load.lines, &load.aliases)?;
+    contract::write_modules_match(plan, table)?;
+    contract::write_modules_buses(plan, &load.buses)?;
     crate::resolve::coldplug::add_shell(plan)?;
     Ok(paths)
 }

@@ -1,15 +1,20 @@
 # srbuild: kernel module coldplug, sourced by /init at the modules stage
 # (usr/lib/srbuild/modules.sh; the unit tests run these functions against a fake sysfs).
 #
-# etc/srbuild/modules.load, written at build time, has one line per module the image
-# carries, in load order: "NAME CLASS PATH NEEDS".
+# etc/srbuild/modules.match, written at build time (builder/src/resolve/modmatch.rs), is
+# shell: sr_mod_NAME is "CLASS PATH NEED..." for each module the image carries,
+# SR_MODULES_ORDER their names in load order, SR_MODULES_ALWAYS those of class always,
+# and sr_modules_match MODALIAS has the device aliases of the
+# drivers as case patterns (modules.alias patterns are fnmatch patterns, as case's are).
+# Choosing thus runs no program (two awk runs took 0.08 s under TCG).
 #   CLASS  driver: a device driver, loaded only when a device's modalias matches one of
 #                  its aliases (modules.alias);
 #          always: named by the profile, loaded on every boot (unless a cmdline hook
 #                  puts it in SR_MODULES_SKIP: the nfs module skips the other NFS version);
 #          dep:    loaded only when a module that needs it is loaded.
-#   NEEDS  every module it needs (modules.dep and softdeps, the whole closure), comma
-#          separated, or "-".
+#   NEED   every module it needs (modules.dep and softdeps, the whole closure).
+# etc/srbuild/modules.load has the same lines for programs ("NAME CLASS PATH NEEDS",
+# NEEDS comma separated or "-").
 # rd.driver.pre=NAME[,NAME...] loads modules first, whatever their class;
 # rd.driver.blacklist=NAME[,NAME...] (and modprobe.blacklist=) never loads them, nor
 # anything that needs them.
@@ -42,9 +47,93 @@ sr_modules_devices() {
 	IFS=$sr_ifs
 }
 
-# sr_modules_select LOADLIST ALIASES: what to load now, in load order. One awk pass reads
-# the lists and the modalias files of SR_MODULES_DEVICES (a pattern that matched nothing
-# reads nothing): no command per device, module or alias. Prints one line per module:
+# sr_modules_names LIST: SR_MODULES_NAMES, the module names of LIST (separated by spaces
+# or commas; "-" and "_" are the same) as " a b c ", each once, in order. No globbing.
+sr_modules_names() {
+	SR_MODULES_NAMES=" "
+	sr_l=$1,
+	while [ -n "$sr_l" ]; do
+		sr_n=${sr_l%%[, 	]*}
+		sr_l=${sr_l#*[, 	]}
+		[ -n "$sr_n" ] || continue
+		while :; do
+			case "$sr_n" in
+			*-*) sr_n=${sr_n%%-*}_${sr_n#*-} ;;
+			*) break ;;
+			esac
+		done
+		case "$SR_MODULES_NAMES" in
+		*" $sr_n "*) ;;
+		*) SR_MODULES_NAMES="$SR_MODULES_NAMES$sr_n " ;;
+		esac
+	done
+}
+
+# sr_modules_want NAME: called by sr_modules_match (etc/srbuild/modules.match) for a
+# driver a device asks for; SR_MODULES_WANT collects them.
+sr_modules_want() {
+	case "$SR_MODULES_WANT" in
+	*" $1 "*) ;;
+	*) SR_MODULES_WANT="$SR_MODULES_WANT$1 " ;;
+	esac
+}
+
+# sr_modules_line NAME: sr_class, sr_path and sr_needs (space separated) of NAME's
+# variable sr_mod_NAME; fails when the image does not carry NAME (or NAME is no module
+# name: it may come from the command line, and only a name of letters, digits and _
+# reaches eval).
+sr_modules_line() {
+	case "$1" in '' | *[!A-Za-z0-9_]*) return 1 ;; esac
+	eval "sr_r=\${sr_mod_$1-}"
+	[ -n "$sr_r" ] || return 1
+	sr_class=${sr_r%% *}
+	sr_r=${sr_r#* }
+	sr_path=${sr_r%% *}
+	sr_needs=""
+	case "$sr_r" in *" "*) sr_needs=${sr_r#* } ;; esac
+}
+
+# sr_modules_emit NAME: adds NAME's plan line (load or skip) unless it has one already or
+# an earlier round loaded or refused it.
+sr_modules_emit() {
+	case "$sr_done$sr_out" in *" $1 "*) return 0 ;; esac
+	sr_out="$sr_out$1 "
+	sr_modules_line "$1" || return 0
+	sr_why=""
+	case "$sr_black" in *" $1 "*) sr_why="blacklisted (rd.driver.blacklist)" ;; esac
+	if [ -z "$sr_why" ]; then
+		# shellcheck disable=SC2086 # module names, from the build, split on spaces
+		for sr_n in $sr_needs; do
+			case "$sr_black" in
+			*" $sr_n "*)
+				sr_why="it needs $sr_n, which is blacklisted (rd.driver.blacklist)"
+				break
+				;;
+			esac
+		done
+	fi
+	if [ -n "$sr_why" ]; then
+		SR_MODULES_PLAN="${SR_MODULES_PLAN}skip $1 $sr_why
+"
+	else
+		SR_MODULES_PLAN="${SR_MODULES_PLAN}load $1 $sr_path $sr_class
+"
+	fi
+}
+
+# sr_modules_emit_selected: the plan lines of the modules in sr_sel, in load order.
+sr_modules_emit_selected() {
+	# shellcheck disable=SC2086 # module names, from the build, split on spaces
+	for sr_o in $SR_MODULES_ORDER; do
+		case "$sr_sel" in *" $sr_o "*) sr_modules_emit "$sr_o" ;; esac
+	done
+}
+
+# sr_modules_select: SR_MODULES_PLAN, what to load now, in load order, from the table of
+# etc/srbuild/modules.match (sourced before: sr_mod_NAME, SR_MODULES_ORDER,
+# SR_MODULES_ALWAYS and sr_modules_match, the drivers' device aliases as case patterns)
+# and the modalias files of SR_MODULES_DEVICES (one per line; a pattern that matched
+# nothing reads nothing). The shell alone: no command runs. One line per module:
 #   load NAME PATH CLASS    load it (PATH relative to /lib/modules/KVER)
 #   skip NAME WHY...        never load it this boot, and say why
 # rd.driver.pre (SR_DRIVER_PRE) first, then the matched drivers, then a line "rest", then
@@ -53,141 +142,68 @@ sr_modules_devices() {
 # (loaded or refused in an earlier round, left out) are lists of names separated by
 # spaces or commas.
 sr_modules_select() {
-	printf '%s\n' "${SR_MODULES_DEVICES-}" |
-		awk -v pre="${SR_DRIVER_PRE-}" -v black="${SR_DRIVER_BLACKLIST-}" \
-			-v skip="${SR_MODULES_SKIP-}" -v done="${SR_MODULES_DONE-}" '
-# A set (and, for pre, an ordered list) of module names: "-" and "_" are the same.
-function names(s, set, list,   n, a, i) {
-	gsub(/[ ,]+/, " ", s)
-	n = split(s, a, " ")
-	for (i = 1; i <= n; i++) {
-		gsub(/-/, "_", a[i])
-		if (!(a[i] in set)) list[++list[0]] = a[i]
-		set[a[i]] = 1
-	}
-}
-# A modules.alias pattern (fnmatch: * ? [...] [!...]) as an anchored regular expression.
-function glob2re(p,   re, c, i, n, inb) {
-	re = "^"
-	n = length(p)
-	inb = 0
-	for (i = 1; i <= n; i++) {
-		c = substr(p, i, 1)
-		if (inb) {
-			re = re c
-			if (c == "]" && substr(p, i - 1, 1) != "[" && substr(p, i - 2, 2) != "[!") inb = 0
-		} else if (c == "*") re = re ".*"
-		else if (c == "?") re = re "."
-		else if (c == "[") {
-			inb = 1
-			re = re "["
-			if (substr(p, i + 1, 1) == "!") { re = re "^"; i++ }
-		} else if (index("\\^$.|+(){}", c)) re = re "\\" c
-		else re = re c
-	}
-	return re "$"
-}
-BEGIN {
-	names(pre, ispre, prelist)
-	names(black, isblack, blacklist)
-	names(skip, isskip, skiplist)
-	names(done, isdone, donelist)
-}
-# etc/srbuild/modules.load
-FILENAME == ARGV[1] && NF >= 3 {
-	order[++nmod] = $1
-	class[$1] = $2
-	path[$1] = $3
-	need[$1] = ($4 == "-" ? "" : $4)
-	next
-}
-# modules.alias: only the device aliases of drivers. Each is filed under its literal
-# prefix (up to the first wildcard) cut to 22 or 14 characters (a PCI vendor and device:
-# "pci:v00008086d000010D3", or vendor: "pci:v00008086d"), or if shorter under its bus
-# ("virtio:", "*" for a pattern in the bus name), so a device is tried against few.
-FILENAME == ARGV[2] && $1 == "alias" && class[$3] == "driver" {
-	c = index($2, ":")
-	w = match($2, /[*?[]/)
-	lit = (w ? substr($2, 1, w - 1) : $2)
-	if (length(lit) >= 22) key = substr(lit, 1, 22)
-	else if (length(lit) >= 14) key = substr(lit, 1, 14)
-	else key = (c && (!w || w > c) ? substr($2, 1, c) : "*")
-	i = ++nalias
-	alit[i] = lit
-	apat[i] = $2
-	amod[i] = $3
-	group[key, ++count[key]] = i
-	next
-}
-# The modalias files (standard input; a pattern that matched nothing reads nothing): each
-# value once, against the aliases filed under its prefixes and its bus.
-FILENAME != ARGV[1] && FILENAME != ARGV[2] && $0 != "" {
-	if ((getline ma < $0) > 0 && !(ma in seen)) {
-		seen[ma] = 1
-		bus = ma
-		sub(/:.*/, ":", bus)
-		keys[1] = substr(ma, 1, 22)
-		keys[2] = substr(ma, 1, 14)
-		keys[3] = bus
-		keys[4] = "*"
-		for (b = 1; b <= 4; b++) {
-			key = keys[b]
-			for (j = 1; j <= count[key]; j++) {
-				i = group[key, j]
-				if (substr(ma, 1, length(alit[i])) != alit[i]) continue
-				# The pattern as a regular expression, made when first needed.
-				if (!(i in are)) are[i] = glob2re(apat[i])
-				if (ma ~ are[i]) want[amod[i]] = 1
-			}
-		}
-	}
-	close($0)
-}
-function take(m,   n, a, i) {
-	if (m in sel) return
-	sel[m] = 1
-	n = split(need[m], a, ",")
-	for (i = 1; i <= n; i++) sel[a[i]] = 1
-}
-function emit(m,   n, a, i, why) {
-	if ((m in isdone) || (m in out)) return
-	out[m] = 1
-	why = ""
-	if (m in isblack) why = "blacklisted (rd.driver.blacklist)"
-	n = split(need[m], a, ",")
-	for (i = 1; i <= n && why == ""; i++)
-		if (a[i] in isblack) why = "it needs " a[i] ", which is blacklisted (rd.driver.blacklist)"
-	if (why != "") print "skip " m " " why
-	else print "load " m " " path[m] " " class[m]
-}
-END {
+	sr_modules_names "${SR_DRIVER_PRE-}"
+	sr_pre=$SR_MODULES_NAMES
+	sr_modules_names "${SR_DRIVER_BLACKLIST-}"
+	sr_black=$SR_MODULES_NAMES
+	sr_modules_names "${SR_MODULES_SKIP-}"
+	sr_skip=$SR_MODULES_NAMES
+	sr_modules_names "${SR_MODULES_DONE-}"
+	sr_done=$SR_MODULES_NAMES
+	# The drivers the devices ask for.
+	SR_MODULES_WANT=" "
+	sr_d="${SR_MODULES_DEVICES-}
+"
+	while [ -n "$sr_d" ]; do
+		sr_f=${sr_d%%"
+"*}
+		sr_d=${sr_d#*"
+"}
+		[ -n "$sr_f" ] || continue
+		if { read -r sr_ma <"$sr_f"; } 2>/dev/null; then
+			sr_modules_match "$sr_ma"
+		fi
+	done
+	SR_MODULES_PLAN=""
+	sr_sel=" "
+	sr_out=" "
 	# rd.driver.pre first, in the order given, each after what it needs.
-	for (k = 1; k <= prelist[0]; k++) {
-		m = prelist[k]
-		if (!(m in class)) {
-			if (!(m in isdone) && !(m in out)) {
-				out[m] = 1
-				print "skip " m " rd.driver.pre names it, but this image does not carry it"
-			}
+	sr_p=${sr_pre# }
+	while [ -n "$sr_p" ]; do
+		sr_m=${sr_p%% *}
+		sr_p=${sr_p#* }
+		if ! sr_modules_line "$sr_m"; then
+			case "$sr_done$sr_out" in
+			*" $sr_m "*) ;;
+			*)
+				sr_out="$sr_out$sr_m "
+				SR_MODULES_PLAN="${SR_MODULES_PLAN}skip $sr_m rd.driver.pre names it, but this image does not carry it
+"
+				;;
+			esac
 			continue
-		}
-		take(m)
-		split("", part)
-		n = split(need[m], a, ",")
-		for (i = 1; i <= n; i++) part[a[i]] = 1
-		part[m] = 1
-		for (j = 1; j <= nmod; j++) if (order[j] in part) emit(order[j])
-	}
+		fi
+		sr_part=" $sr_needs $sr_m "
+		sr_sel="$sr_sel$sr_m $sr_needs "
+		# shellcheck disable=SC2086 # module names, from the build, split on spaces
+		for sr_o in $SR_MODULES_ORDER; do
+			case "$sr_part" in *" $sr_o "*) sr_modules_emit "$sr_o" ;; esac
+		done
+	done
 	# The matched drivers, then the rest: the always-class modules.
-	for (k = 1; k <= nmod; k++) if (order[k] in want) take(order[k])
-	for (k = 1; k <= nmod; k++) if (order[k] in sel) emit(order[k])
-	print "rest"
-	for (k = 1; k <= nmod; k++) {
-		m = order[k]
-		if (class[m] == "always" && !(m in isskip)) take(m)
-	}
-	for (k = 1; k <= nmod; k++) if (order[k] in sel) emit(order[k])
-}' "$1" "$2" -
+	# shellcheck disable=SC2086 # module names, from the build, split on spaces
+	for sr_o in $SR_MODULES_WANT; do
+		sr_modules_line "$sr_o" && sr_sel="$sr_sel$sr_o $sr_needs "
+	done
+	sr_modules_emit_selected
+	SR_MODULES_PLAN="${SR_MODULES_PLAN}rest
+"
+	# shellcheck disable=SC2086 # module names, from the build, split on spaces
+	for sr_o in $SR_MODULES_ALWAYS; do
+		case "$sr_skip" in *" $sr_o "*) continue ;; esac
+		sr_modules_line "$sr_o" && sr_sel="$sr_sel$sr_o $sr_needs "
+	done
+	sr_modules_emit_selected
 }
 
 # sr_cs: SR_CS, the uptime in hundredths of a second.
@@ -211,13 +227,14 @@ sr_modules_links_up() {
 	return 0
 }
 
-# sr_modules_coldplug SYSFS MODDIR LOADLIST ALIASES BUSES: loads what sr_modules_select
-# picks, with one insmod per module. Drivers come first: when they brought new devices (a
-# bus driver such as virtio_pci makes the virtio NIC and disk), the rest waits for a new
-# scan; once the devices stay the same, the rest of the same list loads. The NIC is thus
-# probed early, and its link comes up while the filesystems load. Sets
-# SR_MODULES_LOADED (the modules loaded, in order), SR_MODULES_ROUNDS (awk runs) and
-# SR_MODULES_SCAN (the seconds spent choosing, as 0.12).
+# sr_modules_coldplug SYSFS MODDIR TABLE BUSES: loads what sr_modules_select picks (TABLE:
+# etc/srbuild/modules.match, sourced here), with one insmod per module. Drivers come
+# first: when they brought new devices (a bus driver such as virtio_pci makes the virtio
+# NIC and disk), the rest waits for a new scan; once the devices stay the same, the rest
+# of the same list loads. The NIC is thus probed early, and its link comes up while the
+# filesystems load. Sets SR_MODULES_LOADED (the modules loaded, in order),
+# SR_MODULES_ROUNDS (selections made) and SR_MODULES_SCAN (the seconds spent choosing,
+# as 0.12).
 sr_modules_coldplug() {
 	SR_MODULES_DONE=${SR_MODULES_DONE-}
 	SR_MODULES_LOADED=${SR_MODULES_LOADED-}
@@ -225,25 +242,36 @@ sr_modules_coldplug() {
 	sr_tmp=${TMPDIR:-/tmp}
 	sr_cs
 	sr_t0=$SR_CS
-	sr_modules_devices "$1" "$5"
+	# shellcheck source=/dev/null # etc/srbuild/modules.match, generated at build time
+	. "$3"
+	sr_modules_devices "$1" "$4"
 	sr_seen=$SR_MODULES_DEVICES
 	sr_scan=0
 	while [ "$SR_MODULES_ROUNDS" -lt 8 ]; do
 		SR_MODULES_ROUNDS=$((SR_MODULES_ROUNDS + 1))
-		sr_modules_select "$3" "$4" >"$sr_tmp/srbuild-modules.now"
+		sr_modules_select
 		sr_cs
 		sr_scan=$((sr_scan + SR_CS - sr_t0))
 		sr_drivers=0
 		sr_rest=0
 		sr_new=0
-		while read -r sr_what sr_name sr_line; do
+		sr_plan=$SR_MODULES_PLAN
+		while [ -n "$sr_plan" ]; do
+			sr_line=${sr_plan%%"
+"*}
+			sr_plan=${sr_plan#*"
+"}
+			sr_what=${sr_line%% *}
+			sr_line=${sr_line#* }
+			sr_name=${sr_line%% *}
+			sr_line=${sr_line#* }
 			case "$sr_what" in
 			rest)
 				# Did the drivers just loaded bring devices? Then scan before the rest.
 				if [ "$sr_drivers" = 1 ]; then
 					sr_cs
 					sr_t0=$SR_CS
-					sr_modules_devices "$1" "$5"
+					sr_modules_devices "$1" "$4"
 					sr_cs
 					sr_scan=$((sr_scan + SR_CS - sr_t0))
 					if [ "$SR_MODULES_DEVICES" != "$sr_seen" ]; then
@@ -274,12 +302,12 @@ sr_modules_coldplug() {
 			else
 				sr_log "warning: kernel module $sr_name did not load: $(cat "$sr_tmp/insmod.err")"
 			fi
-		done <"$sr_tmp/srbuild-modules.now"
+		done
 		sr_cs
 		sr_t0=$SR_CS
 		if [ "$sr_new" = 0 ]; then
 			# The whole list is loaded: done, unless that brought devices.
-			sr_modules_devices "$1" "$5"
+			sr_modules_devices "$1" "$4"
 			if [ "$SR_MODULES_DEVICES" = "$sr_seen" ]; then
 				break
 			fi
@@ -288,7 +316,7 @@ sr_modules_coldplug() {
 	done
 	sr_cs
 	sr_scan=$((sr_scan + SR_CS - sr_t0))
-	rm -f "$sr_tmp/srbuild-modules.now" "$sr_tmp/insmod.err"
+	rm -f "$sr_tmp/insmod.err"
 	[ "$sr_scan" -ge 0 ] || sr_scan=0
 	sr_c=$((sr_scan % 100))
 	[ "$sr_c" -ge 10 ] || sr_c=0$sr_c

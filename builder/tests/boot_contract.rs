@@ -173,6 +173,45 @@ fn nodes_are_found_by_name_and_by_mac_and_split_into_their_fields() {
 }
 
 #[test]
+fn links_up_and_configured_interfaces_are_read_without_a_process() {
+    let d = tempfile::tempdir().unwrap();
+    let net = d.path().join("net");
+    // eth0 up (IFF_UP with IFF_MULTICAST), eth1 down, eth2 with garbage, eth3 empty.
+    for (nic, flags) in [
+        ("eth0", "0x1003"),
+        ("eth1", "0x1002"),
+        ("eth2", "0x1z03"),
+        ("eth3", ""),
+    ] {
+        std::fs::create_dir_all(net.join(nic)).unwrap();
+        std::fs::write(net.join(nic).join("flags"), format!("{flags}\n")).unwrap();
+    }
+    let routes = d.path().join("route");
+    std::fs::write(
+        &routes,
+        "Iface\tDestination\tGateway\tFlags\nbr0\t000200C0\t00000000\t0001\n",
+    )
+    .unwrap();
+    let out = run_sh(
+        &["sr_if_up", "sr_if_configured"],
+        "for i in eth0 eth1 eth2 eth3 eth9; do\n\
+         \tif sr_if_up $i \"$NET\"; then echo \"$i up\"; else echo \"$i down\"; fi\n\
+         done\n\
+         SR_NET_IFS=' eth1 '\n\
+         for i in eth0 eth1 br0; do\n\
+         \tif sr_if_configured $i \"$ROUTES\"; then echo \"$i configured\"; else echo \"$i bare\"; fi\n\
+         done\n\
+         sr_if_configured br0 \"$NET/none\" || echo 'no route table: bare'",
+        &[("NET", &net), ("ROUTES", &routes)],
+    );
+    assert_eq!(
+        out,
+        "eth0 up\neth1 down\neth2 down\neth3 down\neth9 down\n\
+         eth0 bare\neth1 configured\nbr0 configured\nno route table: bare\n"
+    );
+}
+
+#[test]
 fn default_kernel_arguments_come_back_as_the_same_words() {
     let args: Vec<String> = [
         "root=nfs:10.9.0.1:/srv/root:vers=4.2",
@@ -214,18 +253,25 @@ fn the_load_list_and_the_buses_select_the_drivers_of_the_devices_present() {
         line("nfs", "always", &["sunrpc"]),
     ];
     let buses: BTreeSet<String> = ["pci", "virtio"].map(String::from).into();
+    let aliases = [
+        ("virtio_net", "virtio:d00000001v*"),
+        ("e1000", "pci:v00008086d0000100Esv*sd*bc*sc*i*"),
+    ]
+    .map(|(m, p)| (m.to_string(), p.to_string()));
     let mut plan = Plan::default();
     contract::write_modules_load(&mut plan, &lines).unwrap();
+    let table = srbuild_builder::resolve::modmatch::table_text(&lines, &aliases).unwrap();
+    contract::write_modules_match(&mut plan, table).unwrap();
     contract::write_modules_buses(&mut plan, &buses).unwrap();
     let d = tempfile::tempdir().unwrap();
-    let load = to_file(&plan, contract::MODULES_LOAD, d.path());
+    let table = to_file(&plan, contract::MODULES_MATCH, d.path());
     let bus_list = to_file(&plan, contract::MODULES_BUSES, d.path());
-    let alias = d.path().join("modules.alias");
-    std::fs::write(
-        &alias,
-        "alias virtio:d00000001v* virtio_net\nalias pci:v00008086d0000100Esv*sd*bc*sc*i* e1000\n",
-    )
-    .unwrap();
+    // The load list says the same as the table.
+    let load = String::from_utf8(written(&plan, contract::MODULES_LOAD).0).unwrap();
+    assert!(
+        load.contains("virtio_net driver kernel/virtio_net.ko virtio\n"),
+        "{load}"
+    );
     // A virtio NIC only.
     let dev = d.path().join("sys/devices/virtio0");
     std::fs::create_dir_all(&dev).unwrap();
@@ -235,14 +281,17 @@ fn the_load_list_and_the_buses_select_the_drivers_of_the_devices_present() {
     std::os::unix::fs::symlink(&dev, bus.join("virtio0")).unwrap();
     let sys = d.path().join("sys");
     let out = run_sh(
-        &["sr_modules_devices", "sr_modules_select"],
-        "sr_modules_devices \"$SYS\" \"$BUSES\"\nsr_modules_select \"$LOAD\" \"$ALIAS\"",
         &[
-            ("SYS", &sys),
-            ("BUSES", &bus_list),
-            ("LOAD", &load),
-            ("ALIAS", &alias),
+            "sr_modules_devices",
+            "sr_modules_names",
+            "sr_modules_want",
+            "sr_modules_line",
+            "sr_modules_emit",
+            "sr_modules_emit_selected",
+            "sr_modules_select",
         ],
+        ". \"$TABLE\"\nsr_modules_devices \"$SYS\" \"$BUSES\"\nsr_modules_select\nprintf '%s' \"$SR_MODULES_PLAN\"",
+        &[("SYS", &sys), ("BUSES", &bus_list), ("TABLE", &table)],
     );
     let picked: Vec<String> = out
         .lines()
@@ -334,6 +383,7 @@ fn the_shell_spells_only_contract_paths_under_etc_srbuild() {
         contract::CMDLINE_DEFAULT,
         contract::PROFILE,
         contract::MODULES_LOAD,
+        contract::MODULES_MATCH,
         contract::MODULES_BUSES,
         contract::CLUSTER_TOML,
         contract::AUTHKEY,
@@ -361,7 +411,8 @@ fn the_shell_spells_only_contract_paths_under_etc_srbuild() {
     for p in [
         contract::NODES,
         contract::CMDLINE_DEFAULT,
-        contract::MODULES_LOAD,
+        contract::MODULES_MATCH,
+        contract::MODULES_BUSES,
     ] {
         assert!(seen.contains(p), "no shell source reads /{p}");
     }

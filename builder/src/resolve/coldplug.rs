@@ -82,13 +82,22 @@ pub fn add_shell(plan: &mut Plan) -> Result<()> {
     plan.insert_bytes(MODULES_SH_PATH, text, 0o644, "kernel modules")
 }
 
-/// The lines of `etc/srbuild/modules.load` ([`crate::contract::LoadLine`]), one per
-/// module of the selection, in load order, each with its class and closure; and the buses
-/// of the drivers' device aliases (`pci`, `virtio`: the only devices read at boot).
-pub fn load_list(
-    index: &ModuleIndex,
-    sel: &Selection,
-) -> Result<(Vec<LoadLine>, BTreeSet<String>)> {
+/// What the image loads at boot: [`load_list`].
+#[derive(Debug, Default)]
+pub struct LoadList {
+    /// The lines of `etc/srbuild/modules.load` ([`crate::contract::LoadLine`]), one per
+    /// module of the selection, in load order, each with its class and closure.
+    pub lines: Vec<LoadLine>,
+    /// The buses of the drivers' device aliases (`pci`, `virtio`: the only devices read
+    /// at boot).
+    pub buses: BTreeSet<String>,
+    /// The drivers' device aliases, (module, pattern), in load order then as
+    /// `modules.alias` has them.
+    pub aliases: Vec<(String, String)>,
+}
+
+/// The load list of the selection `sel` ([`LoadList`]).
+pub fn load_list(index: &ModuleIndex, sel: &Selection) -> Result<LoadList> {
     let load_order = &sel.load_order;
     let carried: HashSet<&str> = load_order.iter().map(String::as_str).collect();
     let mut aliases: HashMap<String, Vec<String>> = HashMap::new();
@@ -113,6 +122,7 @@ pub fn load_list(
         .collect();
     let mut out = Vec::with_capacity(load_order.len());
     let mut buses = BTreeSet::new();
+    let mut device_aliases = Vec::new();
     for name in load_order {
         let rel = index.path_of(name).unwrap_or_default();
         let own: Vec<&str> = aliases
@@ -122,12 +132,14 @@ pub fn load_list(
         let requested = sel.requested.contains(name) && carried.contains(name.as_str());
         let class = classify(rel, &own, requested);
         if class == Class::Driver {
-            let device = own.iter().filter(|a| is_device_alias(a));
+            let device: Vec<&str> = own.iter().copied().filter(|a| is_device_alias(a)).collect();
             buses.extend(
                 device
+                    .iter()
                     .filter_map(|a| a.split_once(':'))
                     .map(|(b, _)| b.to_string()),
             );
+            device_aliases.extend(device.iter().map(|a| (name.clone(), a.to_string())));
         }
         let closure = index.closure(name);
         let mut needs: Vec<String> = closure
@@ -142,7 +154,11 @@ pub fn load_list(
             needs,
         });
     }
-    Ok((out, buses))
+    Ok(LoadList {
+        lines: out,
+        buses,
+        aliases: device_aliases,
+    })
 }
 
 #[cfg(test)]
@@ -208,6 +224,17 @@ mod tests {
 
     /// The nfs profile's requests (base drivers + nfs) and dm-mod; the load list.
     fn load() -> String {
+        crate::contract::modules_load_text(&load_list_of_profile().lines)
+    }
+
+    /// The coldplug table of [`load_list_of_profile`] (`etc/srbuild/modules.match`).
+    fn table() -> String {
+        let l = load_list_of_profile();
+        super::super::modmatch::table_text(&l.lines, &l.aliases).unwrap()
+    }
+
+    /// The nfs profile's requests (base drivers + nfs) and dm-mod, as a [`LoadList`].
+    fn load_list_of_profile() -> LoadList {
         let (_d, idx) = index();
         let requests: Vec<Item> = [
             "virtio_pci",
@@ -224,9 +251,12 @@ mod tests {
         .map(|n| req(n))
         .collect();
         let sel = idx.select(&requests).unwrap();
-        let (load, buses) = load_list(&idx, &sel).unwrap();
-        assert_eq!(buses.into_iter().collect::<Vec<_>>(), ["pci", "virtio"]);
-        crate::contract::modules_load_text(&load)
+        let load = load_list(&idx, &sel).unwrap();
+        assert_eq!(
+            load.buses.iter().map(String::as_str).collect::<Vec<_>>(),
+            ["pci", "virtio"]
+        );
+        load
     }
 
     #[test]
@@ -276,9 +306,7 @@ mod tests {
         let mut out = Vec::new();
         if Path::new("/bin/busybox").exists() {
             std::fs::create_dir_all(bin).unwrap();
-            for applet in [
-                "awk", "find", "mkdir", "cat", "rm", "sh", "echo", "tr", "grep",
-            ] {
+            for applet in ["find", "mkdir", "cat", "rm", "sh", "echo", "tr", "grep"] {
                 let l = bin.join(applet);
                 if !l.exists() {
                     std::os::unix::fs::symlink("/bin/busybox", l).unwrap();
@@ -307,16 +335,10 @@ mod tests {
     }
 
     /// Writes `files` (path under the fake sysfs, modalias) and runs `script` after
-    /// sourcing modules.sh, with `$SYS` the fake sysfs, `$LOAD` and `$ALIAS` the lists;
-    /// returns stdout per shell.
+    /// sourcing modules.sh, with `$SYS` the fake sysfs, `$TABLE` the coldplug table
+    /// (etc/srbuild/modules.match) and `$BUSES` the bus list; returns stdout per shell.
     fn run(files: &[(&str, &str)], script: &str) -> Vec<(String, String)> {
-        let (_i, idx) = index();
-        let alias = idx
-            .image_indexes(&idx.select(&[req("kernel/*")]).unwrap().load_order)
-            .into_iter()
-            .find(|(f, _)| *f == "modules.alias")
-            .unwrap()
-            .1;
+        let table = table();
         let top = tempfile::tempdir().unwrap();
         let mut outs = Vec::new();
         for (k, (shell, path)) in shells(&top.path().join("bin")).into_iter().enumerate() {
@@ -327,10 +349,9 @@ mod tests {
                 device(&sys, p, alias);
             }
             std::fs::create_dir_all(sys.join("module")).unwrap();
-            std::fs::write(d.join("modules.load"), load()).unwrap();
+            std::fs::write(d.join("modules.match"), &table).unwrap();
             // input too: its device must be read and match nothing.
             std::fs::write(d.join("modules.buses"), "pci\nvirtio\ninput\n").unwrap();
-            std::fs::write(d.join("modules.alias"), &alias).unwrap();
             std::fs::write(d.join("modules.sh"), MODULES_SH).unwrap();
             let mut c = Command::new(&shell);
             if shell.ends_with("busybox") {
@@ -345,8 +366,7 @@ mod tests {
                 .env("PATH", path)
                 .env("D", &d)
                 .env("SYS", &sys)
-                .env("LOAD", d.join("modules.load"))
-                .env("ALIAS", d.join("modules.alias"))
+                .env("TABLE", d.join("modules.match"))
                 .env("BUSES", d.join("modules.buses"))
                 // /init's scratch files go to /tmp; the test's own directory here.
                 .env("TMPDIR", d.join("tmp"))
@@ -364,7 +384,7 @@ mod tests {
     fn select(files: &[(&str, &str)], vars: &str) -> Vec<(String, String)> {
         run(
             files,
-            &format!("{vars}\nsr_modules_devices \"$SYS\" \"$BUSES\"\nsr_modules_select \"$LOAD\" \"$ALIAS\" | while read -r w n _; do echo \"$w${{n:+ $n}}\"; done"),
+            &format!("{vars}\n. \"$TABLE\"\nsr_modules_devices \"$SYS\" \"$BUSES\"\nsr_modules_select\nprintf '%s' \"$SR_MODULES_PLAN\" | while read -r w n _; do echo \"$w${{n:+ $n}}\"; done"),
         )
     }
 
@@ -518,8 +538,8 @@ mod tests {
         );
         let full = run(
             VIRTIO,
-            "sr_modules_devices \"$SYS\" \"$BUSES\"\n\
-             SR_DRIVER_BLACKLIST=failover sr_modules_select \"$LOAD\" \"$ALIAS\" | grep '^skip'",
+            ". \"$TABLE\"\nsr_modules_devices \"$SYS\" \"$BUSES\"\n\
+             SR_DRIVER_BLACKLIST=failover\nsr_modules_select\nprintf '%s' \"$SR_MODULES_PLAN\" | grep '^skip'",
         );
         for (shell, out) in full {
             assert!(
@@ -545,6 +565,43 @@ mod tests {
                 "rest",
             ],
         );
+    }
+
+    #[test]
+    fn names_from_the_command_line_are_never_code() {
+        // rd.driver.pre names reach sr_modules_line, which reads sr_mod_NAME with eval:
+        // a name that is no module name is refused as not carried, and nothing runs.
+        let outs = select(
+            VIRTIO,
+            r#"SR_MODULES_SKIP=nfsv3 SR_DRIVER_PRE='x}$(echo>pwned) sr_mod_x *'"#,
+        );
+        assert_all(
+            &outs,
+            &[
+                "skip x}$(echo>pwned)",
+                "skip sr_mod_x",
+                "skip *",
+                "load virtio_ring",
+                "load virtio",
+                "load virtio_pci",
+                "load failover",
+                "load net_failover",
+                "load virtio_net",
+                "load virtio_blk",
+                "rest",
+                "load sunrpc",
+                "load nfs",
+                "load nfsv4",
+                "load dm_mod",
+            ],
+        );
+        let probe = run(
+            VIRTIO,
+            "SR_DRIVER_PRE='x$(echo>pwned)'\n. \"$TABLE\"\nsr_modules_select\n[ ! -e pwned ] && echo clean",
+        );
+        for (shell, out) in probe {
+            assert_eq!(out, "clean\n", "{shell}");
+        }
     }
 
     #[test]
@@ -576,7 +633,7 @@ insmod() {
 }
 mkdir -p "$SYS/module/sunrpc" "$TMPDIR"
 SR_MODULES_SKIP=""
-sr_modules_coldplug "$SYS" /lib/modules/K "$LOAD" "$ALIAS" "$BUSES"
+sr_modules_coldplug "$SYS" /lib/modules/K "$TABLE" "$BUSES"
 echo "rounds $SR_MODULES_ROUNDS loaded$SR_MODULES_LOADED"
 case "$SR_MODULES_SCAN" in [0-9]*.[0-9][0-9]) ;; *) echo "bad scan time $SR_MODULES_SCAN" ;; esac
 "#;

@@ -24,11 +24,16 @@ sr_node_line() {
 		read -r sr_mac <"$sr_if/address"
 		[ "$sr_mac" = "00:00:00:00:00:00" ] && continue
 		sr_macs="$sr_macs $sr_mac"
-		sr_line=$(grep -i "[ ,]${sr_mac}[ ,]" "$1" | head -n 1)
-		if [ -n "$sr_line" ]; then
-			SR_NODE_IF=${sr_if##*/}
-			return 0
-		fi
+		# The file's MACs are lower case (the description normalizes them), as the
+		# kernel's are; read by the shell, no process.
+		while IFS= read -r sr_l; do
+			case " $sr_l " in *[\ ,]"$sr_mac"[\ ,]*)
+				sr_line=$sr_l
+				SR_NODE_IF=${sr_if##*/}
+				return 0
+				;;
+			esac
+		done <"$1"
 	done
 }
 
@@ -74,18 +79,24 @@ sr_identity() {
 	fi
 	# Static address from the cluster description unless ip= or DHCP configured the
 	# interface; then report what they configured, which may differ from the description.
-	# One `ip` for both: its first line's fourth field is the first IPv4 address.
+	# `ip` is asked only when the interface may have an address: the network stage
+	# configured it (SR_NET_IFS), or a route names it (/proc/net/route, read by the
+	# shell); its first line's fourth field is the first IPv4 address.
 	if [ -n "$SR_NODE_IF" ]; then
-		sr_actual=$(ip -4 -o addr show dev "$SR_NODE_IF")
-		set -f
-		# shellcheck disable=SC2086 # split into fields on purpose, never globbed
-		set -- $sr_actual
-		set +f
-		sr_actual=${4-}
+		sr_actual=""
+		if sr_if_configured "$SR_NODE_IF"; then
+			sr_actual=$(ip -4 -o addr show dev "$SR_NODE_IF")
+			set -f
+			# shellcheck disable=SC2086 # split into fields on purpose, never globbed
+			set -- $sr_actual
+			set +f
+			sr_actual=${4-}
+		fi
 		if [ -n "$sr_actual" ]; then
 			SR_NODE_ADDR=$sr_actual
 		elif [ -n "$SR_NODE_ADDR" ]; then
-			ip link set "$SR_NODE_IF" up
+			# Up already, as a rule: the network stage sets every link up.
+			sr_if_up "$SR_NODE_IF" || ip link set "$SR_NODE_IF" up
 			ip addr add "$SR_NODE_ADDR" dev "$SR_NODE_IF" || sr_fail "cannot set $SR_NODE_ADDR on $SR_NODE_IF"
 			[ -n "$SR_NODE_GW" ] && ip route add default via "$SR_NODE_GW" dev "$SR_NODE_IF"
 		fi
