@@ -116,7 +116,8 @@ pub struct LoadLine {
 }
 
 /// The text of [`MODULES_LOAD`]: `NAME CLASS PATH NEEDS` per line, NEEDS comma separated
-/// or `-`; read by `sr_modules_select` (`templates/modules.sh`).
+/// or `-`; for programs and people (the lab's image check); the boot reads the same lines
+/// from [`MODULES_MATCH`].
 pub fn modules_load_text(lines: &[LoadLine]) -> String {
     lines
         .iter()

@@ -1,7 +1,8 @@
 //! Coldplug: which of an image's kernel modules load on every boot and which only when a
-//! device asks for them. Makes the lines of `etc/srbuild/modules.load` (written by `crate::contract`) and carries the
-//! shell that reads them at the modules stage (`usr/lib/srbuild/modules.sh`, from
-//! `builder/templates/modules.sh`).
+//! device asks for them. Makes the lines of `etc/srbuild/modules.load` and, through
+//! `resolve::modmatch`, of `etc/srbuild/modules.match` (both written by
+//! `crate::contract`), and carries the shell that reads the table at the modules stage
+//! (`usr/lib/srbuild/modules.sh`, from `builder/templates/modules.sh`).
 //!
 //! The class of a carried module, decided at build time from its path and its aliases:
 //! - **driver**: it lives under `kernel/drivers/` and has at least one device alias (an

@@ -27,7 +27,9 @@ sr_mask2prefix() {
 # sr_if_configured IF [ROUTES]: whether something may have given interface IF an IPv4
 # address: the network stage configured it (SR_NET_IFS, " IF IF "), or a route in the
 # main table names it (an address with a prefix, a default route; ROUTES, by default
-# /proc/net/route, read by the shell).
+# /proc/net/route, read by the shell). A hook of another module that gives an interface
+# an address without such a route (a /32 with no gateway, noprefixroute) must add the
+# interface to SR_NET_IFS, or the identity stage adds the description's address too.
 sr_if_configured() {
 	case "${SR_NET_IFS-}" in *" $1 "*) return 0 ;; esac
 	sr_routes=${2:-/proc/net/route}
