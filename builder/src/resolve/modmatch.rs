@@ -370,13 +370,10 @@ mod tests {
         assert_eq!(literal_prefix("acpi*:PNP0A03:*"), "acpi");
     }
 
-    /// Whether `sh` (busybox sh when there is one, and /bin/sh) matches `value` against
-    /// `pattern` rendered by [`case_pattern`].
-    fn shells_match(pattern: &str, value: &str) -> Vec<(String, bool)> {
-        let script = format!(
-            "case $1 in {}) echo yes ;; *) echo no ;; esac",
-            case_pattern(pattern)
-        );
+    /// Runs `script` (`sh -c SCRIPT sh ARGS...`, in `dir`) with busybox sh when there is
+    /// one and with /bin/sh; each shell's stdout. Fails the test when a shell fails or
+    /// neither is there.
+    fn each_shell(dir: &std::path::Path, script: &str, args: &[&str]) -> Vec<(String, String)> {
         let mut out = Vec::new();
         for sh in ["/bin/busybox", "/bin/sh"] {
             if !std::path::Path::new(sh).exists() {
@@ -387,10 +384,11 @@ mod tests {
                 c.arg("sh");
             }
             let o = c
+                .current_dir(dir)
                 .arg("-c")
-                .arg(&script)
+                .arg(script)
                 .arg("sh")
-                .arg(value)
+                .args(args)
                 .output()
                 .unwrap();
             assert!(
@@ -400,11 +398,24 @@ mod tests {
             );
             out.push((
                 sh.to_string(),
-                String::from_utf8_lossy(&o.stdout).trim() == "yes",
+                String::from_utf8_lossy(&o.stdout).into_owned(),
             ));
         }
         assert!(!out.is_empty());
         out
+    }
+
+    /// Whether `sh` (busybox sh when there is one, and /bin/sh) matches `value` against
+    /// `pattern` rendered by [`case_pattern`].
+    fn shells_match(pattern: &str, value: &str) -> Vec<(String, bool)> {
+        let script = format!(
+            "case $1 in {}) echo yes ;; *) echo no ;; esac",
+            case_pattern(pattern)
+        );
+        each_shell(std::path::Path::new("/"), &script, &[value])
+            .into_iter()
+            .map(|(sh, out)| (sh, out.trim() == "yes"))
+            .collect()
     }
 
     #[test]
@@ -540,33 +551,7 @@ mod tests {
         let script = "sr_modules_want() { w=\"$w $1\"; }\n. ./table\n\
                       while IFS= read -r v; do w=''; sr_modules_match \"$v\"; \
                       printf '%s\\037%s\\n' \"$v\" \"$w\"; done <values";
-        let mut out = Vec::new();
-        for sh in ["/bin/busybox", "/bin/sh"] {
-            if !std::path::Path::new(sh).exists() {
-                continue;
-            }
-            let mut c = Command::new(sh);
-            if sh.ends_with("busybox") {
-                c.arg("sh");
-            }
-            let o = c
-                .current_dir(d.path())
-                .arg("-c")
-                .arg(script)
-                .output()
-                .unwrap();
-            assert!(
-                o.status.success(),
-                "{sh}: {}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            out.push((
-                sh.to_string(),
-                String::from_utf8_lossy(&o.stdout).into_owned(),
-            ));
-        }
-        assert!(!out.is_empty());
-        out
+        each_shell(d.path(), script, &[])
     }
 
     /// Checks the generated matcher of `aliases` against libc's fnmatch over every alias,
